@@ -1,0 +1,164 @@
+//! Builds the application from its configuration: used by `serve`, the tests
+//! and the benchmark alike.
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::{
+    config::Today,
+    graphql,
+    http::{self, AppState},
+    seed,
+    store::Store,
+};
+
+/// Everything `serve` needs.
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    pub database_url: String,
+    pub bind: SocketAddr,
+    pub demo: bool,
+    pub today: Today,
+}
+
+/// Demo data: this many customers per partner.
+pub const DEMO_CUSTOMERS: u32 = 60;
+/// Demo data: this seed.
+pub const DEMO_SEED: u64 = 42;
+/// The partner whose token `--demo` creates.
+pub const DEMO_PARTNER: &str = "northwind";
+
+/// A bound, ready-to-serve application.
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+    pub store: Store,
+    /// The token created by `--demo`.
+    pub demo_token: Option<String>,
+}
+
+/// The router over a store, as tests use it.
+pub fn router(store: Store, today: Today, demo_token: Option<String>) -> Router {
+    http::router(AppState {
+        schema: graphql::schema(),
+        store,
+        today,
+        demo_token: demo_token.map(Arc::from),
+    })
+}
+
+impl App {
+    /// Connects and migrates the database, seeds it in demo mode, and binds the address.
+    pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
+        let store = Store::connect(&config.database_url)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot open the database at DATABASE_URL={}",
+                    redact(&config.database_url)
+                )
+            })?;
+        let demo_token = if config.demo {
+            Some(prepare_demo(&store, config.today).await?)
+        } else {
+            None
+        };
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("cannot listen on RENEWALS_BIND={}", config.bind))?;
+        let router = router(store.clone(), config.today, demo_token.clone());
+        Ok(Self {
+            listener,
+            router,
+            store,
+            demo_token,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+/// Seeds an empty database and creates a token for the demo partner.
+async fn prepare_demo(store: &Store, today: Today) -> anyhow::Result<String> {
+    if store.is_empty().await? {
+        let data = seed::generate(DEMO_CUSTOMERS, DEMO_SEED, today.get());
+        store
+            .insert_dataset(&data)
+            .await
+            .context("cannot seed the demo data")?;
+    }
+    let token = store
+        .create_token(DEMO_PARTNER, "demo")
+        .await?
+        .with_context(|| {
+            format!("the database has no partner `{DEMO_PARTNER}` for the demo token")
+        })?;
+    Ok(token.secret)
+}
+
+/// The URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(
+            super::redact("postgres://app:s3cret@db:5432/renewals"),
+            "postgres://app:***@db:5432/renewals"
+        );
+        assert_eq!(
+            super::redact("sqlite://renewals.db?mode=rwc"),
+            "sqlite://renewals.db?mode=rwc"
+        );
+    }
+}

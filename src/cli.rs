@@ -1,0 +1,111 @@
+//! The `renewals` command line.
+
+use anyhow::{Context, bail};
+
+use crate::{
+    app::{App, ServeConfig, shutdown_signal},
+    config::{Cli, Command, SeedArgs, ServeArgs, Today, TokenCommand},
+    graphql, seed,
+    store::Store,
+};
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Seed(args) => seed(args).await,
+        Command::Token(command) => token(command).await,
+        Command::Schema => {
+            print!("{}", graphql::sdl());
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let app = App::build(ServeConfig {
+        database_url: args.db.database_url,
+        bind: args.bind,
+        demo: args.demo,
+        today: Today::from_option(args.today),
+    })
+    .await?;
+    let address = app.local_addr()?;
+    println!("Renewals API listening on http://{address}/graphql");
+    if let Some(token) = &app.demo_token {
+        println!("GraphiQL (token prefilled): http://{address}/graphql");
+        println!("Demo token for `northwind`: {token}");
+        println!(
+            "  curl -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\"
+        );
+        println!("       -d '{{\"query\":\"{{ viewer {{ name }} }}\"}}' http://{address}/graphql");
+    }
+    app.serve(shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn seed(args: SeedArgs) -> anyhow::Result<()> {
+    let store = open(&args.db.database_url).await?;
+    if !store.is_empty().await? {
+        bail!("the database already holds data; seed an empty database");
+    }
+    let today = Today::from_option(args.today).get();
+    let data = seed::generate(args.customers, args.seed, today);
+    store
+        .insert_dataset(&data)
+        .await
+        .context("cannot insert the demo data")?;
+    let customers: usize = data.partners.iter().map(|p| p.customers.len()).sum();
+    eprintln!(
+        "seeded {} partners and {customers} customers (seed {})",
+        data.partners.len(),
+        args.seed
+    );
+    Ok(())
+}
+
+async fn token(command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create { db, partner, name } => {
+            let store = open(&db.database_url).await?;
+            let token = store
+                .create_token(&partner, &name)
+                .await?
+                .with_context(|| format!("no partner has the slug `{partner}`"))?;
+            println!("{}", token.secret);
+        }
+        TokenCommand::List { db, partner } => {
+            let store = open(&db.database_url).await?;
+            println!(
+                "{:>6}  {:<16} {:<20} {:<25} REVOKED",
+                "ID", "PARTNER", "NAME", "CREATED"
+            );
+            for t in store.list_tokens(partner.as_deref()).await? {
+                println!(
+                    "{:>6}  {:<16} {:<20} {:<25} {}",
+                    t.id,
+                    t.partner_slug,
+                    t.name,
+                    t.created_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    t.revoked_at
+                        .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                        .unwrap_or_else(|| "-".to_owned())
+                );
+            }
+        }
+        TokenCommand::Revoke { db, id } => {
+            let store = open(&db.database_url).await?;
+            if !store.revoke_token(id).await? {
+                bail!("no live token has the id {id}");
+            }
+            eprintln!("token {id} revoked");
+        }
+    }
+    Ok(())
+}
+
+async fn open(url: &str) -> anyhow::Result<Store> {
+    Store::connect(url)
+        .await
+        .with_context(|| format!("cannot open the database at {}", crate::app::redact(url)))
+}

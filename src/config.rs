@@ -1,0 +1,121 @@
+//! Command line and environment configuration, parsed and validated at start.
+
+use std::net::SocketAddr;
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+
+/// Renewals API: a GraphQL API for partners' upcoming contract renewals.
+#[derive(Debug, Parser)]
+#[command(name = "renewals", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Migrate the database and serve the GraphQL API.
+    Serve(ServeArgs),
+    /// Fill the database with deterministic demo data.
+    Seed(SeedArgs),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Print the GraphQL schema (SDL).
+    Schema,
+}
+
+#[derive(Debug, Args)]
+pub struct DatabaseArgs {
+    /// Database URL: `sqlite://file.db?mode=rwc` or `postgres://user@host/db`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://renewals.db?mode=rwc"
+    )]
+    pub database_url: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    /// Address to listen on.
+    #[arg(long, env = "RENEWALS_BIND", default_value = "127.0.0.1:8000")]
+    pub bind: SocketAddr,
+    /// Seed demo data into an empty database, create a token for `northwind`,
+    /// and prefill GraphiQL with it.
+    #[arg(long)]
+    pub demo: bool,
+    /// Pretend today is this date (YYYY-MM-DD, UTC); defaults to the real date.
+    #[arg(long, env = "RENEWALS_TODAY")]
+    pub today: Option<NaiveDate>,
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    /// Customers per partner.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub customers: u32,
+    /// Seed of the random generator; the same seed gives the same data.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Renewal dates are spread over the 150 days after this date (default: today).
+    #[arg(long, env = "RENEWALS_TODAY")]
+    pub today: Option<NaiveDate>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token for a partner and print it (alone) on stdout.
+    Create {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// The partner's slug.
+        #[arg(long)]
+        partner: String,
+        /// A label for the token, shown in history as the actor.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+    /// List tokens (never their secrets).
+    List {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// Only this partner's tokens.
+        #[arg(long)]
+        partner: Option<String>,
+    },
+    /// Revoke a token by its id; it stops working at once.
+    Revoke {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// The token id, as shown by `token list`.
+        id: i64,
+    },
+}
+
+/// Which date counts as "today" for the rules.
+#[derive(Clone, Copy, Debug)]
+pub enum Today {
+    /// The server's current UTC date.
+    System,
+    /// A fixed date, for demos and tests.
+    Fixed(NaiveDate),
+}
+
+impl Today {
+    pub fn from_option(date: Option<NaiveDate>) -> Self {
+        date.map_or(Self::System, Self::Fixed)
+    }
+
+    pub fn get(self) -> NaiveDate {
+        match self {
+            Self::System => chrono::Utc::now().date_naive(),
+            Self::Fixed(date) => date,
+        }
+    }
+}

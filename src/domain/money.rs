@@ -1,0 +1,131 @@
+//! Money as integer minor units of an ISO 4217 currency. Never floats.
+
+use std::fmt;
+
+/// An ISO 4217 currency code (three uppercase ASCII letters).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Currency([u8; 3]);
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} is not an ISO 4217 currency code")]
+pub struct InvalidCurrency(pub String);
+
+/// Currencies without minor units (ISO 4217 exponent 0).
+const ZERO_DIGITS: &[&str] = &[
+    "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND",
+    "VUV", "XAF", "XOF", "XPF",
+];
+/// Currencies with three minor digits (ISO 4217 exponent 3).
+const THREE_DIGITS: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
+
+impl Currency {
+    pub fn parse(code: &str) -> Result<Self, InvalidCurrency> {
+        match code.as_bytes() {
+            &[a, b, c] if [a, b, c].iter().all(u8::is_ascii_uppercase) => Ok(Self([a, b, c])),
+            _ => Err(InvalidCurrency(code.to_owned())),
+        }
+    }
+
+    pub fn code(&self) -> &str {
+        // Only ASCII letters are ever stored, so this cannot fail.
+        std::str::from_utf8(&self.0).unwrap_or("XXX")
+    }
+
+    /// How many digits follow the decimal point (2 for USD, 0 for JPY, 3 for KWD).
+    pub fn minor_digits(&self) -> u32 {
+        let code = self.code();
+        if ZERO_DIGITS.contains(&code) {
+            0
+        } else if THREE_DIGITS.contains(&code) {
+            3
+        } else {
+            2
+        }
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// An amount of money in minor units (cents for USD).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Money {
+    pub minor: i64,
+    pub currency: Currency,
+}
+
+impl Money {
+    pub fn new(minor: i64, currency: Currency) -> Self {
+        Self { minor, currency }
+    }
+
+    /// The amount as a decimal string with exactly the currency's minor digits:
+    /// `"1250.00"`, `"-3.50"`, `"1200"` (JPY), `"1.250"` (KWD).
+    pub fn amount(&self) -> String {
+        let digits = self.currency.minor_digits();
+        let sign = if self.minor < 0 { "-" } else { "" };
+        let abs = self.minor.unsigned_abs();
+        if digits == 0 {
+            return format!("{sign}{abs}");
+        }
+        let unit = 10u64.pow(digits);
+        format!(
+            "{sign}{}.{:0width$}",
+            abs / unit,
+            abs % unit,
+            width = digits as usize
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn usd(minor: i64) -> Money {
+        Money::new(minor, Currency::parse("USD").unwrap())
+    }
+
+    #[test]
+    fn amounts_have_exactly_the_currencys_minor_digits() {
+        assert_eq!(usd(125_000).amount(), "1250.00");
+        assert_eq!(usd(5).amount(), "0.05");
+        assert_eq!(usd(0).amount(), "0.00");
+        assert_eq!(usd(-350).amount(), "-3.50");
+        assert_eq!(usd(-5).amount(), "-0.05");
+        let jpy = Currency::parse("JPY").unwrap();
+        assert_eq!(Money::new(1200, jpy).amount(), "1200");
+        let kwd = Currency::parse("KWD").unwrap();
+        assert_eq!(Money::new(1250, kwd).amount(), "1.250");
+    }
+
+    #[test]
+    fn extreme_amounts_do_not_overflow() {
+        assert_eq!(usd(i64::MIN).amount(), "-92233720368547758.08");
+        assert_eq!(usd(i64::MAX).amount(), "92233720368547758.07");
+    }
+
+    #[test]
+    fn currency_codes_are_three_uppercase_letters() {
+        assert!(Currency::parse("EUR").is_ok());
+        for bad in ["eur", "EURO", "E1R", "", "ÉUR"] {
+            assert!(Currency::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_amount_parses_back_to_the_same_minor_units(minor in any::<i64>()) {
+            let amount = usd(minor).amount();
+            let (int, frac) = amount.split_once('.').unwrap();
+            prop_assert_eq!(frac.len(), 2);
+            let value = int.parse::<i128>().unwrap() * 100
+                + if int.starts_with('-') { -1 } else { 1 } * frac.parse::<i128>().unwrap();
+            prop_assert_eq!(value, i128::from(minor));
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! Turns the `renewals` arguments into a store list and page, validating them.
+
+use std::collections::HashSet;
+
+use async_graphql::{Context, Lookahead};
+use entity::{customer, renewal};
+
+use super::{
+    cursor,
+    ids::{NodeKind, decode_as},
+    session::Session,
+    types::{
+        OrderDirection, PageInfo, Renewal, RenewalConnection, RenewalEdge, RenewalFilterInput,
+        RenewalOrderField, RenewalOrderInput,
+    },
+};
+use crate::{
+    error::Error,
+    store::{PageRequest, RenewalFilter, RenewalList, RenewalPage, customer_owner},
+};
+
+/// Page sizes clients may ask for, and the size they get when they do not ask.
+pub const MAX_PAGE_SIZE: i32 = 100;
+pub const DEFAULT_PAGE_SIZE: i32 = 20;
+/// The longest `search` text accepted.
+pub const MAX_SEARCH_LEN: usize = 200;
+
+pub fn renewal_list(
+    session: &Session,
+    filter: Option<RenewalFilterInput>,
+    order_by: Option<RenewalOrderInput>,
+) -> Result<RenewalList, Error> {
+    let order = order_by.unwrap_or(RenewalOrderInput {
+        field: RenewalOrderField::Deadline,
+        direction: OrderDirection::Asc,
+    });
+    Ok(RenewalList {
+        partner_id: session.partner_id(),
+        today: session.today,
+        default_owner: session.default_owner(),
+        filter: store_filter(filter.unwrap_or_default())?,
+        sort: order.field.into(),
+        direction: order.direction.into(),
+    })
+}
+
+fn store_filter(input: RenewalFilterInput) -> Result<RenewalFilter, Error> {
+    let window = |from: Option<_>, to: Option<_>, name: &str| match (from, to) {
+        (Some(from), Some(to)) if from > to => Err(Error::bad_input(format!(
+            "{name}From must not be after {name}To"
+        ))),
+        _ => Ok(()),
+    };
+    let d = |date: Option<crate::graphql::scalars::Date>| date.map(|d| d.0);
+    window(d(input.deadline_from), d(input.deadline_to), "deadline")?;
+    window(
+        d(input.renewal_date_from),
+        d(input.renewal_date_to),
+        "renewalDate",
+    )?;
+    if let Some(text) = &input.search
+        && text.chars().count() > MAX_SEARCH_LEN
+    {
+        return Err(Error::bad_input(format!(
+            "search must be at most {MAX_SEARCH_LEN} characters"
+        )));
+    }
+    let notify_user_id = match &input.notify_user_id {
+        None => None,
+        // A well-formed ID that is not the partner's user simply matches nothing.
+        Some(id) => Some(
+            decode_as(id, NodeKind::PartnerUser)
+                .ok_or_else(|| Error::bad_input("notifyUserId is not the ID of a partner user"))?,
+        ),
+    };
+    Ok(RenewalFilter {
+        action_required: input.action_required,
+        owner_party: input.owner_party.map(Into::into),
+        notify_user_id,
+        search: input.search.filter(|s| !s.is_empty()),
+        statuses: input
+            .status
+            .map(|list| list.into_iter().map(Into::into).collect()),
+        deadline_from: d(input.deadline_from),
+        deadline_to: d(input.deadline_to),
+        renewal_date_from: d(input.renewal_date_from),
+        renewal_date_to: d(input.renewal_date_to),
+        include_ended_services: input.include_ended_services,
+    })
+}
+
+/// Which page to read. `first`/`after` page forward, `last`/`before` backward.
+pub fn page_request(
+    list: &RenewalList,
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+) -> Result<PageRequest, Error> {
+    let backward = match (first, &after, last, &before) {
+        (Some(_), _, Some(_), _) => {
+            return Err(Error::bad_input("pass either first or last, not both"));
+        }
+        (Some(_), _, _, Some(_)) | (_, Some(_), Some(_), _) | (_, Some(_), _, Some(_)) => {
+            return Err(Error::bad_input(
+                "page forward with first/after or backward with last/before",
+            ));
+        }
+        (_, _, Some(_), _) | (_, _, _, Some(_)) => true,
+        _ => false,
+    };
+    let size = first.or(last).unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(1..=MAX_PAGE_SIZE).contains(&size) {
+        let name = if first.is_some() { "first" } else { "last" };
+        return Err(Error::bad_input(format!(
+            "{name} must be between 1 and {MAX_PAGE_SIZE}"
+        )));
+    }
+    let cursor = after
+        .or(before)
+        .map(|text| cursor::decode(&text, list.sort, list.direction))
+        .transpose()?;
+    Ok(PageRequest {
+        backward,
+        limit: size as u64,
+        cursor,
+    })
+}
+
+/// The connection for a page read with `request`.
+pub fn connection(
+    list: RenewalList,
+    request: &PageRequest,
+    page: RenewalPage,
+    session: &Session,
+) -> RenewalConnection {
+    let edges: Vec<RenewalEdge> = page
+        .rows
+        .into_iter()
+        .map(|(renewal, customer)| RenewalEdge {
+            cursor: cursor::encode(
+                list.sort,
+                list.direction,
+                list.sort.position_of(&renewal, &customer),
+            ),
+            node: Renewal::new(renewal, session.default_owner()),
+        })
+        .collect();
+    let came_from_cursor = request.cursor.is_some();
+    let (has_next_page, has_previous_page) = if request.backward {
+        (came_from_cursor, page.has_more)
+    } else {
+        (page.has_more, came_from_cursor)
+    };
+    let page_info = PageInfo {
+        has_next_page,
+        has_previous_page,
+        start_cursor: edges.first().map(|e| e.cursor.clone()),
+        end_cursor: edges.last().map(|e| e.cursor.clone()),
+    };
+    RenewalConnection {
+        list: list.into(),
+        edges,
+        page_info,
+    }
+}
+
+/// The selection under each renewal of a connection (`edges.node` and `nodes`).
+fn node_selections<'a>(ctx: &'a Context<'_>) -> [Lookahead<'a>; 2] {
+    let look = ctx.look_ahead();
+    [look.field("edges").field("node"), look.field("nodes")]
+}
+
+/// Loads what the selected nested fields of a page need, one statement per kind,
+/// so that a page costs the same number of statements whatever its size.
+/// The resolvers then find everything in the request's loader caches.
+pub async fn preload(
+    session: &Session,
+    rows: &[(renewal::Model, customer::Model)],
+    selections: &[Lookahead<'_>],
+) -> Result<(), Error> {
+    let loaders = &session.loaders;
+    loaders
+        .customers
+        .feed_many(rows.iter().map(|(_, c)| (c.id, Some(c.clone()))))
+        .await;
+    let wants = |path: &[&str]| {
+        selections.iter().any(|selection| {
+            let (first, rest) = path.split_first().unwrap_or((&"", &[]));
+            let mut look = selection.field(first);
+            for name in rest {
+                look = look.field(name);
+            }
+            look.exists()
+        })
+    };
+    let renewal_ids: Vec<i64> = rows.iter().map(|(r, _)| r.id).collect();
+    let customer_ids: Vec<i64> = rows.iter().map(|(_, c)| c.id).collect();
+
+    if wants(&["productRenewals"]) {
+        let product_renewals = loaders.product_renewals.load_many(renewal_ids).await?;
+        if wants(&["productRenewals", "product"]) {
+            let product_ids: HashSet<i64> = product_renewals
+                .values()
+                .flatten()
+                .map(|p| p.product_id)
+                .collect();
+            loaders.products.load_many(product_ids).await?;
+        }
+    }
+    if wants(&["owner", "notifyUser"]) || wants(&["customer", "renewalOwner", "notifyUser"]) {
+        let default = session.default_owner();
+        let user_ids: HashSet<i64> = rows
+            .iter()
+            .filter_map(|(_, c)| customer_owner(c, default).notify_user_id)
+            .collect();
+        loaders.users.load_many(user_ids).await?;
+    }
+    if wants(&["customer", "renewals"]) {
+        loaders
+            .customer_renewals
+            .load_many(customer_ids.clone())
+            .await?;
+    }
+    if wants(&["customer", "history"]) {
+        loaders.customer_history.load_many(customer_ids).await?;
+    }
+    Ok(())
+}
+
+/// [`preload`] for the renewals of a connection field.
+pub async fn preload_connection(
+    ctx: &Context<'_>,
+    session: &Session,
+    rows: &[(renewal::Model, customer::Model)],
+) -> Result<(), Error> {
+    preload(session, rows, &node_selections(ctx)).await
+}

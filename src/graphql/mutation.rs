@@ -1,0 +1,290 @@
+//! The `Mutation` root: setting renewal owners and ending services.
+//!
+//! Business failures come back as `userErrors` in the payload, with nothing
+//! changed; only request-level failures are GraphQL errors.
+
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+
+use super::{
+    ids::{NodeKind, decode_as},
+    session::session,
+    types::{Customer, Partner, RenewalOwnerInput, UserError, UserErrorCode},
+};
+use crate::{
+    domain::owner::{OwnerChoice, OwnerChoiceError, validate_choice},
+    error::Error,
+    store::{EndServicesError, SetOwnerError, default_owner},
+};
+
+/// How many customers one `setRenewalOwner` may change.
+pub const MAX_CUSTOMERS_PER_CHANGE: usize = 100;
+/// The longest reason `endServices` accepts, in characters.
+pub const MAX_REASON_LEN: usize = 2000;
+
+#[derive(Default)]
+pub struct Mutation;
+
+#[derive(InputObject)]
+pub struct SetRenewalOwnerInput {
+    /// The customers to change (1 to 100).
+    pub customer_ids: Vec<ID>,
+    /// The new owner; null means "use the partner's default".
+    pub owner: Option<RenewalOwnerInput>,
+}
+
+#[derive(SimpleObject)]
+pub struct SetRenewalOwnerPayload {
+    /// The changed customers, in the order given; null if anything failed.
+    pub customers: Option<Vec<Customer>>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject)]
+pub struct SetDefaultRenewalOwnerInput {
+    pub owner: RenewalOwnerInput,
+}
+
+#[derive(SimpleObject)]
+pub struct SetDefaultRenewalOwnerPayload {
+    /// The partner with its new default; null if anything failed.
+    pub partner: Option<Partner>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject)]
+pub struct EndServicesInput {
+    pub customer_id: ID,
+    /// Why the partner no longer services this customer (at most 2000 characters).
+    pub reason: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct EndServicesPayload {
+    /// The customer, now with services ended; null if anything failed.
+    pub customer: Option<Customer>,
+    pub user_errors: Vec<UserError>,
+}
+
+/// The owner choice in an input, or the user error explaining why it is not one.
+fn owner_choice(input: RenewalOwnerInput, path: &[&str]) -> Result<OwnerChoice, UserError> {
+    let field = |name: &'static str| [path, &[name]].concat();
+    let notify_user_id = match input.notify_user_id {
+        None => None,
+        Some(id) => Some(decode_as(&id, NodeKind::PartnerUser).ok_or_else(|| {
+            UserError::new(
+                UserErrorCode::NotFound,
+                &field("notifyUserId"),
+                "no partner user has this ID",
+            )
+        })?),
+    };
+    validate_choice(OwnerChoice {
+        party: input.party.into(),
+        notify_user_id,
+    })
+    .map_err(|err| match err {
+        OwnerChoiceError::PartnerNeedsNotifyUser => UserError::new(
+            UserErrorCode::NotifyUserRequired,
+            &field("notifyUserId"),
+            "a PARTNER owner needs a notifyUserId",
+        ),
+    })
+}
+
+fn unknown_notify_user(path: &[&str]) -> UserError {
+    UserError::new(
+        UserErrorCode::NotFound,
+        &[path, &["notifyUserId"]].concat(),
+        "no partner user has this ID",
+    )
+}
+
+impl SetRenewalOwnerPayload {
+    fn failed(user_errors: Vec<UserError>) -> Self {
+        Self {
+            customers: None,
+            user_errors,
+        }
+    }
+}
+
+#[Object]
+impl Mutation {
+    /// Sets the renewal owner of up to 100 customers at once, all or nothing.
+    /// `owner: null` makes them use the partner's default again.
+    async fn set_renewal_owner(
+        &self,
+        ctx: &Context<'_>,
+        input: SetRenewalOwnerInput,
+    ) -> Result<SetRenewalOwnerPayload> {
+        let s = session(ctx)?;
+        let count = input.customer_ids.len();
+        if !(1..=MAX_CUSTOMERS_PER_CHANGE).contains(&count) {
+            return Ok(SetRenewalOwnerPayload::failed(vec![UserError::new(
+                UserErrorCode::InvalidInput,
+                &["input", "customerIds"],
+                format!("give between 1 and {MAX_CUSTOMERS_PER_CHANGE} customer IDs"),
+            )]));
+        }
+        let choice = match input
+            .owner
+            .map(|o| owner_choice(o, &["input", "owner"]))
+            .transpose()
+        {
+            Ok(choice) => choice,
+            Err(user_error) => return Ok(SetRenewalOwnerPayload::failed(vec![user_error])),
+        };
+        let mut ids = Vec::with_capacity(count);
+        let mut user_errors = Vec::new();
+        for (index, id) in input.customer_ids.iter().enumerate() {
+            match decode_as(id, NodeKind::Customer) {
+                Some(id) if !ids.contains(&id) => ids.push(id),
+                Some(_) => {}
+                None => user_errors.push(not_found_customer(index)),
+            }
+        }
+        if !user_errors.is_empty() {
+            return Ok(SetRenewalOwnerPayload::failed(user_errors));
+        }
+        let result = s
+            .store
+            .set_customer_owner(s.partner_id(), &ids, choice, &s.actor)
+            .await
+            .map_err(Error::from)?;
+        let index_of = |wanted: i64| {
+            input
+                .customer_ids
+                .iter()
+                .position(|id| decode_as(id, NodeKind::Customer) == Some(wanted))
+                .unwrap_or_default()
+        };
+        Ok(match result {
+            Ok((customers, partner)) => SetRenewalOwnerPayload {
+                customers: Some(
+                    customers
+                        .into_iter()
+                        .map(|row| Customer {
+                            row,
+                            default_owner: default_owner(&partner),
+                        })
+                        .collect(),
+                ),
+                user_errors: Vec::new(),
+            },
+            Err(SetOwnerError::UnknownCustomers(missing)) => SetRenewalOwnerPayload::failed(
+                missing
+                    .into_iter()
+                    .map(|id| not_found_customer(index_of(id)))
+                    .collect(),
+            ),
+            Err(SetOwnerError::ServicesEnded(ended)) => SetRenewalOwnerPayload::failed(
+                ended
+                    .into_iter()
+                    .map(|id| {
+                        UserError::new(
+                            UserErrorCode::ServicesEnded,
+                            &["input", "customerIds", &index_of(id).to_string()],
+                            "services for this customer have ended; its owner can no longer change",
+                        )
+                    })
+                    .collect(),
+            ),
+            Err(SetOwnerError::UnknownNotifyUser) => {
+                SetRenewalOwnerPayload::failed(vec![unknown_notify_user(&["input", "owner"])])
+            }
+        })
+    }
+
+    /// Sets the partner's default renewal owner, which applies to every customer
+    /// without an override of its own.
+    async fn set_default_renewal_owner(
+        &self,
+        ctx: &Context<'_>,
+        input: SetDefaultRenewalOwnerInput,
+    ) -> Result<SetDefaultRenewalOwnerPayload> {
+        let s = session(ctx)?;
+        let failed = |user_error| SetDefaultRenewalOwnerPayload {
+            partner: None,
+            user_errors: vec![user_error],
+        };
+        let choice = match owner_choice(input.owner, &["input", "owner"]) {
+            Ok(choice) => choice,
+            Err(user_error) => return Ok(failed(user_error)),
+        };
+        let result = s
+            .store
+            .set_default_owner(s.partner_id(), choice, &s.actor)
+            .await
+            .map_err(Error::from)?;
+        Ok(match result {
+            Ok(partner) => SetDefaultRenewalOwnerPayload {
+                partner: Some(Partner(partner)),
+                user_errors: Vec::new(),
+            },
+            Err(_) => failed(unknown_notify_user(&["input", "owner"])),
+        })
+    }
+
+    /// Tells the vendor the partner no longer services this customer: it leaves
+    /// the upcoming renewals and no more renewal emails about it go to the partner.
+    async fn end_services(
+        &self,
+        ctx: &Context<'_>,
+        input: EndServicesInput,
+    ) -> Result<EndServicesPayload> {
+        let s = session(ctx)?;
+        let failed = |code, field: &[&str], message: &str| EndServicesPayload {
+            customer: None,
+            user_errors: vec![UserError::new(code, field, message)],
+        };
+        if input
+            .reason
+            .as_ref()
+            .is_some_and(|r| r.chars().count() > MAX_REASON_LEN)
+        {
+            return Ok(failed(
+                UserErrorCode::InvalidInput,
+                &["input", "reason"],
+                &format!("the reason must be at most {MAX_REASON_LEN} characters"),
+            ));
+        }
+        let not_found = || {
+            failed(
+                UserErrorCode::NotFound,
+                &["input", "customerId"],
+                "no customer has this ID",
+            )
+        };
+        let Some(customer_id) = decode_as(&input.customer_id, NodeKind::Customer) else {
+            return Ok(not_found());
+        };
+        let result = s
+            .store
+            .end_services(s.partner_id(), customer_id, input.reason, &s.actor)
+            .await
+            .map_err(Error::from)?;
+        Ok(match result {
+            Ok(row) => EndServicesPayload {
+                customer: Some(Customer {
+                    row,
+                    default_owner: s.default_owner(),
+                }),
+                user_errors: Vec::new(),
+            },
+            Err(EndServicesError::NotFound) => not_found(),
+            Err(EndServicesError::AlreadyEnded) => failed(
+                UserErrorCode::AlreadyEnded,
+                &["input", "customerId"],
+                "services for this customer have already been ended",
+            ),
+        })
+    }
+}
+
+fn not_found_customer(index: usize) -> UserError {
+    UserError::new(
+        UserErrorCode::NotFound,
+        &["input", "customerIds", &index.to_string()],
+        "no customer has this ID",
+    )
+}

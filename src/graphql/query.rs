@@ -1,0 +1,193 @@
+//! The `Query` root.
+
+use std::collections::HashMap;
+
+use async_graphql::{Context, ID, Object, Result};
+
+use super::{
+    ids::{NodeKind, decode, decode_as},
+    listing::{connection, page_request, preload_connection, renewal_list},
+    session::{Session, session},
+    types::{
+        Customer, Node, Partner, PartnerUser, Product, Renewal, RenewalConnection,
+        RenewalFilterInput, RenewalOrderInput,
+    },
+};
+use crate::error::Error;
+
+/// The most IDs `nodes` takes at once.
+pub const MAX_NODES: usize = 100;
+
+#[derive(Default)]
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// The partner behind the API token.
+    async fn viewer(&self, ctx: &Context<'_>) -> Result<Partner> {
+        Ok(Partner(session(ctx)?.partner.clone()))
+    }
+
+    /// The partner's upcoming renewals (renewal date from today up to 120 days
+    /// ahead), by deadline unless ordered otherwise. Customers whose services
+    /// ended are left out unless `filter.includeEndedServices` is true.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the arguments are the GraphQL field's"
+    )]
+    async fn renewals(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<RenewalFilterInput>,
+        order_by: Option<RenewalOrderInput>,
+        #[graphql(desc = "Page forward: this many renewals (1–100, default 20).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Page forward from this cursor.")] after: Option<String>,
+        #[graphql(desc = "Page backward: this many renewals (1–100).")] last: Option<i32>,
+        #[graphql(desc = "Page backward from this cursor.")] before: Option<String>,
+    ) -> Result<RenewalConnection> {
+        let s = session(ctx)?;
+        let list = renewal_list(s, filter, order_by)?;
+        let request = page_request(&list, first, after, last, before)?;
+        let page = s
+            .store
+            .renewal_page(&list, &request)
+            .await
+            .map_err(Error::from)?;
+        preload_connection(ctx, s, &page.rows).await?;
+        Ok(connection(list, &request, page, s))
+    }
+
+    /// One of the partner's renewals, by ID.
+    async fn renewal(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Renewal>> {
+        let s = session(ctx)?;
+        let Some(id) = decode_as(&id, NodeKind::Renewal) else {
+            return Ok(None);
+        };
+        Ok(load_renewals(s, &[id]).await?.remove(&id))
+    }
+
+    /// One of the partner's customers, by ID or by domain (give exactly one).
+    async fn customer(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<ID>,
+        domain: Option<String>,
+    ) -> Result<Option<Customer>> {
+        let s = session(ctx)?;
+        let row = match (id, domain) {
+            (Some(id), None) => match decode_as(&id, NodeKind::Customer) {
+                Some(id) => s
+                    .loaders
+                    .customers
+                    .load_one(id)
+                    .await
+                    .map_err(Error::from)?
+                    .flatten(),
+                None => None,
+            },
+            (None, Some(domain)) => s
+                .store
+                .customer_by_domain(s.partner_id(), &domain)
+                .await
+                .map_err(Error::from)?,
+            _ => return Err(Error::bad_input("give exactly one of id and domain").into()),
+        };
+        Ok(row.map(|row| Customer {
+            row,
+            default_owner: s.default_owner(),
+        }))
+    }
+
+    /// Any object of the partner by its global ID; null if there is none.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+        Ok(load_nodes(session(ctx)?, &[id]).await?.pop().flatten())
+    }
+
+    /// Objects by global IDs (at most 100), in the same order; null where there is none.
+    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
+        if ids.len() > MAX_NODES {
+            return Err(Error::bad_input(format!("nodes takes at most {MAX_NODES} ids")).into());
+        }
+        Ok(load_nodes(session(ctx)?, &ids).await?)
+    }
+}
+
+/// The partner's visible renewals by id; their customers go into the loader cache.
+async fn load_renewals(s: &Session, ids: &[i64]) -> Result<HashMap<i64, Renewal>, Error> {
+    let rows = s
+        .store
+        .renewals_by_ids(s.partner_id(), s.today, ids)
+        .await?;
+    s.loaders
+        .customers
+        .feed_many(rows.iter().map(|(_, c)| (c.id, Some(c.clone()))))
+        .await;
+    Ok(rows
+        .into_iter()
+        .map(|(r, _)| (r.id, Renewal::new(r, s.default_owner())))
+        .collect())
+}
+
+/// Resolves global IDs with one lookup per type.
+async fn load_nodes(s: &Session, ids: &[ID]) -> Result<Vec<Option<Node>>, Error> {
+    let decoded: Vec<Option<(NodeKind, i64)>> = ids.iter().map(|id| decode(id)).collect();
+    let of_kind = |kind: NodeKind| -> Vec<i64> {
+        decoded
+            .iter()
+            .flatten()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, id)| *id)
+            .collect()
+    };
+    let users = s
+        .loaders
+        .users
+        .load_many(of_kind(NodeKind::PartnerUser))
+        .await?;
+    let customers = s
+        .loaders
+        .customers
+        .load_many(of_kind(NodeKind::Customer))
+        .await?;
+    let products = s
+        .loaders
+        .products
+        .load_many(of_kind(NodeKind::Product))
+        .await?;
+    let renewal_ids = of_kind(NodeKind::Renewal);
+    let renewals = if renewal_ids.is_empty() {
+        HashMap::new()
+    } else {
+        load_renewals(s, &renewal_ids).await?
+    };
+    Ok(decoded
+        .into_iter()
+        .map(|entry| {
+            let (kind, id) = entry?;
+            match kind {
+                NodeKind::Partner => {
+                    (id == s.partner_id()).then(|| Node::Partner(Partner(s.partner.clone())))
+                }
+                NodeKind::PartnerUser => users
+                    .get(&id)
+                    .cloned()
+                    .flatten()
+                    .map(|u| Node::PartnerUser(PartnerUser(u))),
+                NodeKind::Customer => customers.get(&id).cloned().flatten().map(|row| {
+                    Node::Customer(Customer {
+                        row,
+                        default_owner: s.default_owner(),
+                    })
+                }),
+                NodeKind::Product => products
+                    .get(&id)
+                    .cloned()
+                    .flatten()
+                    .map(|p| Node::Product(Product(p))),
+                NodeKind::Renewal => renewals.get(&id).cloned().map(Node::Renewal),
+            }
+        })
+        .collect())
+}

@@ -1,0 +1,57 @@
+//! The Relay connection of renewals.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Object, Result, SimpleObject};
+
+use super::Renewal;
+use crate::{error::Error, graphql::session::session, store::RenewalList};
+
+/// A page of renewals (Relay cursor connection).
+pub struct RenewalConnection {
+    pub list: Arc<RenewalList>,
+    pub edges: Vec<RenewalEdge>,
+    pub page_info: PageInfo,
+}
+
+/// A renewal and the cursor that points at it.
+#[derive(SimpleObject, Clone)]
+pub struct RenewalEdge {
+    /// Pass as `after` or `before` to page from here.
+    pub cursor: String,
+    pub node: Renewal,
+}
+
+/// Where this page lies in the list.
+#[derive(SimpleObject, Clone, Debug, Default)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+    pub start_cursor: Option<String>,
+    pub end_cursor: Option<String>,
+}
+
+#[Object]
+impl RenewalConnection {
+    async fn edges(&self) -> &[RenewalEdge] {
+        &self.edges
+    }
+
+    /// The renewals of this page, without cursors.
+    async fn nodes(&self) -> Vec<Renewal> {
+        self.edges.iter().map(|e| e.node.clone()).collect()
+    }
+
+    async fn page_info(&self) -> &PageInfo {
+        &self.page_info
+    }
+
+    /// How many renewals match the filter, over all pages. Counted only when asked for.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        let s = session(ctx)?;
+        Ok(s.store
+            .renewal_count(&self.list)
+            .await
+            .map_err(Error::from)?)
+    }
+}

@@ -1,0 +1,110 @@
+//! A customer of the partner.
+
+use async_graphql::{Context, ID, Object, Result, SimpleObject};
+use entity::customer;
+
+use super::{event::CustomerEvent, owner::RenewalOwner, renewal::Renewal};
+use crate::{
+    domain::owner::OwnerChoice,
+    error::Error,
+    graphql::{
+        ids::{NodeKind, encode},
+        scalars::DateTime,
+        session::session,
+    },
+    store::customer_owner,
+};
+
+/// A customer of the partner, whose contract renewals the partner manages.
+#[derive(Clone, Debug)]
+pub struct Customer {
+    pub row: customer::Model,
+    /// The partner's default owner, which applies unless the customer overrides it.
+    pub default_owner: OwnerChoice,
+}
+
+/// The vendor's employee who handles this customer's renewal.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct RenewalManager {
+    pub name: String,
+    /// Write here to reach the renewal manager ("Send email").
+    pub email: String,
+}
+
+#[Object]
+impl Customer {
+    pub async fn id(&self) -> ID {
+        encode(NodeKind::Customer, self.row.id)
+    }
+
+    /// The customer's domain, lowercase, e.g. `acme.example`.
+    async fn domain(&self) -> &str {
+        &self.row.domain
+    }
+
+    async fn name(&self) -> &str {
+        &self.row.name
+    }
+
+    /// Link to the customer's account ("Go to customer's account").
+    async fn account_url(&self) -> &str {
+        &self.row.account_url
+    }
+
+    /// The effective renewal owner: the customer's override, else the partner's default.
+    async fn renewal_owner(&self) -> RenewalOwner {
+        RenewalOwner(customer_owner(&self.row, self.default_owner))
+    }
+
+    async fn renewal_manager(&self) -> RenewalManager {
+        RenewalManager {
+            name: self.row.manager_name.clone(),
+            email: self.row.manager_email.clone(),
+        }
+    }
+
+    /// True once the partner has ended services for this customer: it no longer
+    /// appears in upcoming renewals and no more renewal emails go to the partner.
+    async fn services_ended(&self) -> bool {
+        self.row.services_ended_at.is_some()
+    }
+
+    /// When services were ended.
+    async fn services_ended_at(&self) -> Option<DateTime> {
+        self.row.services_ended_at.map(DateTime)
+    }
+
+    /// Why services were ended, as given by the partner.
+    async fn services_end_reason(&self) -> Option<&str> {
+        self.row.services_end_reason.as_deref()
+    }
+
+    /// The customer's upcoming renewals (up to 120 days ahead), soonest first.
+    async fn renewals(&self, ctx: &Context<'_>) -> Result<Vec<Renewal>> {
+        let s = session(ctx)?;
+        let rows = s
+            .loaders
+            .customer_renewals
+            .load_one(self.row.id)
+            .await
+            .map_err(Error::from)?
+            .unwrap_or_default();
+        Ok(rows
+            .into_iter()
+            .map(|row| Renewal::new(row, self.default_owner))
+            .collect())
+    }
+
+    /// What happened to this customer, newest first.
+    async fn history(&self, ctx: &Context<'_>) -> Result<Vec<CustomerEvent>> {
+        let s = session(ctx)?;
+        let events = s
+            .loaders
+            .customer_history
+            .load_one(self.row.id)
+            .await
+            .map_err(Error::from)?
+            .unwrap_or_default();
+        Ok(events.into_iter().filter_map(CustomerEvent::new).collect())
+    }
+}

@@ -1,0 +1,25 @@
+//! GraphQL output and input types, one file per type (or small family of types).
+//! They wrap store rows; they are never the entity models themselves.
+
+mod connection;
+mod customer;
+mod enums;
+mod event;
+mod inputs;
+mod money;
+mod node;
+mod owner;
+mod partner;
+mod product;
+mod renewal;
+mod user_error;
+
+pub use connection::{PageInfo, RenewalConnection, RenewalEdge};
+pub use customer::Customer;
+pub use enums::{OrderDirection, RenewalOrderField, RenewalOwnerParty, RenewalStatus};
+pub use inputs::{RenewalFilterInput, RenewalOrderInput, RenewalOwnerInput};
+pub use node::Node;
+pub use partner::{Partner, PartnerUser};
+pub use product::Product;
+pub use renewal::Renewal;
+pub use user_error::{UserError, UserErrorCode};

@@ -1,0 +1,39 @@
+//! The renewal owner as the API shows it.
+
+use async_graphql::{Context, Object, Result};
+
+use super::{PartnerUser, RenewalOwnerParty};
+use crate::{domain, graphql::session::session};
+
+/// Who is responsible for a renewal, and which partner user is notified.
+#[derive(Clone, Copy, Debug)]
+pub struct RenewalOwner(pub domain::RenewalOwner);
+
+#[Object]
+impl RenewalOwner {
+    /// HUBSPOT or PARTNER.
+    async fn party(&self) -> RenewalOwnerParty {
+        self.0.party.into()
+    }
+
+    /// The partner user who is notified: copied on the vendor's emails when the
+    /// party is HUBSPOT, the recipient when it is PARTNER.
+    async fn notify_user(&self, ctx: &Context<'_>) -> Result<Option<PartnerUser>> {
+        let Some(id) = self.0.notify_user_id else {
+            return Ok(None);
+        };
+        let s = session(ctx)?;
+        let user = s
+            .loaders
+            .users
+            .load_one(id)
+            .await
+            .map_err(crate::error::Error::from)?;
+        Ok(user.flatten().map(PartnerUser))
+    }
+
+    /// True when this owner comes from the partner's default rather than an override.
+    async fn is_default(&self) -> bool {
+        self.0.is_default
+    }
+}

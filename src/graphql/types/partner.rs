@@ -1,0 +1,71 @@
+//! The partner (the viewer) and its users.
+
+use async_graphql::{Context, ID, Object, Result};
+use entity::{partner, partner_user};
+
+use super::owner::RenewalOwner;
+use crate::{
+    domain::owner::effective_owner,
+    error::Error,
+    graphql::{
+        ids::{NodeKind, encode},
+        session::session,
+    },
+    store::default_owner,
+};
+
+/// A partner agency: the owner of the API token.
+#[derive(Clone, Debug)]
+pub struct Partner(pub partner::Model);
+
+#[Object]
+impl Partner {
+    pub async fn id(&self) -> ID {
+        encode(NodeKind::Partner, self.0.id)
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The partner's short unique name, e.g. `northwind`.
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+
+    /// The owner of every customer's renewal unless the customer overrides it.
+    /// Out of the box: HUBSPOT, with nobody notified.
+    async fn default_renewal_owner(&self) -> RenewalOwner {
+        RenewalOwner(effective_owner(None, default_owner(&self.0)))
+    }
+
+    /// The partner's users, by name.
+    async fn users(&self, ctx: &Context<'_>) -> Result<Vec<PartnerUser>> {
+        let s = session(ctx)?;
+        let users = s
+            .store
+            .partner_users(self.0.id)
+            .await
+            .map_err(Error::from)?;
+        Ok(users.into_iter().map(PartnerUser).collect())
+    }
+}
+
+/// A person working for the partner, who can be notified about renewals.
+#[derive(Clone, Debug)]
+pub struct PartnerUser(pub partner_user::Model);
+
+#[Object]
+impl PartnerUser {
+    pub async fn id(&self) -> ID {
+        encode(NodeKind::PartnerUser, self.0.id)
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+}

@@ -1,0 +1,165 @@
+//! A contract renewal.
+
+use async_graphql::{Context, ID, Object, Result};
+use entity::renewal;
+
+use super::{
+    RenewalStatus,
+    customer::Customer,
+    money::Money,
+    owner::RenewalOwner,
+    product::{ProductRenewal, missing_row},
+};
+use crate::{
+    domain::{dates, owner::OwnerChoice},
+    error::Error,
+    graphql::{
+        ids::{NodeKind, encode},
+        scalars::Date,
+        session::session,
+    },
+    store::customer_owner,
+};
+
+/// An upcoming contract renewal of a customer.
+#[derive(Clone, Debug)]
+pub struct Renewal {
+    pub row: renewal::Model,
+    /// The partner's default owner, which applies unless the customer overrides it.
+    pub default_owner: OwnerChoice,
+}
+
+impl Renewal {
+    pub fn new(row: renewal::Model, default_owner: OwnerChoice) -> Self {
+        Self { row, default_owner }
+    }
+
+    fn status_value(&self) -> crate::domain::RenewalStatus {
+        // Statuses are written from the enum; an unknown one never requires action.
+        self.row
+            .status
+            .parse()
+            .unwrap_or(crate::domain::RenewalStatus::Renewed)
+    }
+
+    async fn load_customer(&self, ctx: &Context<'_>) -> Result<Customer, Error> {
+        let s = session(ctx)?;
+        let row = s
+            .loaders
+            .customers
+            .load_one(self.row.customer_id)
+            .await?
+            .flatten()
+            .ok_or_else(|| missing_row("customer", self.row.customer_id))?;
+        Ok(Customer {
+            row,
+            default_owner: self.default_owner,
+        })
+    }
+}
+
+fn days(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(if n < 0 { i32::MIN } else { i32::MAX })
+}
+
+#[Object]
+impl Renewal {
+    pub async fn id(&self) -> ID {
+        encode(NodeKind::Renewal, self.row.id)
+    }
+
+    async fn customer(&self, ctx: &Context<'_>) -> Result<Customer> {
+        Ok(self.load_customer(ctx).await?)
+    }
+
+    async fn status(&self) -> RenewalStatus {
+        self.status_value().into()
+    }
+
+    /// The day the renewed contract starts.
+    async fn renewal_date(&self) -> Date {
+        Date(self.row.renewal_date)
+    }
+
+    /// The last day on which the contract terms can still be changed: 45 days
+    /// before the renewal date. After it, the renewal proceeds on the old terms.
+    async fn deadline(&self) -> Date {
+        Date(dates::deadline(self.row.renewal_date))
+    }
+
+    /// Days from today to the renewal date.
+    async fn days_until_renewal(&self, ctx: &Context<'_>) -> Result<i32> {
+        let today = session(ctx)?.today;
+        Ok(days(dates::days_until(self.row.renewal_date, today)))
+    }
+
+    /// Days from today to the deadline; negative once it has passed.
+    async fn days_until_deadline(&self, ctx: &Context<'_>) -> Result<i32> {
+        let today = session(ctx)?.today;
+        Ok(days(dates::days_until(
+            dates::deadline(self.row.renewal_date),
+            today,
+        )))
+    }
+
+    /// Monthly recurring revenue now: the sum over the product renewals.
+    async fn current_mrr(&self) -> Money {
+        Money::new(self.row.current_mrr_minor, &self.row.currency)
+    }
+
+    /// Monthly recurring revenue after the renewal: the sum over the product renewals.
+    async fn renewal_mrr(&self) -> Money {
+        Money::new(self.row.renewal_mrr_minor, &self.row.currency)
+    }
+
+    /// Renewal MRR minus current MRR.
+    async fn mrr_change(&self) -> Money {
+        Money::new(self.row.mrr_change_minor, &self.row.currency)
+    }
+
+    /// True when the partner must act: the renewal is PENDING, the customer is
+    /// serviced, the deadline has not passed and the renewal is at most 120 days away.
+    async fn action_required(&self, ctx: &Context<'_>) -> Result<bool> {
+        let today = session(ctx)?.today;
+        let customer = self.load_customer(ctx).await?;
+        Ok(dates::requires_action(
+            self.status_value(),
+            customer.row.services_ended_at.is_some(),
+            self.row.renewal_date,
+            today,
+        ))
+    }
+
+    /// The customer's effective renewal owner.
+    async fn owner(&self, ctx: &Context<'_>) -> Result<RenewalOwner> {
+        let customer = self.load_customer(ctx).await?;
+        Ok(RenewalOwner(customer_owner(
+            &customer.row,
+            self.default_owner,
+        )))
+    }
+
+    /// The products on this contract that need a renewal decision.
+    async fn product_renewals(&self, ctx: &Context<'_>) -> Result<Vec<ProductRenewal>> {
+        let s = session(ctx)?;
+        let rows = s
+            .loaders
+            .product_renewals
+            .load_one(self.row.id)
+            .await
+            .map_err(Error::from)?
+            .unwrap_or_default();
+        Ok(rows
+            .into_iter()
+            .map(|row| ProductRenewal {
+                row,
+                currency: self.row.currency.clone(),
+            })
+            .collect())
+    }
+
+    /// Link to the page where the customer compares and picks renewal options.
+    async fn renewal_options_url(&self) -> &str {
+        &self.row.options_url
+    }
+}

@@ -1,0 +1,288 @@
+//! `/graphql` over HTTP, following GraphQL-over-HTTP: JSON bodies only, no
+//! batches, no mutations over GET, a body limit, and `Accept` negotiation.
+
+use async_graphql::{
+    http::GraphiQLSource,
+    parser::{parse_query, types::OperationType},
+};
+use axum::{
+    body::{Body, to_bytes},
+    extract::{Query, State, rejection::QueryRejection},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+};
+use serde::Deserialize;
+
+use super::{AppState, MAX_BODY_BYTES, problem};
+use crate::graphql::Session;
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+/// The media type of the response, chosen from the request's `Accept`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MediaType {
+    GraphqlResponseJson,
+    Json,
+}
+
+impl MediaType {
+    /// The type to answer with, or `None` if the client accepts neither.
+    fn negotiate(headers: &HeaderMap) -> Option<Self> {
+        let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+            return Some(Self::Json);
+        };
+        let types: Vec<&str> = accept
+            .split(',')
+            .map(|part| part.split(';').next().unwrap_or_default().trim())
+            .collect();
+        if types.contains(&GRAPHQL_RESPONSE_JSON) {
+            Some(Self::GraphqlResponseJson)
+        } else if types
+            .iter()
+            .any(|t| matches!(*t, JSON | "application/*" | "*/*"))
+        {
+            Some(Self::Json)
+        } else {
+            None
+        }
+    }
+
+    fn header_value(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            Self::GraphqlResponseJson => "application/graphql-response+json; charset=utf-8",
+            Self::Json => "application/json; charset=utf-8",
+        })
+    }
+}
+
+fn not_acceptable() -> Response {
+    problem(
+        StatusCode::NOT_ACCEPTABLE,
+        "NOT_ACCEPTABLE",
+        "this endpoint answers with application/graphql-response+json or application/json",
+    )
+}
+
+fn is_json_body(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case(JSON))
+}
+
+/// `POST /graphql` with a JSON body `{query, operationName?, variables?}`.
+pub async fn post_graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(media) = MediaType::negotiate(&headers) else {
+        return not_acceptable();
+    };
+    if !is_json_body(&headers) {
+        return problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "send the request as Content-Type: application/json",
+        );
+    }
+    let bytes = match to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                &format!("the request body must be at most {MAX_BODY_BYTES} bytes"),
+            );
+        }
+    };
+    let json: serde_json::Value = match serde_json::from_slice(&bytes) {
+        Ok(json) => json,
+        Err(_) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                "the body is not valid JSON",
+            );
+        }
+    };
+    if json.is_array() {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "BATCH_NOT_SUPPORTED",
+            "batched requests are not supported; send one operation per request",
+        );
+    }
+    match serde_json::from_value::<async_graphql::Request>(json) {
+        Ok(request) => execute(&state, &headers, request, media).await,
+        Err(_) => problem(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "the body must be an object with a string `query`, and optional `operationName` and `variables`",
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetParams {
+    query: Option<String>,
+    operation_name: Option<String>,
+    variables: Option<String>,
+}
+
+/// `GET /graphql`: GraphiQL for browsers, or a query (never a mutation) in the URL.
+pub async fn get_graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<GetParams>, QueryRejection>,
+) -> Response {
+    let Ok(Query(GetParams {
+        query: Some(query),
+        operation_name,
+        variables,
+    })) = params
+    else {
+        return graphiql(&state);
+    };
+    let Some(media) = MediaType::negotiate(&headers) else {
+        return not_acceptable();
+    };
+    if is_mutation(&query, operation_name.as_deref()) {
+        let mut response = problem(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "mutations must be sent with POST",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    let mut request = async_graphql::Request::new(query);
+    if let Some(name) = operation_name {
+        request = request.operation_name(name);
+    }
+    if let Some(variables) = variables {
+        match serde_json::from_str(&variables) {
+            Ok(variables) => request = request.variables(variables),
+            Err(_) => {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    "BAD_REQUEST",
+                    "variables must be a JSON object",
+                );
+            }
+        }
+    }
+    execute(&state, &headers, request, media).await
+}
+
+/// Whether the operation a GET would run is a mutation. Unparseable documents are
+/// left to GraphQL execution, which reports them.
+fn is_mutation(query: &str, operation_name: Option<&str>) -> bool {
+    let Ok(document) = parse_query(query) else {
+        return false;
+    };
+    document.operations.iter().any(|(name, op)| {
+        op.node.ty == OperationType::Mutation
+            && (operation_name.is_none() || name.map(|n| n.as_str()) == operation_name)
+    })
+}
+
+fn graphiql(state: &AppState) -> Response {
+    let authorization = state.demo_token.as_ref().map(|t| format!("Bearer {t}"));
+    let mut source = GraphiQLSource::build()
+        .endpoint("/graphql")
+        .title("Renewals API");
+    if let Some(value) = &authorization {
+        source = source.header("Authorization", value);
+    }
+    Html(source.finish()).into_response()
+}
+
+/// The partner behind the `Authorization` header: `Ok(None)` without one, an
+/// error response for a bad one.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Session>, Response> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let unauthenticated = || {
+        problem(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            "the API token is not valid: send `Authorization: Bearer <token>`",
+        )
+    };
+    let secret = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(unauthenticated)?;
+    match state.store.authenticate(secret).await {
+        Ok(Some((token, partner))) => Ok(Some(Session::new(
+            state.store.clone(),
+            partner,
+            token.name,
+            state.today.get(),
+        ))),
+        Ok(None) => Err(unauthenticated()),
+        Err(err) => {
+            let err = crate::error::Error::from(err);
+            let status = match err {
+                crate::error::Error::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            tracing::error!(code = err.code(), "authentication failed");
+            Err(problem(status, err.code(), err.message()))
+        }
+    }
+}
+
+async fn execute(
+    state: &AppState,
+    headers: &HeaderMap,
+    mut request: async_graphql::Request,
+    media: MediaType,
+) -> Response {
+    let session = match authenticate(state, headers).await {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    let span = tracing::Span::current();
+    if let Some(name) = &request.operation_name {
+        span.record("operation", name.as_str());
+    }
+    if let Some(session) = session {
+        span.record("partner", session.partner.slug.as_str());
+        request = request.data(session);
+    }
+    let response = state.schema.execute(request).await;
+    // With application/graphql-response+json, a request that could not execute
+    // at all (syntax, validation, variables) is a 400; with application/json, 200.
+    let status = if media == MediaType::GraphqlResponseJson
+        && response.data == async_graphql::Value::Null
+        && response.is_err()
+    {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let body = match serde_json::to_vec(&response) {
+        Ok(body) => body,
+        Err(_) => {
+            return problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_SERVER_ERROR",
+                "internal server error",
+            );
+        }
+    };
+    let mut http = (status, body).into_response();
+    http.headers_mut()
+        .insert(header::CONTENT_TYPE, media.header_value());
+    http
+}

@@ -1,0 +1,84 @@
+//! The HTTP surface: `/graphql` (POST, GET and GraphiQL), `/health`, `/ready`.
+
+mod graphql;
+mod problem;
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+
+use crate::{config::Today, graphql::AppSchema, store::Store};
+
+pub use problem::problem;
+
+/// The largest request body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// How long a request may take before it is answered with 503.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub schema: AppSchema,
+    pub store: Store,
+    pub today: Today,
+    /// In demo mode, the token GraphiQL is prefilled with.
+    pub demo_token: Option<Arc<str>>,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/graphql",
+            get(graphql::get_graphql).post(graphql::post_graphql),
+        )
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .with_state(state)
+        .layer(CatchPanicLayer::custom(problem::panic_response))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+                let request_id = request
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!(
+                    "request",
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                    request_id,
+                    partner = tracing::field::Empty,
+                    operation = tracing::field::Empty,
+                )
+            }),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// Liveness: the process answers.
+async fn health() -> &'static str {
+    "ok"
+}
+
+/// Readiness: the database answers.
+async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(err) => {
+            tracing::warn!(error = %err, "database not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
+    }
+}

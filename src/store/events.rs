@@ -1,0 +1,107 @@
+//! The append-only event log of owner changes and ended services.
+
+use chrono::Utc;
+use entity::customer_event;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+};
+
+use super::Store;
+use crate::domain::RenewalOwner;
+
+/// What happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// A customer's renewal owner changed (override set, changed, or cleared).
+    OwnerChanged,
+    /// The partner's default renewal owner changed.
+    DefaultOwnerChanged,
+    /// The partner ended services for a customer.
+    ServicesEnded,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OwnerChanged => "OWNER_CHANGED",
+            Self::DefaultOwnerChanged => "DEFAULT_OWNER_CHANGED",
+            Self::ServicesEnded => "SERVICES_ENDED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::OwnerChanged,
+            Self::DefaultOwnerChanged,
+            Self::ServicesEnded,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == s)
+    }
+}
+
+/// An event to append; `at` is the current time.
+#[derive(Clone, Debug)]
+pub(super) struct NewEvent<'a> {
+    pub partner_id: i64,
+    pub customer_id: Option<i64>,
+    pub kind: EventKind,
+    pub actor: &'a str,
+    pub before: Option<RenewalOwner>,
+    pub after: Option<RenewalOwner>,
+    pub reason: Option<String>,
+}
+
+impl NewEvent<'_> {
+    fn into_active_model(self, at: chrono::DateTime<Utc>) -> customer_event::ActiveModel {
+        customer_event::ActiveModel {
+            partner_id: Set(self.partner_id),
+            customer_id: Set(self.customer_id),
+            kind: Set(self.kind.as_str().to_owned()),
+            at: Set(at),
+            actor: Set(self.actor.to_owned()),
+            before_party: Set(self.before.map(|o| o.party.as_str().to_owned())),
+            before_notify_user_id: Set(self.before.and_then(|o| o.notify_user_id)),
+            before_is_default: Set(self.before.map(|o| o.is_default)),
+            after_party: Set(self.after.map(|o| o.party.as_str().to_owned())),
+            after_notify_user_id: Set(self.after.and_then(|o| o.notify_user_id)),
+            after_is_default: Set(self.after.map(|o| o.is_default)),
+            reason: Set(self.reason),
+            ..Default::default()
+        }
+    }
+}
+
+/// Appends events in one statement (inside the caller's transaction).
+pub(super) async fn append<'a>(
+    conn: &impl ConnectionTrait,
+    events: impl IntoIterator<Item = NewEvent<'a>>,
+) -> Result<(), DbErr> {
+    let at = Utc::now();
+    let rows: Vec<_> = events
+        .into_iter()
+        .map(|e| e.into_active_model(at))
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    customer_event::Entity::insert_many(rows).exec(conn).await?;
+    Ok(())
+}
+
+impl Store {
+    /// The history of these customers of the partner, newest first.
+    #[tracing::instrument(skip(self, customer_ids))]
+    pub async fn customer_history(
+        &self,
+        partner_id: i64,
+        customer_ids: &[i64],
+    ) -> Result<Vec<customer_event::Model>, DbErr> {
+        customer_event::Entity::find()
+            .filter(customer_event::Column::PartnerId.eq(partner_id))
+            .filter(customer_event::Column::CustomerId.is_in(customer_ids.iter().copied()))
+            .order_by_desc(customer_event::Column::Id)
+            .all(&self.read)
+            .await
+    }
+}

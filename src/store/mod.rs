@@ -1,0 +1,148 @@
+//! All database access: queries and writes over SeaORM, always scoped by partner.
+
+mod customers;
+mod events;
+mod partners;
+mod renewals;
+pub mod seed;
+mod tokens;
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
+};
+
+pub use customers::{EndServicesError, SetOwnerError, customer_owner, owner_override};
+pub use events::EventKind;
+pub use partners::default_owner;
+pub use renewals::{
+    Direction, PageRequest, Position, RenewalFilter, RenewalList, RenewalPage, SortField, SortValue,
+};
+pub use tokens::{NewToken, TokenInfo};
+
+/// How long a request waits for a pooled connection before failing.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long SQLite waits for a lock held by another process.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The database, with a read pool and a write pool.
+///
+/// On SQLite the write pool has a single connection, so writers queue in the
+/// process instead of fighting over the file lock, and readers (WAL mode)
+/// never wait for writers. On PostgreSQL both are the same pool.
+#[derive(Clone, Debug)]
+pub struct Store {
+    read: DatabaseConnection,
+    write: DatabaseConnection,
+    statements: Arc<AtomicU64>,
+}
+
+impl Store {
+    /// Connects to `url` (SQLite or PostgreSQL) and brings the schema up to date.
+    pub async fn connect(url: &str) -> Result<Self, DbErr> {
+        Self::connect_with(url, None).await
+    }
+
+    /// Like [`Store::connect`], with the PostgreSQL schema to use (tests isolate by schema).
+    pub async fn connect_with(url: &str, pg_schema: Option<&str>) -> Result<Self, DbErr> {
+        let statements = Arc::new(AtomicU64::new(0));
+        let (read, write) = if url.starts_with("sqlite:") {
+            let read = connect_pool(url, sqlite_read_connections(), pg_schema).await?;
+            let write = connect_pool(url, 1, pg_schema).await?;
+            (read, write)
+        } else {
+            let pool = connect_pool(url, 16, pg_schema).await?;
+            (pool.clone(), pool)
+        };
+        let mut store = Self {
+            read,
+            write,
+            statements,
+        };
+        store.count_statements();
+        Migrator::up(&store.write, None).await?;
+        Ok(store)
+    }
+
+    fn count_statements(&mut self) {
+        for conn in [&mut self.read, &mut self.write] {
+            let statements = Arc::clone(&self.statements);
+            conn.set_metric_callback(move |_| {
+                statements.fetch_add(1, Ordering::Relaxed);
+            });
+        }
+    }
+
+    /// How many SQL statements this store has executed (transaction control excluded).
+    pub fn statement_count(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    pub fn backend(&self) -> DatabaseBackend {
+        self.read.get_database_backend()
+    }
+
+    /// The connection for reads.
+    pub fn reader(&self) -> &DatabaseConnection {
+        &self.read
+    }
+
+    /// Starts a write transaction (`BEGIN IMMEDIATE` on SQLite, so that a
+    /// read-then-write never fails half-way on a lock upgrade).
+    pub async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.write
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        self.read.ping().await
+    }
+
+    pub async fn close(self) -> Result<(), DbErr> {
+        self.read.close().await?;
+        self.write.close().await
+    }
+}
+
+fn sqlite_read_connections() -> u32 {
+    std::thread::available_parallelism().map_or(4, |n| (n.get() as u32 * 2).max(4))
+}
+
+async fn connect_pool(
+    url: &str,
+    max_connections: u32,
+    pg_schema: Option<&str>,
+) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(max_connections)
+        .min_connections(1)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_timeout(ACQUIRE_TIMEOUT)
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .foreign_keys(true)
+        });
+    if let Some(schema) = pg_schema {
+        options.set_schema_search_path(schema);
+    }
+    Database::connect(options).await
+}

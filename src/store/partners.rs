@@ -1,0 +1,125 @@
+//! Partners and their users.
+
+use entity::{partner, partner_user};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::{
+    SetOwnerError, Store,
+    events::{self, EventKind, NewEvent},
+};
+use crate::domain::owner::{OwnerChoice, effective_owner};
+
+/// The partner's default owner as stored.
+pub fn default_owner(partner: &partner::Model) -> OwnerChoice {
+    OwnerChoice {
+        party: partner
+            .default_owner_party
+            .parse()
+            .unwrap_or(OwnerChoice::OUT_OF_THE_BOX.party),
+        notify_user_id: partner.default_notify_user_id,
+    }
+}
+
+impl Store {
+    pub async fn partner_by_slug(&self, slug: &str) -> Result<Option<partner::Model>, DbErr> {
+        partner::Entity::find()
+            .filter(partner::Column::Slug.eq(slug))
+            .one(&self.read)
+            .await
+    }
+
+    /// The partner's users, by name.
+    pub async fn partner_users(&self, partner_id: i64) -> Result<Vec<partner_user::Model>, DbErr> {
+        partner_user::Entity::find()
+            .filter(partner_user::Column::PartnerId.eq(partner_id))
+            .order_by_asc(partner_user::Column::Name)
+            .order_by_asc(partner_user::Column::Id)
+            .all(&self.read)
+            .await
+    }
+
+    /// The partner's users among `ids`; other partners' users are not found.
+    #[tracing::instrument(skip(self, ids))]
+    pub async fn partner_users_by_ids(
+        &self,
+        partner_id: i64,
+        ids: &[i64],
+    ) -> Result<Vec<partner_user::Model>, DbErr> {
+        partner_user::Entity::find()
+            .filter(partner_user::Column::PartnerId.eq(partner_id))
+            .filter(partner_user::Column::Id.is_in(ids.iter().copied()))
+            .all(&self.read)
+            .await
+    }
+
+    /// Sets the partner's default renewal owner and logs the change.
+    ///
+    /// Refused with [`SetOwnerError::UnknownNotifyUser`] when the notify user is
+    /// not one of the partner's users.
+    #[tracing::instrument(skip(self))]
+    pub async fn set_default_owner(
+        &self,
+        partner_id: i64,
+        choice: OwnerChoice,
+        actor: &str,
+    ) -> Result<Result<partner::Model, SetOwnerError>, DbErr> {
+        let txn = self.begin_write().await?;
+        let partner = lock_partner(&txn, partner_id).await?;
+        if let Some(user_id) = choice.notify_user_id
+            && !is_partner_user(&txn, partner_id, user_id).await?
+        {
+            return Ok(Err(SetOwnerError::UnknownNotifyUser));
+        }
+        let before = default_owner(&partner);
+        if before == choice {
+            return Ok(Ok(partner));
+        }
+        let mut active = partner.into_active_model();
+        active.default_owner_party = Set(choice.party.as_str().to_owned());
+        active.default_notify_user_id = Set(choice.notify_user_id);
+        let updated = active.update(&txn).await?;
+        events::append(
+            &txn,
+            [NewEvent {
+                partner_id,
+                customer_id: None,
+                kind: EventKind::DefaultOwnerChanged,
+                actor,
+                before: Some(effective_owner(None, before)),
+                after: Some(effective_owner(None, choice)),
+                reason: None,
+            }],
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(Ok(updated))
+    }
+}
+
+/// Locks the partner's row for the rest of the transaction (a no-op on SQLite,
+/// whose write transactions already run one at a time).
+pub(super) async fn lock_partner(
+    txn: &DatabaseTransaction,
+    partner_id: i64,
+) -> Result<partner::Model, DbErr> {
+    partner::Entity::find_by_id(partner_id)
+        .lock_exclusive()
+        .one(txn)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("partner {partner_id}")))
+}
+
+pub(super) async fn is_partner_user(
+    txn: &DatabaseTransaction,
+    partner_id: i64,
+    user_id: i64,
+) -> Result<bool, DbErr> {
+    Ok(partner_user::Entity::find_by_id(user_id)
+        .filter(partner_user::Column::PartnerId.eq(partner_id))
+        .one(txn)
+        .await?
+        .is_some())
+}

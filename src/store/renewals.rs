@@ -1,0 +1,362 @@
+//! Renewal lists (filtered, ordered, keyset-paginated), lookups and product renewals.
+//!
+//! Every rule is evaluated in SQL, so that filtering, `totalCount` and pagination
+//! agree. Date rules are turned into ranges of `renewal_date` by [`crate::domain`],
+//! so each list is an index range scan over `(partner_id, …, id)`.
+
+use chrono::NaiveDate;
+use entity::{customer, product, product_renewal, renewal};
+use sea_orm::{
+    ColumnTrait, Condition, DbErr, EntityTrait, JoinType, Order, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, RelationTrait, Select,
+    sea_query::{Expr, ExprTrait, LikeExpr},
+};
+use serde::{Deserialize, Serialize};
+
+use super::Store;
+use crate::domain::{
+    ActionWindow, OwnerParty, RenewalStatus,
+    dates::{renewal_date_for_deadline, visible_renewal_dates},
+    owner::OwnerChoice,
+    search,
+};
+
+/// What a list of renewals can be ordered by. Ties are broken by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SortField {
+    Deadline,
+    RenewalDate,
+    CurrentMrr,
+    RenewalMrr,
+    MrrChange,
+    CustomerDomain,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Direction {
+    Asc,
+    Desc,
+}
+
+impl Direction {
+    fn reversed(self) -> Self {
+        match self {
+            Self::Asc => Self::Desc,
+            Self::Desc => Self::Asc,
+        }
+    }
+}
+
+/// The value of the sort field of one row.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SortValue {
+    Date(NaiveDate),
+    Int(i64),
+    Text(String),
+}
+
+/// A place in a list: the sort value and id of a row.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    pub value: SortValue,
+    pub id: i64,
+}
+
+impl SortField {
+    /// Where a row stands in a list ordered by this field.
+    pub fn position_of(self, renewal: &renewal::Model, customer: &customer::Model) -> Position {
+        let value = match self {
+            Self::Deadline | Self::RenewalDate => SortValue::Date(renewal.renewal_date),
+            Self::CurrentMrr => SortValue::Int(renewal.current_mrr_minor),
+            Self::RenewalMrr => SortValue::Int(renewal.renewal_mrr_minor),
+            Self::MrrChange => SortValue::Int(renewal.mrr_change_minor),
+            Self::CustomerDomain => SortValue::Text(customer.domain.clone()),
+        };
+        Position {
+            value,
+            id: renewal.id,
+        }
+    }
+
+    /// The column behind the field. The deadline is a fixed offset of the renewal
+    /// date, so both order the same.
+    fn column(self) -> Expr {
+        match self {
+            Self::Deadline | Self::RenewalDate => {
+                Expr::col((renewal::Entity, renewal::Column::RenewalDate))
+            }
+            Self::CurrentMrr => Expr::col((renewal::Entity, renewal::Column::CurrentMrrMinor)),
+            Self::RenewalMrr => Expr::col((renewal::Entity, renewal::Column::RenewalMrrMinor)),
+            Self::MrrChange => Expr::col((renewal::Entity, renewal::Column::MrrChangeMinor)),
+            Self::CustomerDomain => Expr::col((customer::Entity, customer::Column::Domain)),
+        }
+    }
+
+    fn accepts(self, value: &SortValue) -> bool {
+        matches!(
+            (self, value),
+            (Self::Deadline | Self::RenewalDate, SortValue::Date(_))
+                | (
+                    Self::CurrentMrr | Self::RenewalMrr | Self::MrrChange,
+                    SortValue::Int(_)
+                )
+                | (Self::CustomerDomain, SortValue::Text(_))
+        )
+    }
+}
+
+impl SortValue {
+    fn into_expr(self) -> Expr {
+        match self {
+            Self::Date(date) => Expr::val(date),
+            Self::Int(n) => Expr::val(n),
+            Self::Text(text) => Expr::val(text),
+        }
+    }
+}
+
+/// Filters of a renewal list; `None` means "any".
+#[derive(Clone, Debug, Default)]
+pub struct RenewalFilter {
+    pub action_required: Option<bool>,
+    pub owner_party: Option<OwnerParty>,
+    pub notify_user_id: Option<i64>,
+    pub search: Option<String>,
+    pub statuses: Option<Vec<RenewalStatus>>,
+    pub deadline_from: Option<NaiveDate>,
+    pub deadline_to: Option<NaiveDate>,
+    pub renewal_date_from: Option<NaiveDate>,
+    pub renewal_date_to: Option<NaiveDate>,
+    pub include_ended_services: bool,
+}
+
+/// One partner's upcoming renewals as of `today`, filtered and ordered.
+#[derive(Clone, Debug)]
+pub struct RenewalList {
+    pub partner_id: i64,
+    pub today: NaiveDate,
+    /// The partner's default owner, which the owner filters resolve against.
+    pub default_owner: OwnerChoice,
+    pub filter: RenewalFilter,
+    pub sort: SortField,
+    pub direction: Direction,
+}
+
+/// Which page: `limit` rows after `cursor` (forward) or before it (backward).
+#[derive(Clone, Debug)]
+pub struct PageRequest {
+    pub backward: bool,
+    pub limit: u64,
+    pub cursor: Option<Position>,
+}
+
+/// A page of rows in list order, and whether more rows lie beyond it in the
+/// direction of travel.
+#[derive(Debug)]
+pub struct RenewalPage {
+    pub rows: Vec<(renewal::Model, customer::Model)>,
+    pub has_more: bool,
+}
+
+impl RenewalList {
+    fn condition(&self) -> Condition {
+        let (first_visible, last_visible) = visible_renewal_dates(self.today);
+        let filter = &self.filter;
+        let mut all = Condition::all()
+            .add(renewal::Column::PartnerId.eq(self.partner_id))
+            .add(renewal::Column::RenewalDate.between(first_visible, last_visible));
+        if !filter.include_ended_services {
+            all = all.add(customer::Column::ServicesEndedAt.is_null());
+        }
+        if let Some(wanted) = filter.action_required {
+            let window = ActionWindow::on(self.today);
+            let requires_action = Condition::all()
+                .add(renewal::Column::Status.eq(RenewalStatus::Pending.as_str()))
+                .add(customer::Column::ServicesEndedAt.is_null())
+                .add(renewal::Column::RenewalDate.between(window.earliest, window.latest));
+            all = all.add(if wanted {
+                requires_action
+            } else {
+                requires_action.not()
+            });
+        }
+        if let Some(party) = filter.owner_party {
+            let mut owner = Condition::any().add(customer::Column::OwnerParty.eq(party.as_str()));
+            if self.default_owner.party == party {
+                owner = owner.add(customer::Column::OwnerParty.is_null());
+            }
+            all = all.add(owner);
+        }
+        if let Some(user_id) = filter.notify_user_id {
+            let mut notified = Condition::any().add(
+                Condition::all()
+                    .add(customer::Column::OwnerParty.is_not_null())
+                    .add(customer::Column::OwnerNotifyUserId.eq(user_id)),
+            );
+            if self.default_owner.notify_user_id == Some(user_id) {
+                notified = notified.add(customer::Column::OwnerParty.is_null());
+            }
+            all = all.add(notified);
+        }
+        if let Some(text) = filter.search.as_deref() {
+            let pattern = || LikeExpr::new(search::like_pattern(text)).escape(search::LIKE_ESCAPE);
+            all = all.add(
+                Condition::any()
+                    .add(customer::Column::Domain.like(pattern()))
+                    .add(customer::Column::NameFolded.like(pattern())),
+            );
+        }
+        if let Some(statuses) = &filter.statuses {
+            all = all.add(renewal::Column::Status.is_in(statuses.iter().map(|s| s.as_str())));
+        }
+        let date = renewal::Column::RenewalDate;
+        if let Some(from) = filter.deadline_from {
+            all = all.add(date.gte(renewal_date_for_deadline(from)));
+        }
+        if let Some(to) = filter.deadline_to {
+            all = all.add(date.lte(renewal_date_for_deadline(to)));
+        }
+        if let Some(from) = filter.renewal_date_from {
+            all = all.add(date.gte(from));
+        }
+        if let Some(to) = filter.renewal_date_to {
+            all = all.add(date.lte(to));
+        }
+        all
+    }
+
+    fn select(&self) -> Select<renewal::Entity> {
+        renewal::Entity::find()
+            .join(JoinType::InnerJoin, renewal::Relation::Customer.def())
+            .filter(self.condition())
+    }
+}
+
+fn order(direction: Direction) -> Order {
+    match direction {
+        Direction::Asc => Order::Asc,
+        Direction::Desc => Order::Desc,
+    }
+}
+
+impl Store {
+    /// One page of the list.
+    #[tracing::instrument(skip_all, fields(partner_id = list.partner_id))]
+    pub async fn renewal_page(
+        &self,
+        list: &RenewalList,
+        page: &PageRequest,
+    ) -> Result<RenewalPage, DbErr> {
+        let direction = if page.backward {
+            list.direction.reversed()
+        } else {
+            list.direction
+        };
+        let id = Expr::col((renewal::Entity, renewal::Column::Id));
+        let mut select = list.select();
+        if let Some(cursor) = &page.cursor {
+            if !list.sort.accepts(&cursor.value) {
+                return Ok(RenewalPage {
+                    rows: Vec::new(),
+                    has_more: false,
+                });
+            }
+            let row = Expr::tuple([list.sort.column(), id.clone()]);
+            let at = Expr::tuple([cursor.value.clone().into_expr(), Expr::val(cursor.id)]);
+            select = select.filter(match direction {
+                Direction::Asc => row.gt(at),
+                Direction::Desc => row.lt(at),
+            });
+        }
+        let mut rows: Vec<(renewal::Model, customer::Model)> = select
+            .order_by(list.sort.column(), order(direction))
+            .order_by(id, order(direction))
+            .limit(page.limit + 1)
+            .select_also(customer::Entity)
+            .all(&self.read)
+            .await?
+            .into_iter()
+            .filter_map(|(renewal, customer)| Some((renewal, customer?)))
+            .collect();
+        let has_more = rows.len() as u64 > page.limit;
+        rows.truncate(page.limit as usize);
+        if page.backward {
+            rows.reverse();
+        }
+        Ok(RenewalPage { rows, has_more })
+    }
+
+    /// How many renewals the list holds, over all pages.
+    #[tracing::instrument(skip_all, fields(partner_id = list.partner_id))]
+    pub async fn renewal_count(&self, list: &RenewalList) -> Result<u64, DbErr> {
+        list.select().count(&self.read).await
+    }
+
+    /// The partner's visible renewals among `ids`, with their customers.
+    #[tracing::instrument(skip(self, ids))]
+    pub async fn renewals_by_ids(
+        &self,
+        partner_id: i64,
+        today: NaiveDate,
+        ids: &[i64],
+    ) -> Result<Vec<(renewal::Model, customer::Model)>, DbErr> {
+        let (first, last) = visible_renewal_dates(today);
+        Ok(renewal::Entity::find()
+            .filter(renewal::Column::PartnerId.eq(partner_id))
+            .filter(renewal::Column::Id.is_in(ids.iter().copied()))
+            .filter(renewal::Column::RenewalDate.between(first, last))
+            .find_also_related(customer::Entity)
+            .all(&self.read)
+            .await?
+            .into_iter()
+            .filter_map(|(renewal, customer)| Some((renewal, customer?)))
+            .collect())
+    }
+
+    /// The visible renewals of some of the partner's customers, soonest first.
+    #[tracing::instrument(skip(self, customer_ids))]
+    pub async fn renewals_of_customers(
+        &self,
+        partner_id: i64,
+        today: NaiveDate,
+        customer_ids: &[i64],
+    ) -> Result<Vec<renewal::Model>, DbErr> {
+        let (first, last) = visible_renewal_dates(today);
+        renewal::Entity::find()
+            .filter(renewal::Column::PartnerId.eq(partner_id))
+            .filter(renewal::Column::CustomerId.is_in(customer_ids.iter().copied()))
+            .filter(renewal::Column::RenewalDate.between(first, last))
+            .order_by_asc(renewal::Column::RenewalDate)
+            .order_by_asc(renewal::Column::Id)
+            .all(&self.read)
+            .await
+    }
+
+    /// The product renewals of some of the partner's renewals.
+    #[tracing::instrument(skip(self, renewal_ids))]
+    pub async fn product_renewals(
+        &self,
+        partner_id: i64,
+        renewal_ids: &[i64],
+    ) -> Result<Vec<product_renewal::Model>, DbErr> {
+        product_renewal::Entity::find()
+            .join(
+                JoinType::InnerJoin,
+                product_renewal::Relation::Renewal.def(),
+            )
+            .filter(renewal::Column::PartnerId.eq(partner_id))
+            .filter(product_renewal::Column::RenewalId.is_in(renewal_ids.iter().copied()))
+            .order_by_asc(product_renewal::Column::Id)
+            .all(&self.read)
+            .await
+    }
+
+    /// Products of the vendor's catalogue (shared by all partners).
+    #[tracing::instrument(skip(self, ids))]
+    pub async fn products_by_ids(&self, ids: &[i64]) -> Result<Vec<product::Model>, DbErr> {
+        product::Entity::find()
+            .filter(product::Column::Id.is_in(ids.iter().copied()))
+            .all(&self.read)
+            .await
+    }
+}
