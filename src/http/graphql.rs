@@ -115,9 +115,10 @@ pub async fn post_graphql(
             "batched requests are not supported; send one operation per request",
         );
     }
+    let has_query = json.get("query").is_some_and(serde_json::Value::is_string);
     match serde_json::from_value::<async_graphql::Request>(json) {
-        Ok(request) => execute(&state, &headers, request, media).await,
-        Err(_) => problem(
+        Ok(request) if has_query => execute(&state, &headers, request, media).await,
+        _ => problem(
             StatusCode::BAD_REQUEST,
             "BAD_REQUEST",
             "the body must be an object with a string `query`, and optional `operationName` and `variables`",

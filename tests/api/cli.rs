@@ -1,0 +1,159 @@
+//! The `renewals` binary: schema, seed, tokens, and serving over a real port.
+
+use std::{
+    io::{Read, Write},
+    net::TcpStream,
+    process::{Command, Output},
+    time::Duration,
+};
+
+use renewals::{
+    app::{App, ServeConfig},
+    config::Today,
+};
+
+fn renewals(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_renewals"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("RENEWALS_TODAY")
+        .output()
+        .expect("run renewals")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn schema_prints_the_committed_sdl() {
+    let output = renewals(&["schema"]);
+    assert!(output.status.success());
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
+    assert_eq!(stdout(&output), committed);
+}
+
+#[test]
+fn seed_and_token_commands_manage_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/cli.db?mode=rwc", dir.path().display());
+    let db = ["--database-url", url.as_str()];
+
+    let seeded = renewals(&[&["seed", "--customers", "5", "--seed", "3"][..], &db].concat());
+    assert!(
+        seeded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+    let again = renewals(&[&["seed"][..], &db].concat());
+    assert!(!again.status.success(), "seeding twice must fail");
+
+    let created = renewals(
+        &[
+            &["token", "create", "--partner", "northwind", "--name", "ci"][..],
+            &db,
+        ]
+        .concat(),
+    );
+    assert!(created.status.success());
+    let token = stdout(&created);
+    assert_eq!(
+        token.lines().count(),
+        1,
+        "the token alone on stdout: {token:?}"
+    );
+    assert!(token.starts_with("rnw_") && token.trim().len() > 40);
+
+    let unknown = renewals(&[&["token", "create", "--partner", "nobody"][..], &db].concat());
+    assert!(!unknown.status.success());
+    assert!(stdout(&unknown).is_empty());
+
+    let listed = stdout(&renewals(&[&["token", "list"][..], &db].concat()));
+    assert!(listed.contains("northwind") && listed.contains("ci"));
+    assert!(!listed.contains(token.trim()), "secrets are never listed");
+    let id = listed
+        .lines()
+        .find(|l| l.contains(" ci "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let revoked = renewals(&[&["token", "revoke", id.as_str()][..], &db].concat());
+    assert!(revoked.status.success());
+    let twice = renewals(&[&["token", "revoke", id.as_str()][..], &db].concat());
+    assert!(!twice.status.success());
+    let listed = stdout(&renewals(&[&["token", "list"][..], &db].concat()));
+    let line = listed.lines().find(|l| l.contains(" ci ")).unwrap();
+    assert!(
+        !line.trim_end().ends_with('-'),
+        "revocation time is listed: {line}"
+    );
+}
+
+fn http(address: std::net::SocketAddr, request: &str) -> String {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_demo_answers_over_a_real_port_and_revoked_tokens_stop_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}/demo.db?mode=rwc", dir.path().display());
+    let app = App::build(ServeConfig {
+        database_url,
+        bind: "127.0.0.1:0".parse().unwrap(),
+        demo: true,
+        today: Today::Fixed(crate::helpers::today()),
+    })
+    .await
+    .unwrap();
+    let address = app.local_addr().unwrap();
+    let token = app.demo_token.clone().unwrap();
+    let store = app.store.clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.serve(async {
+        let _ = stopped.await;
+    }));
+
+    let body = r#"{"query":"{ viewer { slug } renewals(filter: {actionRequired: true}) { totalCount } }"}"#;
+    let request = format!(
+        "POST /graphql HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let response = tokio::task::spawn_blocking(move || http(address, &request))
+        .await
+        .unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains(r#""slug":"northwind""#), "{response}");
+
+    let expected = format!("Bearer {token}");
+    let page = tokio::task::spawn_blocking(move || {
+        http(
+            address,
+            "GET /graphql HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\nConnection: close\r\n\r\n",
+        )
+    })
+    .await
+    .unwrap();
+    assert!(page.contains(&expected), "demo GraphiQL carries the token");
+
+    let tokens = store.list_tokens(Some("northwind")).await.unwrap();
+    assert!(store.revoke_token(tokens[0].id).await.unwrap());
+    let request = format!(
+        "POST /graphql HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let response = tokio::task::spawn_blocking(move || http(address, &request))
+        .await
+        .unwrap();
+    assert!(response.starts_with("HTTP/1.1 401"), "{response}");
+
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}

@@ -1,0 +1,422 @@
+//! Filters, orders and pagination of `renewals`, checked against expectations
+//! computed from the seeded dataset with the domain rules.
+
+use std::collections::BTreeSet;
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use renewals::{
+    domain::{OwnerParty, RenewalStatus, dates},
+    seed::SeedCustomer,
+};
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, db_tests, error_codes, today};
+
+const LIST: &str = r#"
+query List($filter: RenewalFilter, $orderBy: RenewalOrder, $first: Int, $after: String, $last: Int, $before: String) {
+  renewals(filter: $filter, orderBy: $orderBy, first: $first, after: $after, last: $last, before: $before) {
+    totalCount
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor node { id } }
+    nodes {
+      id deadline renewalDate
+      currentMrr { amount currencyCode } renewalMrr { amount } mrrChange { amount }
+      customer { domain }
+    }
+  }
+}"#;
+
+/// Every renewal of the list, walking forward 100 at a time.
+pub async fn all_nodes(app: &TestApp, filter: Value, order: Value) -> Vec<Value> {
+    let mut nodes = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let data = app
+            .data(
+                LIST,
+                json!({ "filter": filter, "orderBy": order, "first": 100, "after": after }),
+            )
+            .await;
+        let page = &data["renewals"];
+        nodes.extend(page["nodes"].as_array().unwrap().iter().cloned());
+        if !page["pageInfo"]["hasNextPage"].as_bool().unwrap() {
+            return nodes;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+}
+
+fn domains(nodes: &[Value]) -> BTreeSet<String> {
+    nodes
+        .iter()
+        .map(|n| n["customer"]["domain"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The database id inside a global ID.
+pub fn raw_id(id: &Value) -> i64 {
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(id.as_str().unwrap()).unwrap()).unwrap();
+    text.split_once(':').unwrap().1.parse().unwrap()
+}
+
+/// Minor units of a money amount string.
+fn minor(amount: &Value) -> i64 {
+    amount.as_str().unwrap().replace('.', "").parse().unwrap()
+}
+
+fn visible(c: &SeedCustomer) -> bool {
+    let (first, last) = dates::visible_renewal_dates(today());
+    (first..=last).contains(&c.renewal.renewal_date)
+}
+
+fn requires_action(c: &SeedCustomer) -> bool {
+    dates::requires_action(
+        c.renewal.status,
+        c.ended.is_some(),
+        c.renewal.renewal_date,
+        today(),
+    )
+}
+
+/// Customers of `northwind` whose renewal the default list shows and that match `pred`.
+fn expected(
+    app: &TestApp,
+    include_ended: bool,
+    pred: impl Fn(&SeedCustomer) -> bool,
+) -> BTreeSet<String> {
+    app.data.partners[0]
+        .customers
+        .iter()
+        .filter(|c| visible(c) && (include_ended || c.ended.is_none()) && pred(c))
+        .map(|c| c.domain.clone())
+        .collect()
+}
+
+/// The effective owner party of a northwind customer (default: HUBSPOT, nobody).
+fn effective_party(c: &SeedCustomer) -> OwnerParty {
+    c.owner.map_or(OwnerParty::Hubspot, |(party, _)| party)
+}
+
+async fn user_id(app: &TestApp, index: usize) -> Value {
+    let data = app
+        .data("{ viewer { users { id email } } }", json!({}))
+        .await;
+    let email = &app.data.partners[0].users[index].email;
+    data["viewer"]["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == json!(email))
+        .unwrap()["id"]
+        .clone()
+}
+
+async fn every_filter_matches_its_computed_expectation(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let user0 = user_id(&app, 0).await;
+    let window_from = "2026-12-20";
+    let window_to = "2027-01-31";
+    let in_window = |d: chrono::NaiveDate| {
+        (crate::helpers::date(window_from)..=crate::helpers::date(window_to)).contains(&d)
+    };
+    type Pred = Box<dyn Fn(&SeedCustomer) -> bool>;
+    let cases: Vec<(Value, bool, Pred)> = vec![
+        (json!({}), false, Box::new(|_| true)),
+        (
+            json!({"actionRequired": true}),
+            false,
+            Box::new(requires_action),
+        ),
+        (
+            json!({"actionRequired": false}),
+            false,
+            Box::new(|c| !requires_action(c)),
+        ),
+        (
+            json!({"includeEndedServices": true}),
+            true,
+            Box::new(|_| true),
+        ),
+        (
+            json!({"actionRequired": true, "includeEndedServices": true}),
+            true,
+            Box::new(requires_action),
+        ),
+        (
+            json!({"ownerParty": "HUBSPOT"}),
+            false,
+            Box::new(|c| effective_party(c) == OwnerParty::Hubspot),
+        ),
+        (
+            json!({"ownerParty": "PARTNER"}),
+            false,
+            Box::new(|c| effective_party(c) == OwnerParty::Partner),
+        ),
+        (
+            json!({"notifyUserId": user0}),
+            false,
+            Box::new(|c| matches!(c.owner, Some((_, Some(0))))),
+        ),
+        (
+            json!({"search": "BAKERY"}),
+            false,
+            Box::new(|c| c.domain.contains("bakery") || c.name.to_lowercase().contains("bakery")),
+        ),
+        (
+            json!({"search": "MÜNSTER"}),
+            false,
+            Box::new(|c| c.name.to_lowercase().contains("münster")),
+        ),
+        (json!({"search": "%"}), false, Box::new(|_| false)),
+        (json!({"search": "_"}), false, Box::new(|_| false)),
+        (
+            json!({"status": ["CONFIRMED", "RENEWED"]}),
+            false,
+            Box::new(|c| {
+                matches!(
+                    c.renewal.status,
+                    RenewalStatus::Confirmed | RenewalStatus::Renewed
+                )
+            }),
+        ),
+        (json!({"status": []}), false, Box::new(|_| false)),
+        (
+            json!({"deadlineFrom": window_from, "deadlineTo": window_to}),
+            false,
+            Box::new(move |c| in_window(dates::deadline(c.renewal.renewal_date))),
+        ),
+        (
+            json!({"renewalDateFrom": window_from, "renewalDateTo": window_to}),
+            false,
+            Box::new(move |c| in_window(c.renewal.renewal_date)),
+        ),
+        (
+            json!({"actionRequired": true, "ownerParty": "HUBSPOT", "search": "e"}),
+            false,
+            Box::new(|c| {
+                requires_action(c)
+                    && effective_party(c) == OwnerParty::Hubspot
+                    && (c.domain.contains('e') || c.name.to_lowercase().contains('e'))
+            }),
+        ),
+    ];
+    for (filter, include_ended, pred) in cases {
+        let want = expected(&app, include_ended, pred);
+        let nodes = all_nodes(&app, filter.clone(), Value::Null).await;
+        assert_eq!(domains(&nodes), want, "filter {filter}");
+        assert_eq!(
+            nodes.len(),
+            want.len(),
+            "one renewal per customer, filter {filter}"
+        );
+        let count = app
+            .data(LIST, json!({ "filter": filter, "first": 1 }))
+            .await["renewals"]["totalCount"]
+            .as_i64()
+            .unwrap();
+        assert_eq!(count as usize, want.len(), "totalCount, filter {filter}");
+    }
+    // The filters are not vacuous: the interesting ones select something.
+    assert!(!expected(&app, false, requires_action).is_empty());
+    assert!(!expected(&app, false, |c| matches!(c.owner, Some((_, Some(0))))).is_empty());
+}
+
+async fn every_order_sorts_by_its_key_then_id(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let everything = domains(&all_nodes(&app, Value::Null, Value::Null).await);
+    type Key = Box<dyn Fn(&Value) -> (String, i64)>;
+    // Numbers as fixed-width offset-binary text, so that text order is numeric order.
+    let num = |v: i64| format!("{:020}", i128::from(v) - i128::from(i64::MIN));
+    let fields: Vec<(&str, Key)> = vec![
+        (
+            "DEADLINE",
+            Box::new(|n| (n["deadline"].as_str().unwrap().to_owned(), 0)),
+        ),
+        (
+            "RENEWAL_DATE",
+            Box::new(|n| (n["renewalDate"].as_str().unwrap().to_owned(), 0)),
+        ),
+        (
+            "CURRENT_MRR",
+            Box::new(move |n| (num(minor(&n["currentMrr"]["amount"])), 0)),
+        ),
+        (
+            "RENEWAL_MRR",
+            Box::new(move |n| (num(minor(&n["renewalMrr"]["amount"])), 0)),
+        ),
+        (
+            "MRR_CHANGE",
+            Box::new(move |n| (num(minor(&n["mrrChange"]["amount"])), 0)),
+        ),
+        (
+            "CUSTOMER_DOMAIN",
+            Box::new(|n| (n["customer"]["domain"].as_str().unwrap().to_owned(), 0)),
+        ),
+    ];
+    for (field, key) in &fields {
+        for direction in ["ASC", "DESC"] {
+            let order = json!({ "field": field, "direction": direction });
+            let nodes = all_nodes(&app, Value::Null, order).await;
+            assert_eq!(domains(&nodes), everything, "{field} {direction}");
+            let keys: Vec<(String, i64)> =
+                nodes.iter().map(|n| (key(n).0, raw_id(&n["id"]))).collect();
+            let mut sorted = keys.clone();
+            sorted.sort();
+            if direction == "DESC" {
+                sorted.reverse();
+            }
+            assert_eq!(keys, sorted, "{field} {direction}");
+        }
+    }
+    // Without orderBy: by deadline ascending.
+    let default = all_nodes(&app, Value::Null, Value::Null).await;
+    let deadlines: Vec<&str> = default
+        .iter()
+        .map(|n| n["deadline"].as_str().unwrap())
+        .collect();
+    assert!(deadlines.windows(2).all(|w| w[0] <= w[1]));
+}
+
+async fn pages_walk_the_same_list_forward_and_backward(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    for order in [
+        Value::Null,
+        json!({"field": "MRR_CHANGE", "direction": "DESC"}),
+        json!({"field": "CUSTOMER_DOMAIN"}),
+    ] {
+        let all: Vec<i64> = all_nodes(&app, Value::Null, order.clone())
+            .await
+            .iter()
+            .map(|n| raw_id(&n["id"]))
+            .collect();
+        assert!(all.len() > 20);
+
+        let mut forward = Vec::new();
+        let mut after = Value::Null;
+        let mut first_page = true;
+        loop {
+            let page = app
+                .data(
+                    LIST,
+                    json!({ "orderBy": order, "first": 7, "after": after }),
+                )
+                .await["renewals"]
+                .clone();
+            let info = &page["pageInfo"];
+            assert_eq!(info["hasPreviousPage"], json!(!first_page));
+            let ids: Vec<i64> = page["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| raw_id(&e["node"]["id"]))
+                .collect();
+            let edge_cursors: Vec<&Value> = page["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| &e["cursor"])
+                .collect();
+            assert_eq!(info["startCursor"], *edge_cursors[0]);
+            assert_eq!(info["endCursor"], **edge_cursors.last().unwrap());
+            forward.extend(ids);
+            first_page = false;
+            if !info["hasNextPage"].as_bool().unwrap() {
+                break;
+            }
+            after = info["endCursor"].clone();
+        }
+        assert_eq!(forward, all, "forward {order}");
+
+        let mut backward = Vec::new();
+        let mut before = Value::Null;
+        let mut last_page = true;
+        loop {
+            let page = app
+                .data(
+                    LIST,
+                    json!({ "orderBy": order, "last": 7, "before": before }),
+                )
+                .await["renewals"]
+                .clone();
+            let info = &page["pageInfo"];
+            assert_eq!(info["hasNextPage"], json!(!last_page));
+            let ids: Vec<i64> = page["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| raw_id(&n["id"]))
+                .collect();
+            backward.splice(0..0, ids);
+            last_page = false;
+            if !info["hasPreviousPage"].as_bool().unwrap() {
+                break;
+            }
+            before = info["startCursor"].clone();
+        }
+        assert_eq!(backward, all, "backward {order}");
+    }
+}
+
+async fn page_sizes_outside_1_to_100_are_bad_user_input(backend: Backend) {
+    let app = TestApp::with_customers(backend, 10).await;
+    for variables in [
+        json!({"first": 0}),
+        json!({"first": 101}),
+        json!({"first": -1}),
+        json!({"last": 0}),
+        json!({"last": 1000}),
+        json!({"first": 5, "last": 5}),
+        json!({"first": 5, "before": "x"}),
+        json!({"after": "not-a-cursor"}),
+        json!({"filter": {"deadlineFrom": "2027-02-01", "deadlineTo": "2027-01-01"}}),
+        json!({"filter": {"renewalDateFrom": "2027-02-01", "renewalDateTo": "2027-01-01"}}),
+        json!({"filter": {"search": "x".repeat(201)}}),
+        json!({"filter": {"notifyUserId": "garbage"}}),
+    ] {
+        let body = app.gql(LIST, variables.clone()).await;
+        assert_eq!(
+            error_codes(&body),
+            ["BAD_USER_INPUT"],
+            "{variables}: {body}"
+        );
+    }
+    let ok = app.data(LIST, json!({"first": 100})).await;
+    assert!(ok["renewals"]["nodes"].as_array().unwrap().len() <= 100);
+}
+
+async fn a_cursor_only_works_with_the_order_it_came_from(backend: Backend) {
+    let app = TestApp::with_customers(backend, 20).await;
+    let page = app.data(LIST, json!({"first": 2})).await;
+    let cursor = page["renewals"]["pageInfo"]["endCursor"].clone();
+    let body = app
+        .gql(
+            LIST,
+            json!({"first": 2, "after": cursor, "orderBy": {"field": "CURRENT_MRR"}}),
+        )
+        .await;
+    assert_eq!(error_codes(&body), ["BAD_USER_INPUT"]);
+    // The same cursor under another filter is a position in that list: allowed.
+    let other = app
+        .data(
+            LIST,
+            json!({"first": 2, "after": cursor, "filter": {"actionRequired": true}}),
+        )
+        .await;
+    assert!(other["renewals"]["nodes"].is_array());
+}
+
+async fn the_default_page_has_20_renewals(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let page = app.data(LIST, json!({})).await;
+    assert_eq!(page["renewals"]["nodes"].as_array().unwrap().len(), 20);
+    assert_eq!(page["renewals"]["pageInfo"]["hasNextPage"], json!(true));
+}
+
+db_tests!(
+    every_filter_matches_its_computed_expectation,
+    every_order_sorts_by_its_key_then_id,
+    pages_walk_the_same_list_forward_and_backward,
+    page_sizes_outside_1_to_100_are_bad_user_input,
+    a_cursor_only_works_with_the_order_it_came_from,
+    the_default_page_has_20_renewals,
+);

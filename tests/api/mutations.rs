@@ -1,0 +1,359 @@
+//! The mutations: their effects, their userErrors, and the history they write.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, db_tests};
+
+const SET_OWNER: &str = r#"
+mutation Set($input: SetRenewalOwnerInput!) {
+  setRenewalOwner(input: $input) {
+    customers { id domain renewalOwner { party isDefault notifyUser { id } } }
+    userErrors { field message code }
+  }
+}"#;
+
+const SET_DEFAULT: &str = r#"
+mutation Default($input: SetDefaultRenewalOwnerInput!) {
+  setDefaultRenewalOwner(input: $input) {
+    partner { defaultRenewalOwner { party isDefault notifyUser { id } } }
+    userErrors { field message code }
+  }
+}"#;
+
+const END: &str = r#"
+mutation End($input: EndServicesInput!) {
+  endServices(input: $input) {
+    customer { id servicesEnded servicesEndedAt servicesEndReason }
+    userErrors { field message code }
+  }
+}"#;
+
+const CUSTOMER: &str = r#"
+query Customer($id: ID!) {
+  customer(id: $id) {
+    domain servicesEnded
+    renewalOwner { party isDefault notifyUser { id } }
+    history {
+      kind at actor reason
+      ownerBefore { party isDefault notifyUser { id } }
+      ownerAfter { party isDefault notifyUser { id } }
+    }
+  }
+}"#;
+
+/// IDs of northwind's users and of some customers that are not ended.
+async fn ids(app: &TestApp) -> (Vec<Value>, Vec<Value>) {
+    let data = app
+        .data(
+            "{ viewer { users { id } } renewals(first: 10) { nodes { customer { id } } } }",
+            json!({}),
+        )
+        .await;
+    let users = data["viewer"]["users"].as_array().unwrap().clone();
+    let customers = data["renewals"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["customer"]["id"].clone())
+        .collect();
+    (
+        users.into_iter().map(|u| u["id"].clone()).collect(),
+        customers,
+    )
+}
+
+async fn customer(app: &TestApp, id: &Value) -> Value {
+    app.data(CUSTOMER, json!({ "id": id })).await["customer"].clone()
+}
+
+fn codes(payload: &Value) -> Vec<&str> {
+    payload["userErrors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["code"].as_str().unwrap())
+        .collect()
+}
+
+async fn setting_an_owner_changes_it_and_writes_history(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (users, customers) = ids(&app).await;
+    let before = customer(&app, &customers[0]).await;
+    let input = json!({
+        "customerIds": [customers[0], customers[1]],
+        "owner": { "party": "PARTNER", "notifyUserId": users[1] }
+    });
+    let payload = app.data(SET_OWNER, json!({ "input": input })).await["setRenewalOwner"].clone();
+    assert_eq!(payload["userErrors"], json!([]));
+    let changed = payload["customers"].as_array().unwrap();
+    assert_eq!(changed.len(), 2);
+    assert_eq!(changed[0]["id"], customers[0]);
+    let expected_owner =
+        json!({ "party": "PARTNER", "isDefault": false, "notifyUser": { "id": users[1] } });
+    for c in changed {
+        assert_eq!(c["renewalOwner"], expected_owner);
+    }
+
+    let after = customer(&app, &customers[0]).await;
+    assert_eq!(after["renewalOwner"], expected_owner);
+    let history = after["history"].as_array().unwrap();
+    let previous = before["history"].as_array().unwrap().len();
+    assert_eq!(history.len(), previous + 1);
+    let event = &history[0];
+    assert_eq!(event["kind"], json!("OWNER_CHANGED"));
+    assert_eq!(event["actor"], json!("test-suite"));
+    assert_eq!(event["ownerBefore"], before["renewalOwner"]);
+    assert_eq!(event["ownerAfter"], expected_owner);
+    assert!(event["at"].as_str().unwrap().ends_with('Z'));
+
+    // Setting the same owner again changes nothing and logs nothing.
+    app.data(SET_OWNER, json!({ "input": input })).await;
+    let again = customer(&app, &customers[0]).await;
+    assert_eq!(again["history"].as_array().unwrap().len(), previous + 1);
+
+    // owner: null goes back to the partner's default.
+    let reset = app
+        .data(
+            SET_OWNER,
+            json!({ "input": { "customerIds": [customers[0]], "owner": null } }),
+        )
+        .await["setRenewalOwner"]
+        .clone();
+    assert_eq!(
+        reset["customers"][0]["renewalOwner"],
+        json!({ "party": "HUBSPOT", "isDefault": true, "notifyUser": null })
+    );
+    let history = customer(&app, &customers[0]).await["history"].clone();
+    assert_eq!(history[0]["ownerBefore"], expected_owner);
+    assert_eq!(history[0]["ownerAfter"]["isDefault"], json!(true));
+}
+
+async fn a_bad_owner_change_is_a_user_error_and_changes_nothing(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (users, customers) = ids(&app).await;
+    let before: Vec<Value> = [
+        customer(&app, &customers[0]).await,
+        customer(&app, &customers[1]).await,
+    ]
+    .into();
+    let missing =
+        renewals::graphql::ids::encode(renewals::graphql::ids::NodeKind::Customer, 999_999).0;
+    let cases = [
+        (
+            json!({ "customerIds": [customers[0]], "owner": { "party": "PARTNER" } }),
+            "NOTIFY_USER_REQUIRED",
+            json!(["input", "owner", "notifyUserId"]),
+        ),
+        (
+            json!({ "customerIds": [customers[0], missing], "owner": { "party": "HUBSPOT" } }),
+            "NOT_FOUND",
+            json!(["input", "customerIds", "1"]),
+        ),
+        (
+            json!({ "customerIds": [customers[0], "garbage"], "owner": null }),
+            "NOT_FOUND",
+            json!(["input", "customerIds", "1"]),
+        ),
+        (
+            json!({ "customerIds": [customers[1], users[0]], "owner": null }),
+            "NOT_FOUND",
+            json!(["input", "customerIds", "1"]),
+        ),
+        (
+            json!({ "customerIds": [], "owner": null }),
+            "INVALID_INPUT",
+            json!(["input", "customerIds"]),
+        ),
+        (
+            json!({ "customerIds": vec![customers[0].clone(); 101], "owner": null }),
+            "INVALID_INPUT",
+            json!(["input", "customerIds"]),
+        ),
+        (
+            json!({ "customerIds": [customers[0]], "owner": { "party": "PARTNER", "notifyUserId": customers[1] } }),
+            "NOT_FOUND",
+            json!(["input", "owner", "notifyUserId"]),
+        ),
+    ];
+    for (input, code, field) in cases {
+        let payload =
+            app.data(SET_OWNER, json!({ "input": input })).await["setRenewalOwner"].clone();
+        assert_eq!(payload["customers"], Value::Null, "{input}");
+        assert_eq!(codes(&payload), [code], "{input}");
+        assert_eq!(payload["userErrors"][0]["field"], field, "{input}");
+        assert!(
+            !payload["userErrors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .is_empty()
+        );
+    }
+    let after: Vec<Value> = [
+        customer(&app, &customers[0]).await,
+        customer(&app, &customers[1]).await,
+    ]
+    .into();
+    assert_eq!(before, after);
+}
+
+async fn the_default_owner_applies_to_customers_without_an_override(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (users, _) = ids(&app).await;
+    let owner = json!({ "party": "PARTNER", "notifyUserId": users[2] });
+    let payload = app
+        .data(SET_DEFAULT, json!({ "input": { "owner": owner } }))
+        .await["setDefaultRenewalOwner"]
+        .clone();
+    assert_eq!(payload["userErrors"], json!([]));
+    let expected =
+        json!({ "party": "PARTNER", "isDefault": true, "notifyUser": { "id": users[2] } });
+    assert_eq!(payload["partner"]["defaultRenewalOwner"], expected);
+
+    let data = app
+        .data("{ renewals(first: 100) { nodes { owner { party isDefault notifyUser { id } } customer { domain } } } }", json!({}))
+        .await;
+    let partner = &app.data.partners[0];
+    let mut defaults = 0;
+    for node in data["renewals"]["nodes"].as_array().unwrap() {
+        let seeded = partner
+            .customers
+            .iter()
+            .find(|c| json!(c.domain) == node["customer"]["domain"])
+            .unwrap();
+        if seeded.owner.is_none() {
+            assert_eq!(node["owner"], expected);
+            defaults += 1;
+        } else {
+            assert_eq!(node["owner"]["isDefault"], json!(false));
+        }
+    }
+    assert!(defaults > 10);
+
+    // The filter follows the new default.
+    let partner_owned = app
+        .data(
+            "{ renewals(filter: {ownerParty: PARTNER}) { totalCount } }",
+            json!({}),
+        )
+        .await["renewals"]["totalCount"]
+        .as_u64()
+        .unwrap();
+    assert!(partner_owned >= defaults);
+
+    for (owner, code) in [
+        (json!({ "party": "PARTNER" }), "NOTIFY_USER_REQUIRED"),
+        (
+            json!({ "party": "HUBSPOT", "notifyUserId": "garbage" }),
+            "NOT_FOUND",
+        ),
+    ] {
+        let payload = app
+            .data(SET_DEFAULT, json!({ "input": { "owner": owner } }))
+            .await["setDefaultRenewalOwner"]
+            .clone();
+        assert_eq!(codes(&payload), [code]);
+        assert_eq!(payload["partner"], Value::Null);
+    }
+    let unchanged = app
+        .data(
+            "{ viewer { defaultRenewalOwner { party isDefault notifyUser { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(unchanged["viewer"]["defaultRenewalOwner"], expected);
+}
+
+async fn ending_services_removes_the_customer_from_upcoming_renewals(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (_, customers) = ids(&app).await;
+    let id = &customers[0];
+    let count = |filter: Value| {
+        let app = &app;
+        async move {
+            app.data(
+                "query($f: RenewalFilter) { renewals(filter: $f) { totalCount } }",
+                json!({ "f": filter }),
+            )
+            .await["renewals"]["totalCount"]
+                .as_u64()
+                .unwrap()
+        }
+    };
+    let listed_before = count(json!({})).await;
+    let all_before = count(json!({ "includeEndedServices": true })).await;
+
+    let reason = "Kündigung — moved to another agency 🚀";
+    let payload = app
+        .data(
+            END,
+            json!({ "input": { "customerId": id, "reason": reason } }),
+        )
+        .await["endServices"]
+        .clone();
+    assert_eq!(payload["userErrors"], json!([]));
+    assert_eq!(payload["customer"]["servicesEnded"], json!(true));
+    assert_eq!(payload["customer"]["servicesEndReason"], json!(reason));
+    assert!(
+        payload["customer"]["servicesEndedAt"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
+
+    assert_eq!(count(json!({})).await, listed_before - 1);
+    assert_eq!(
+        count(json!({ "includeEndedServices": true })).await,
+        all_before
+    );
+
+    let history = customer(&app, id).await["history"].clone();
+    assert_eq!(history[0]["kind"], json!("SERVICES_ENDED"));
+    assert_eq!(history[0]["reason"], json!(reason));
+    assert_eq!(history[0]["actor"], json!("test-suite"));
+
+    // Twice: ALREADY_ENDED, and nothing more is written.
+    let again = app
+        .data(END, json!({ "input": { "customerId": id } }))
+        .await["endServices"]
+        .clone();
+    assert_eq!(codes(&again), ["ALREADY_ENDED"]);
+    assert_eq!(again["customer"], Value::Null);
+    assert_eq!(customer(&app, id).await["history"], history);
+
+    // An ended customer's owner can no longer change.
+    let payload = app
+        .data(
+            SET_OWNER,
+            json!({ "input": { "customerIds": [id], "owner": { "party": "HUBSPOT" } } }),
+        )
+        .await["setRenewalOwner"]
+        .clone();
+    assert_eq!(codes(&payload), ["SERVICES_ENDED"]);
+
+    for input in [
+        json!({ "customerId": "garbage" }),
+        json!({ "customerId": renewals::graphql::ids::encode(renewals::graphql::ids::NodeKind::Customer, 987_654).0 }),
+    ] {
+        let payload = app.data(END, json!({ "input": input })).await["endServices"].clone();
+        assert_eq!(codes(&payload), ["NOT_FOUND"]);
+    }
+    let long = app
+        .data(
+            END,
+            json!({ "input": { "customerId": customers[1], "reason": "x".repeat(2001) } }),
+        )
+        .await["endServices"]
+        .clone();
+    assert_eq!(codes(&long), ["INVALID_INPUT"]);
+    assert_eq!(
+        customer(&app, &customers[1]).await["servicesEnded"],
+        json!(false)
+    );
+}
+
+db_tests!(
+    setting_an_owner_changes_it_and_writes_history,
+    a_bad_owner_change_is_a_user_error_and_changes_nothing,
+    the_default_owner_applies_to_customers_without_an_override,
+    ending_services_removes_the_customer_from_upcoming_renewals,
+);

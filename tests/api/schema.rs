@@ -1,0 +1,37 @@
+//! The committed SDL is what the code generates.
+
+#[test]
+fn the_committed_schema_matches_the_code() {
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
+        .expect("schema.graphql is committed");
+    let generated = renewals::graphql::sdl();
+    assert!(
+        committed == generated,
+        "schema.graphql is out of date: run `cargo run -- schema > schema.graphql` and review the diff"
+    );
+}
+
+#[test]
+fn the_roots_and_scalars_have_their_contract_names() {
+    let sdl = renewals::graphql::sdl();
+    for needle in [
+        "type Query",
+        "type Mutation",
+        "scalar Date",
+        "scalar DateTime",
+        "scalar Decimal",
+        "interface Node",
+        "type Renewal implements Node",
+        "type Customer implements Node",
+        "type Product implements Node",
+        "filter: RenewalFilter, orderBy: RenewalOrder,",
+        "before: String ): RenewalConnection!",
+        "node(id: ID!): Node",
+        "nodes(ids: [ID!]!): [Node]!",
+        "viewer: Partner!",
+    ] {
+        let flat = sdl.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains(needle), "missing `{needle}`");
+    }
+    assert!(!sdl.contains("QueryRoot") && !sdl.contains("NaiveDate"));
+}
