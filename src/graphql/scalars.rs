@@ -7,6 +7,7 @@ use chrono::{NaiveDate, SecondsFormat, Utc};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Date(pub NaiveDate);
 
+/// A calendar date, `YYYY-MM-DD` (years 0001–9999), compared in UTC.
 #[Scalar(name = "Date")]
 impl ScalarType for Date {
     fn parse(value: Value) -> InputValueResult<Self> {
@@ -40,6 +41,7 @@ impl ScalarType for Date {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DateTime(pub chrono::DateTime<Utc>);
 
+/// An instant in time, RFC 3339 in UTC (`2026-11-26T09:30:00Z`).
 #[Scalar(name = "DateTime")]
 impl ScalarType for DateTime {
     fn parse(value: Value) -> InputValueResult<Self> {
@@ -60,6 +62,7 @@ impl ScalarType for DateTime {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decimal(pub String);
 
+/// An exact decimal number as a string, e.g. `"1250.00"` or `"-3.50"`.
 #[Scalar(name = "Decimal")]
 impl ScalarType for Decimal {
     fn parse(value: Value) -> InputValueResult<Self> {
