@@ -1,7 +1,7 @@
 //! Builds the application from its configuration: used by `serve`, the tests
 //! and the benchmark alike.
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use axum::Router;
@@ -9,8 +9,9 @@ use tokio::net::TcpListener;
 
 use crate::{
     config::Today,
-    graphql,
+    graphql::{self, Guard},
     http::{self, AppState},
+    ratelimit::{RateLimit, RateLimiter},
     seed,
     store::Store,
 };
@@ -21,7 +22,29 @@ pub struct ServeConfig {
     pub database_url: String,
     pub bind: SocketAddr,
     pub demo: bool,
+    pub settings: Settings,
+}
+
+/// How the application behaves, whatever the database.
+#[derive(Clone, Debug)]
+pub struct Settings {
     pub today: Today,
+    /// The token GraphiQL is prefilled with (demo mode only).
+    pub demo_token: Option<String>,
+    pub rate_limit: RateLimit,
+    pub request_timeout: Duration,
+}
+
+impl Settings {
+    /// The defaults, with "today" as given.
+    pub fn new(today: Today) -> Self {
+        Self {
+            today,
+            demo_token: None,
+            rate_limit: RateLimit::DEFAULT,
+            request_timeout: http::DEFAULT_REQUEST_TIMEOUT,
+        }
+    }
 }
 
 /// Demo data: this many customers per partner.
@@ -40,14 +63,19 @@ pub struct App {
     pub demo_token: Option<String>,
 }
 
-/// The router over a store, as tests use it.
-pub fn router(store: Store, today: Today, demo_token: Option<String>) -> Router {
-    http::router(AppState {
-        schema: graphql::schema(),
+/// The application's router over a store.
+pub fn router(store: Store, settings: Settings) -> Router {
+    let guard = Guard::new(
+        store.clone(),
+        RateLimiter::new(settings.rate_limit),
+        settings.today,
+    );
+    let state = AppState {
+        schema: graphql::schema(guard),
         store,
-        today,
-        demo_token: demo_token.map(Arc::from),
-    })
+        demo_token: settings.demo_token.map(Arc::from),
+    };
+    http::router(state, settings.request_timeout)
 }
 
 impl App {
@@ -61,15 +89,15 @@ impl App {
                     redact(&config.database_url)
                 )
             })?;
-        let demo_token = if config.demo {
-            Some(prepare_demo(&store, config.today).await?)
-        } else {
-            None
-        };
+        let mut settings = config.settings;
+        if config.demo {
+            settings.demo_token = Some(prepare_demo(&store, settings.today).await?);
+        }
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("cannot listen on RENEWALS_BIND={}", config.bind))?;
-        let router = router(store.clone(), config.today, demo_token.clone());
+        let demo_token = settings.demo_token.clone();
+        let router = router(store.clone(), settings);
         Ok(Self {
             listener,
             router,

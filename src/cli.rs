@@ -1,11 +1,15 @@
 //! The `renewals` command line.
 
+use std::time::Duration;
+
 use anyhow::{Context, bail};
 
 use crate::{
-    app::{App, ServeConfig, shutdown_signal},
+    app::{App, ServeConfig, Settings, shutdown_signal},
     config::{Cli, Command, SeedArgs, ServeArgs, Today, TokenCommand},
-    graphql, seed,
+    graphql,
+    ratelimit::RateLimit,
+    seed,
     store::Store,
 };
 
@@ -26,7 +30,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         database_url: args.db.database_url,
         bind: args.bind,
         demo: args.demo,
-        today: Today::from_option(args.today),
+        settings: Settings {
+            today: Today::from_option(args.today),
+            demo_token: None,
+            rate_limit: RateLimit {
+                capacity: args.rate_limit_capacity,
+                restore_rate: args.rate_limit_restore_rate,
+            },
+            request_timeout: Duration::from_secs(args.request_timeout),
+        },
     })
     .await?;
     let address = app.local_addr()?;

@@ -51,6 +51,23 @@ pub struct ServeArgs {
     /// Pretend today is this date (YYYY-MM-DD, UTC); defaults to the real date.
     #[arg(long, env = "RENEWALS_TODAY")]
     pub today: Option<NaiveDate>,
+    /// Query-cost points a partner's bucket holds (its burst). At least the
+    /// highest query cost, 25000.
+    #[arg(long, env = "RENEWALS_RATE_LIMIT_CAPACITY", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u64).range(25_000..))]
+    pub rate_limit_capacity: u64,
+    /// Query-cost points restored per second to each partner's bucket; 0 turns
+    /// rate limiting off.
+    #[arg(
+        long,
+        env = "RENEWALS_RATE_LIMIT_RESTORE_RATE",
+        default_value_t = 10_000
+    )]
+    pub rate_limit_restore_rate: u64,
+    /// Seconds a request may take before it is answered with 503.
+    #[arg(long, env = "RENEWALS_REQUEST_TIMEOUT", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout: u64,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,6 @@
 //! The one error type of the API, with stable codes for clients.
 
-use std::sync::Arc;
+use std::{borrow::Cow, sync::Arc, time::Duration};
 
 use sea_orm::DbErr;
 
@@ -15,29 +15,43 @@ use sea_orm::DbErr;
 /// through the `From` impl below, which always sets one.
 #[derive(Debug)]
 pub enum Error {
+    /// No token was sent, and the field needs one.
     Unauthenticated,
+    /// A token was sent, but it is wrong or revoked.
+    InvalidToken,
     BadUserInput(String),
+    /// The partner's rate-limit bucket cannot pay for this query yet.
+    RateLimited {
+        retry_after: Duration,
+    },
     DatabaseUnavailable(Arc<DbErr>),
     Internal(Arc<DbErr>),
 }
 
 impl Error {
     /// The message clients see. Never contains database text.
-    pub fn message(&self) -> &str {
+    pub fn message(&self) -> Cow<'_, str> {
         match self {
             Self::Unauthenticated => {
-                "a valid API token is required: send `Authorization: Bearer <token>`"
+                "a valid API token is required: send `Authorization: Bearer <token>`".into()
             }
-            Self::BadUserInput(message) => message,
-            Self::DatabaseUnavailable(_) => "the database is unavailable; try again shortly",
-            Self::Internal(_) => "internal server error",
+            Self::InvalidToken => "the API token is not valid (wrong, or revoked)".into(),
+            Self::BadUserInput(message) => message.as_str().into(),
+            Self::RateLimited { retry_after } => format!(
+                "rate limit exceeded: this query costs more than the points left; retry in {} s",
+                retry_after.as_secs_f64().ceil()
+            )
+            .into(),
+            Self::DatabaseUnavailable(_) => "the database is unavailable; try again shortly".into(),
+            Self::Internal(_) => "internal server error".into(),
         }
     }
 
     /// The stable code clients can match on (`extensions.code`).
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Unauthenticated | Self::InvalidToken => "UNAUTHENTICATED",
+            Self::RateLimited { .. } => "RATE_LIMITED",
             Self::BadUserInput(_) => "BAD_USER_INPUT",
             Self::DatabaseUnavailable(_) => "DATABASE_UNAVAILABLE",
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
@@ -72,9 +86,18 @@ impl From<Error> for async_graphql::Error {
                 // The client sees only the generic message; the cause goes to the log.
                 tracing::error!(code = err.code(), error = %source, "request failed");
             }
-            Error::Unauthenticated | Error::BadUserInput(_) => {}
+            _ => {}
         }
-        async_graphql::Error::new(err.message()).extend_with(|_, ext| ext.set("code", err.code()))
+        let retry_after = match &err {
+            Error::RateLimited { retry_after } => Some(retry_after.as_secs_f64().ceil() as u64),
+            _ => None,
+        };
+        async_graphql::Error::new(err.message()).extend_with(|_, ext| {
+            ext.set("code", err.code());
+            if let Some(seconds) = retry_after {
+                ext.set("retryAfterSeconds", seconds);
+            }
+        })
     }
 }
 
@@ -88,6 +111,13 @@ mod tests {
     fn every_error_has_its_stable_code() {
         let cases = [
             (Error::Unauthenticated, "UNAUTHENTICATED"),
+            (Error::InvalidToken, "UNAUTHENTICATED"),
+            (
+                Error::RateLimited {
+                    retry_after: Duration::from_secs(2),
+                },
+                "RATE_LIMITED",
+            ),
             (Error::bad_input("x"), "BAD_USER_INPUT"),
             (
                 Error::from(DbErr::Conn(sea_orm::RuntimeErr::Internal("down".into()))),

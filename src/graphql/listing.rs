@@ -25,6 +25,12 @@ pub const DEFAULT_PAGE_SIZE: i32 = 20;
 /// The longest `search` text accepted.
 pub const MAX_SEARCH_LEN: usize = 200;
 
+/// The cost of a page: its size (as asked, within limits) times the cost of one renewal.
+pub fn page_cost(size: Option<i32>, per_renewal: usize) -> usize {
+    let size = size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
+    size as usize * per_renewal + 1
+}
+
 pub fn renewal_list(
     session: &Session,
     filter: Option<RenewalFilterInput>,

@@ -1,6 +1,7 @@
-//! The GraphQL schema: roots, types, loaders and the per-request session.
+//! The GraphQL schema: roots, types, loaders, the request guard and the session.
 
 mod cursor;
+mod guard;
 pub mod ids;
 mod listing;
 mod loaders;
@@ -10,8 +11,9 @@ mod scalars;
 mod session;
 mod types;
 
-use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
+use async_graphql::{EmptySubscription, Schema};
 
+pub use guard::{Credentials, Guard, SessionSlot, codes};
 pub use listing::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_SEARCH_LEN};
 pub use mutation::{MAX_CUSTOMERS_PER_CHANGE, MAX_REASON_LEN, Mutation};
 pub use query::{MAX_NODES, Query};
@@ -19,16 +21,28 @@ pub use session::Session;
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
-fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query, Mutation, EmptySubscription)
-}
+/// The deepest query accepted; GraphiQL's full introspection query needs about 15.
+pub const MAX_DEPTH: usize = 20;
+/// The highest query cost accepted (see `extensions.cost.requestedQueryCost`):
+/// each field costs 1, and a list costs its page size times its children.
+pub const MAX_COST: usize = 25_000;
+/// The most directives on one field.
+pub const MAX_DIRECTIVES_PER_FIELD: usize = 5;
 
-/// The schema. Requests carry their [`Session`] as request data.
-pub fn schema() -> AppSchema {
-    builder().finish()
+/// The schema, guarded: requests carry [`Credentials`] and a [`SessionSlot`].
+pub fn schema(guard: Guard) -> AppSchema {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COST)
+        .limit_directives(MAX_DIRECTIVES_PER_FIELD)
+        .disable_suggestions()
+        .extension(guard)
+        .finish()
 }
 
 /// The schema in SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    schema().sdl()
+    Schema::build(Query, Mutation, EmptySubscription)
+        .finish()
+        .sdl()
 }

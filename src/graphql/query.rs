@@ -6,7 +6,7 @@ use async_graphql::{Context, ID, Object, Result};
 
 use super::{
     ids::{NodeKind, decode, decode_as},
-    listing::{connection, page_request, preload_connection, renewal_list},
+    listing::{connection, page_cost, page_request, preload_connection, renewal_list},
     session::{Session, session},
     types::{
         Customer, Node, Partner, PartnerUser, Product, Renewal, RenewalConnection,
@@ -35,6 +35,7 @@ impl Query {
         clippy::too_many_arguments,
         reason = "the arguments are the GraphQL field's"
     )]
+    #[graphql(complexity = "page_cost(first.or(last), child_complexity)")]
     async fn renewals(
         &self,
         ctx: &Context<'_>,
@@ -106,6 +107,7 @@ impl Query {
     }
 
     /// Objects by global IDs (at most 100), in the same order; null where there is none.
+    #[graphql(complexity = "ids.len() * child_complexity + 1")]
     async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
         if ids.len() > MAX_NODES {
             return Err(Error::bad_input(format!("nodes takes at most {MAX_NODES} ids")).into());

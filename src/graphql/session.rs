@@ -4,7 +4,7 @@ use async_graphql::Context;
 use chrono::NaiveDate;
 use entity::partner;
 
-use super::loaders::Loaders;
+use super::{guard::SessionSlot, loaders::Loaders};
 use crate::{
     domain::owner::OwnerChoice,
     error::Error,
@@ -45,7 +45,9 @@ impl Session {
     }
 }
 
-/// The request's session, or `UNAUTHENTICATED`.
+/// The request's session (opened by the [`Guard`](super::guard::Guard)), or `UNAUTHENTICATED`.
 pub fn session<'a>(ctx: &Context<'a>) -> Result<&'a Session, Error> {
-    ctx.data_opt::<Session>().ok_or(Error::Unauthenticated)
+    ctx.data_opt::<SessionSlot>()
+        .and_then(SessionSlot::get)
+        .ok_or(Error::Unauthenticated)
 }

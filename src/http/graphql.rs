@@ -14,7 +14,7 @@ use axum::{
 use serde::Deserialize;
 
 use super::{AppState, MAX_BODY_BYTES, problem};
-use crate::graphql::Session;
+use crate::graphql::{Credentials, SessionSlot, codes};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -204,43 +204,61 @@ fn graphiql(state: &AppState) -> Response {
     Html(source.finish()).into_response()
 }
 
-/// The partner behind the `Authorization` header: `Ok(None)` without one, an
-/// error response for a bad one.
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Session>, Response> {
+/// The token in the `Authorization` header: `Ok(None)` without one, an error
+/// response when the header is not `Bearer <token>`. The token itself is checked
+/// by the [`Guard`](crate::graphql::Guard), once the query has been validated.
+fn credentials(headers: &HeaderMap) -> Result<Option<Credentials>, Response> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let unauthenticated = || {
-        problem(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHENTICATED",
-            "the API token is not valid: send `Authorization: Bearer <token>`",
-        )
-    };
-    let secret = value
+    value
         .to_str()
         .ok()
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .ok_or_else(unauthenticated)?;
-    match state.store.authenticate(secret).await {
-        Ok(Some((token, partner))) => Ok(Some(Session::new(
-            state.store.clone(),
-            partner,
-            token.name,
-            state.today.get(),
-        ))),
-        Ok(None) => Err(unauthenticated()),
-        Err(err) => {
-            let err = crate::error::Error::from(err);
-            let status = match err {
-                crate::error::Error::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            };
-            tracing::error!(code = err.code(), "authentication failed");
-            Err(problem(status, err.code(), err.message()))
-        }
+        .map(|token| Some(Credentials(token.trim().to_owned())))
+        .ok_or_else(|| {
+            problem(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+                "send the API token as `Authorization: Bearer <token>`",
+            )
+        })
+}
+
+/// The HTTP status of a GraphQL response. Requests refused before execution by
+/// the guard get the status that says why; a document that could not run is a
+/// 400 under `application/graphql-response+json` (and 200 under `application/json`).
+fn status_of(response: &async_graphql::Response, media: MediaType) -> StatusCode {
+    let not_executed = response.data == async_graphql::Value::Null && response.is_err();
+    if !not_executed {
+        return StatusCode::OK;
     }
+    let request_error = response.errors.iter().find(|e| e.path.is_empty());
+    let code = request_error
+        .and_then(|e| e.extensions.as_ref())
+        .and_then(|ext| ext.get("code"))
+        .and_then(|code| match code {
+            async_graphql::Value::String(code) => Some(code.as_str()),
+            _ => None,
+        });
+    match code {
+        Some("UNAUTHENTICATED") => StatusCode::UNAUTHORIZED,
+        Some(codes::RATE_LIMITED) => StatusCode::TOO_MANY_REQUESTS,
+        Some("DATABASE_UNAVAILABLE") => StatusCode::SERVICE_UNAVAILABLE,
+        Some("INTERNAL_SERVER_ERROR") => StatusCode::INTERNAL_SERVER_ERROR,
+        Some(_) if media == MediaType::GraphqlResponseJson => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
+    }
+}
+
+fn retry_after(response: &async_graphql::Response) -> Option<HeaderValue> {
+    response
+        .errors
+        .iter()
+        .find_map(|e| match e.extensions.as_ref()?.get("retryAfterSeconds")? {
+            async_graphql::Value::Number(n) => HeaderValue::from_str(&n.to_string()).ok(),
+            _ => None,
+        })
 }
 
 async fn execute(
@@ -249,29 +267,20 @@ async fn execute(
     mut request: async_graphql::Request,
     media: MediaType,
 ) -> Response {
-    let session = match authenticate(state, headers).await {
-        Ok(session) => session,
+    match credentials(headers) {
+        Ok(Some(credentials)) => request = request.data(credentials),
+        Ok(None) => {}
         Err(response) => return response,
-    };
-    let span = tracing::Span::current();
+    }
     if let Some(name) = &request.operation_name {
-        span.record("operation", name.as_str());
+        tracing::Span::current().record("operation", name.as_str());
     }
-    if let Some(session) = session {
-        span.record("partner", session.partner.slug.as_str());
-        request = request.data(session);
-    }
-    let response = state.schema.execute(request).await;
-    // With application/graphql-response+json, a request that could not execute
-    // at all (syntax, validation, variables) is a 400; with application/json, 200.
-    let status = if media == MediaType::GraphqlResponseJson
-        && response.data == async_graphql::Value::Null
-        && response.is_err()
-    {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
+    let response = state
+        .schema
+        .execute(request.data(SessionSlot::default()))
+        .await;
+    let status = status_of(&response, media);
+    let retry_after = retry_after(&response);
     let body = match serde_json::to_vec(&response) {
         Ok(body) => body,
         Err(_) => {
@@ -285,5 +294,8 @@ async fn execute(
     let mut http = (status, body).into_response();
     http.headers_mut()
         .insert(header::CONTENT_TYPE, media.header_value());
+    if let Some(seconds) = retry_after {
+        http.headers_mut().insert(header::RETRY_AFTER, seconds);
+    }
     http
 }

@@ -13,38 +13,44 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{config::Today, graphql::AppSchema, store::Store};
+use crate::{graphql::AppSchema, store::Store};
 
 pub use problem::problem;
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
-/// How long a request may take before it is answered with 503.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a request may take before it is answered with 503, by default.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
     pub schema: AppSchema,
     pub store: Store,
-    pub today: Today,
     /// In demo mode, the token GraphiQL is prefilled with.
     pub demo_token: Option<Arc<str>>,
 }
 
-pub fn router(state: AppState) -> Router {
-    Router::new()
+pub fn router(state: AppState, request_timeout: Duration) -> Router {
+    let routes = Router::new()
         .route(
             "/graphql",
             get(graphql::get_graphql).post(graphql::post_graphql),
         )
         .route("/health", get(health))
         .route("/ready", get(ready))
-        .with_state(state)
+        .with_state(state);
+    with_layers(routes, request_timeout)
+}
+
+/// The layers every route gets: panics become 500s, slow requests 503s, and each
+/// request has an id and a tracing span.
+pub fn with_layers(routes: Router, request_timeout: Duration) -> Router {
+    routes
         .layer(CatchPanicLayer::custom(problem::panic_response))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
-            REQUEST_TIMEOUT,
+            request_timeout,
         ))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {

@@ -8,7 +8,7 @@ use std::{
 };
 
 use renewals::{
-    app::{App, ServeConfig},
+    app::{App, ServeConfig, Settings},
     config::Today,
 };
 
@@ -109,7 +109,7 @@ async fn serve_demo_answers_over_a_real_port_and_revoked_tokens_stop_working() {
         database_url,
         bind: "127.0.0.1:0".parse().unwrap(),
         demo: true,
-        today: Today::Fixed(crate::helpers::today()),
+        settings: Settings::new(Today::Fixed(crate::helpers::today())),
     })
     .await
     .unwrap();

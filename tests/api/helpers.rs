@@ -195,7 +195,7 @@ impl TestApp {
             .expect("token")
             .expect("partner exists")
             .secret;
-        let router = app::router(store.clone(), Today::Fixed(today()), None);
+        let router = app::router(store.clone(), app::Settings::new(Today::Fixed(today())));
         Self {
             _db: db,
             store,

@@ -47,6 +47,7 @@ impl RenewalConnection {
     }
 
     /// How many renewals match the filter, over all pages. Counted only when asked for.
+    #[graphql(complexity = 10)]
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
         let s = session(ctx)?;
         Ok(s.store

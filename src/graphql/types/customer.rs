@@ -80,6 +80,7 @@ impl Customer {
     }
 
     /// The customer's upcoming renewals (up to 120 days ahead), soonest first.
+    #[graphql(complexity = "5 * child_complexity")]
     async fn renewals(&self, ctx: &Context<'_>) -> Result<Vec<Renewal>> {
         let s = session(ctx)?;
         let rows = s
@@ -96,6 +97,7 @@ impl Customer {
     }
 
     /// What happened to this customer, newest first.
+    #[graphql(complexity = "10 * child_complexity")]
     async fn history(&self, ctx: &Context<'_>) -> Result<Vec<CustomerEvent>> {
         let s = session(ctx)?;
         let events = s

@@ -40,6 +40,7 @@ impl Partner {
     }
 
     /// The partner's users, by name.
+    #[graphql(complexity = "10 * child_complexity")]
     async fn users(&self, ctx: &Context<'_>) -> Result<Vec<PartnerUser>> {
         let s = session(ctx)?;
         let users = s
