@@ -204,10 +204,12 @@ fn graphiql(state: &AppState) -> Response {
     Html(source.finish()).into_response()
 }
 
-/// The token in the `Authorization` header: `Ok(None)` without one, an error
-/// response when the header is not `Bearer <token>`. The token itself is checked
+/// The `Authorization` header is there but is not `Bearer <token>`.
+struct MalformedAuthorization;
+
+/// The token in the `Authorization` header, if any. The token itself is checked
 /// by the [`Guard`](crate::graphql::Guard), once the query has been validated.
-fn credentials(headers: &HeaderMap) -> Result<Option<Credentials>, Response> {
+fn credentials(headers: &HeaderMap) -> Result<Option<Credentials>, MalformedAuthorization> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -216,13 +218,7 @@ fn credentials(headers: &HeaderMap) -> Result<Option<Credentials>, Response> {
         .ok()
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|token| Some(Credentials(token.trim().to_owned())))
-        .ok_or_else(|| {
-            problem(
-                StatusCode::UNAUTHORIZED,
-                "UNAUTHENTICATED",
-                "send the API token as `Authorization: Bearer <token>`",
-            )
-        })
+        .ok_or(MalformedAuthorization)
 }
 
 /// The HTTP status of a GraphQL response. Requests refused before execution by
@@ -270,7 +266,13 @@ async fn execute(
     match credentials(headers) {
         Ok(Some(credentials)) => request = request.data(credentials),
         Ok(None) => {}
-        Err(response) => return response,
+        Err(MalformedAuthorization) => {
+            return problem(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+                "send the API token as `Authorization: Bearer <token>`",
+            );
+        }
     }
     if let Some(name) = &request.operation_name {
         tracing::Span::current().record("operation", name.as_str());
