@@ -179,6 +179,15 @@ impl TestApp {
     }
 
     pub async fn with_customers(backend: Backend, customers: u32) -> Self {
+        Self::with_settings(backend, customers, |_| {}).await
+    }
+
+    /// An app whose settings (rate limit, timeout…) the test adjusts.
+    pub async fn with_settings(
+        backend: Backend,
+        customers: u32,
+        adjust: impl FnOnce(&mut app::Settings),
+    ) -> Self {
         let db = TestDb::new(backend).await;
         let store = db.store().await;
         let data = seed::generate(customers, 7, today());
@@ -195,7 +204,9 @@ impl TestApp {
             .expect("token")
             .expect("partner exists")
             .secret;
-        let router = app::router(store.clone(), app::Settings::new(Today::Fixed(today())));
+        let mut settings = app::Settings::new(Today::Fixed(today()));
+        adjust(&mut settings);
+        let router = app::router(store.clone(), settings);
         Self {
             _db: db,
             store,

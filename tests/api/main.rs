@@ -7,6 +7,7 @@ mod helpers;
 
 mod cli;
 mod http;
+mod limits;
 mod listing;
 mod mutations;
 mod rules;

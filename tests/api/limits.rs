@@ -1,0 +1,220 @@
+//! Query cost and shape limits, cost reporting and per-partner rate limiting.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use renewals::ratelimit::RateLimit;
+use serde_json::{Value, json};
+
+use crate::{
+    helpers::{Backend, TestApp, db_tests, error_codes},
+    statements::DASHBOARD,
+};
+
+/// GraphiQL's introspection query (graphql-js `getIntrospectionQuery`).
+const INTROSPECTION: &str = r#"
+query IntrospectionQuery {
+  __schema {
+    queryType { name } mutationType { name } subscriptionType { name }
+    types { ...FullType }
+    directives { name description locations args { ...InputValue } }
+  }
+}
+fragment FullType on __Type {
+  kind name description
+  fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
+  inputFields { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+fragment TypeRef on __Type {
+  kind name
+  ofType { kind name ofType { kind name ofType { kind name ofType { kind name
+    ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } }
+}"#;
+
+/// Runs `query` and returns (response, statements it cost).
+async fn costed(app: &TestApp, query: &str) -> (Value, u64) {
+    let before = app.store.statement_count();
+    let body = app.gql(query, json!({})).await;
+    (body, app.store.statement_count() - before)
+}
+
+async fn graphiqls_introspection_query_passes_the_limits(backend: Backend) {
+    let app = TestApp::with_customers(backend, 1).await;
+    let (status, body) = app.post_as(None, INTROSPECTION, json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(
+        body["data"]["__schema"]["queryType"]["name"],
+        json!("Query")
+    );
+}
+
+async fn hostile_shapes_are_rejected_before_touching_the_database(backend: Backend) {
+    let app = TestApp::with_customers(backend, 1).await;
+    let alias_bomb = format!(
+        "{{ {} }}",
+        (0..3000)
+            .map(|i| format!("a{i}: renewals {{ totalCount }}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let deep = format!(
+        "{{ __type(name: \"Query\") {{ {} name {} }} }}",
+        "ofType { ".repeat(30),
+        "} ".repeat(30)
+    );
+    let directives = format!("{{ viewer {{ id {} }} }}", "@include(if: true) ".repeat(20));
+    let cases = [
+        (alias_bomb, "QUERY_TOO_COMPLEX"),
+        (deep, "QUERY_TOO_DEEP"),
+        (directives, "TOO_MANY_DIRECTIVES"),
+        (
+            format!(
+                "{{ {} }}",
+                (0..20)
+                    .map(|i| format!("p{i}: renewals(first: 100) {{ nodes {{ customer {{ history {{ kind }} renewals {{ id }} }} }} }}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            "QUERY_TOO_COMPLEX",
+        ),
+        ("{ renewals { ".to_owned(), "GRAPHQL_PARSE_FAILED"),
+        ("{ viewr { id } }".to_owned(), "GRAPHQL_VALIDATION_FAILED"),
+    ];
+    for (query, code) in cases {
+        let (body, statements) = costed(&app, &query).await;
+        assert_eq!(
+            error_codes(&body),
+            [code],
+            "{}",
+            &query[..query.len().min(80)]
+        );
+        assert_eq!(body["data"], Value::Null);
+        assert_eq!(statements, 0, "rejected before the database: {code}");
+    }
+    // No field suggestions that would reveal the schema piecemeal.
+    let (body, _) = costed(&app, "{ viewr { id } }").await;
+    assert!(!body.to_string().contains("Did you mean"), "{body}");
+
+    // A 1 MiB query string never reaches GraphQL.
+    let huge = json!({ "query": format!("{{ viewer {{ id }} }} #{}", "x".repeat(1 << 20)) });
+    let request = axum::http::Request::post("/graphql")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(huge.to_string()))
+        .unwrap();
+    let (status, _, body) = app.send(request).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(error_codes(&body), ["PAYLOAD_TOO_LARGE"]);
+}
+
+async fn every_response_reports_its_cost_and_the_remaining_budget(backend: Backend) {
+    let app = TestApp::with_customers(backend, 5).await;
+    let small = app.gql("{ viewer { id } }", json!({})).await;
+    let cost = &small["extensions"]["cost"];
+    assert_eq!(cost["requestedQueryCost"], json!(2));
+    let throttle = &cost["throttleStatus"];
+    assert_eq!(
+        throttle["maximumAvailable"],
+        json!(RateLimit::DEFAULT.capacity)
+    );
+    assert_eq!(
+        throttle["restoreRate"],
+        json!(RateLimit::DEFAULT.restore_rate)
+    );
+    let first_left = throttle["currentlyAvailable"].as_u64().unwrap();
+
+    let page = app.gql(DASHBOARD, json!({ "first": 50 })).await;
+    let page_cost = page["extensions"]["cost"]["requestedQueryCost"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        page_cost > 50 * 20,
+        "a page of 50 costs 50 × its children: {page_cost}"
+    );
+    let left = page["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        left < first_left && left + page_cost >= first_left,
+        "{left} {page_cost} {first_left}"
+    );
+    // Twice the page size, about twice the cost.
+    let bigger = app.gql(DASHBOARD, json!({ "first": 100 })).await;
+    let bigger_cost = bigger["extensions"]["cost"]["requestedQueryCost"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        bigger_cost > page_cost * 19 / 10,
+        "{bigger_cost} vs {page_cost}"
+    );
+}
+
+async fn a_partner_hammering_the_api_is_throttled_while_another_is_served(backend: Backend) {
+    let limit = RateLimit {
+        capacity: 30_000,
+        restore_rate: 500,
+    };
+    let app = Arc::new(TestApp::with_settings(backend, 30, |s| s.rate_limit = limit).await);
+    let page = json!({ "first": 20 });
+
+    let hammer = {
+        let app = Arc::clone(&app);
+        let page = page.clone();
+        tokio::spawn(async move {
+            let mut throttled = 0;
+            let mut served = 0;
+            for _ in 0..60 {
+                let (status, body) = app.post_as(Some(&app.token), DASHBOARD, page.clone()).await;
+                if status == StatusCode::TOO_MANY_REQUESTS {
+                    assert_eq!(error_codes(&body), ["RATE_LIMITED"]);
+                    assert!(
+                        body["errors"][0]["extensions"]["retryAfterSeconds"]
+                            .as_u64()
+                            .unwrap()
+                            >= 1
+                    );
+                    throttled += 1;
+                } else {
+                    assert_eq!(status, StatusCode::OK, "{body}");
+                    served += 1;
+                }
+            }
+            (served, throttled)
+        })
+    };
+    let other = {
+        let app = Arc::clone(&app);
+        tokio::spawn(async move {
+            for _ in 0..10 {
+                let (status, body) = app
+                    .post_as(
+                        Some(&app.other_token),
+                        "{ renewals(first: 5) { totalCount } }",
+                        json!({}),
+                    )
+                    .await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+                assert!(body.get("errors").is_none(), "{body}");
+            }
+        })
+    };
+    let (served, throttled) = hammer.await.unwrap();
+    other.await.unwrap();
+    assert!(served >= 1, "the bucket allows a burst first");
+    assert!(
+        throttled > 30,
+        "most of the hammering is refused: {served} served, {throttled} throttled"
+    );
+}
+
+db_tests!(
+    graphiqls_introspection_query_passes_the_limits,
+    hostile_shapes_are_rejected_before_touching_the_database,
+    every_response_reports_its_cost_and_the_remaining_budget,
+    a_partner_hammering_the_api_is_throttled_while_another_is_served,
+);
