@@ -4,6 +4,8 @@ use std::{borrow::Cow, sync::Arc, time::Duration};
 
 use sea_orm::DbErr;
 
+use crate::store::{Failure, classify};
+
 /// Everything that can go wrong in a request, as a client should see it.
 ///
 /// Business failures of mutations are not errors: they are `userErrors` in the
@@ -65,9 +67,9 @@ impl Error {
 
 impl From<Arc<DbErr>> for Error {
     fn from(err: Arc<DbErr>) -> Self {
-        match *err {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Self::DatabaseUnavailable(err),
-            _ => Self::Internal(err),
+        match classify(&err) {
+            Failure::Unavailable => Self::DatabaseUnavailable(err),
+            Failure::Transient | Failure::Other => Self::Internal(err),
         }
     }
 }

@@ -9,6 +9,7 @@ use sea_orm::{
 use super::{
     Store,
     events::{self, EventKind, NewEvent},
+    failures::with_retries,
     partners::{default_owner, is_partner_user, lock_partner},
 };
 use crate::domain::owner::{OwnerChoice, RenewalOwner, effective_owner};
@@ -78,6 +79,16 @@ impl Store {
     /// Returns the customers in the order of `ids`, with the partner as of the change.
     #[tracing::instrument(skip(self))]
     pub async fn set_customer_owner(
+        &self,
+        partner_id: i64,
+        ids: &[i64],
+        choice: Option<OwnerChoice>,
+        actor: &str,
+    ) -> Result<Result<(Vec<customer::Model>, partner::Model), SetOwnerError>, DbErr> {
+        with_retries(|| self.set_customer_owner_once(partner_id, ids, choice, actor)).await
+    }
+
+    async fn set_customer_owner_once(
         &self,
         partner_id: i64,
         ids: &[i64],
@@ -174,7 +185,19 @@ impl Store {
         reason: Option<String>,
         actor: &str,
     ) -> Result<Result<customer::Model, EndServicesError>, DbErr> {
+        with_retries(|| self.end_services_once(partner_id, customer_id, reason.clone(), actor))
+            .await
+    }
+
+    async fn end_services_once(
+        &self,
+        partner_id: i64,
+        customer_id: i64,
+        reason: Option<String>,
+        actor: &str,
+    ) -> Result<Result<customer::Model, EndServicesError>, DbErr> {
         let txn = self.begin_write().await?;
+        lock_partner(&txn, partner_id).await?;
         let ended_at = Utc::now();
         let result = customer::Entity::update_many()
             .col_expr(customer::Column::ServicesEndedAt, Expr::value(ended_at))

@@ -2,6 +2,7 @@
 
 mod customers;
 mod events;
+mod failures;
 mod partners;
 mod renewals;
 pub mod seed;
@@ -24,14 +25,19 @@ use sea_orm::{
 
 pub use customers::{EndServicesError, SetOwnerError, customer_owner, owner_override};
 pub use events::EventKind;
+pub use failures::{Failure, classify};
 pub use partners::default_owner;
 pub use renewals::{
     Direction, PageRequest, Position, RenewalFilter, RenewalList, RenewalPage, SortField, SortValue,
 };
 pub use tokens::{NewToken, TokenInfo};
 
-/// How long a request waits for a pooled connection before failing.
+/// How long a request waits for a pooled connection before failing: a database
+/// that cannot be reached makes requests fail fast instead of hanging.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a write waits for SQLite's single writer connection. Writers queue
+/// there by design, so under a burst of writes this wait is not an outage.
+const SQLITE_WRITE_QUEUE_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long SQLite waits for a lock held by another process.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -57,11 +63,12 @@ impl Store {
     pub async fn connect_with(url: &str, pg_schema: Option<&str>) -> Result<Self, DbErr> {
         let statements = Arc::new(AtomicU64::new(0));
         let (read, write) = if url.starts_with("sqlite:") {
-            let read = connect_pool(url, sqlite_read_connections(), pg_schema).await?;
-            let write = connect_pool(url, 1, pg_schema).await?;
+            let read =
+                connect_pool(url, sqlite_read_connections(), ACQUIRE_TIMEOUT, pg_schema).await?;
+            let write = connect_pool(url, 1, SQLITE_WRITE_QUEUE_TIMEOUT, pg_schema).await?;
             (read, write)
         } else {
-            let pool = connect_pool(url, 16, pg_schema).await?;
+            let pool = connect_pool(url, 16, ACQUIRE_TIMEOUT, pg_schema).await?;
             (pool.clone(), pool)
         };
         let mut store = Self {
@@ -126,13 +133,14 @@ fn sqlite_read_connections() -> u32 {
 async fn connect_pool(
     url: &str,
     max_connections: u32,
+    acquire_timeout: Duration,
     pg_schema: Option<&str>,
 ) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url);
     options
         .max_connections(max_connections)
         .min_connections(1)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .acquire_timeout(acquire_timeout)
         .connect_timeout(ACQUIRE_TIMEOUT)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|opts| {

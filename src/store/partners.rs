@@ -9,6 +9,7 @@ use sea_orm::{
 use super::{
     SetOwnerError, Store,
     events::{self, EventKind, NewEvent},
+    failures::with_retries,
 };
 use crate::domain::owner::{OwnerChoice, effective_owner};
 
@@ -61,6 +62,15 @@ impl Store {
     /// not one of the partner's users.
     #[tracing::instrument(skip(self))]
     pub async fn set_default_owner(
+        &self,
+        partner_id: i64,
+        choice: OwnerChoice,
+        actor: &str,
+    ) -> Result<Result<partner::Model, SetOwnerError>, DbErr> {
+        with_retries(|| self.set_default_owner_once(partner_id, choice, actor)).await
+    }
+
+    async fn set_default_owner_once(
         &self,
         partner_id: i64,
         choice: OwnerChoice,

@@ -6,6 +6,7 @@
 mod helpers;
 
 mod cli;
+mod concurrency;
 mod http;
 mod limits;
 mod listing;
