@@ -7,6 +7,7 @@ mod helpers;
 
 mod cli;
 mod concurrency;
+mod faults;
 mod http;
 mod limits;
 mod listing;

@@ -1,0 +1,298 @@
+//! Faults: the database goes away and comes back; the server is stopped under load.
+
+use std::{
+    io::{Read, Write},
+    net::{SocketAddr, TcpStream},
+    process::{Command, Stdio},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use axum::{
+    body::Body,
+    http::{Request, StatusCode},
+};
+use renewals::{app, config::Today, store::Store};
+use sea_orm::{Database, SqliteTransactionMode, TransactionOptions, TransactionTrait};
+use serde_json::json;
+use tokio::{net::TcpListener, task::AbortHandle};
+
+use crate::helpers::{Backend, TestDb, error_codes, postgres_url, today};
+
+/// A TCP proxy in front of PostgreSQL that a test can cut and restore.
+struct Proxy {
+    address: SocketAddr,
+    up: Arc<AtomicBool>,
+    connections: Arc<Mutex<Vec<AbortHandle>>>,
+}
+
+impl Proxy {
+    async fn start(upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let up = Arc::new(AtomicBool::new(true));
+        let connections = Arc::new(Mutex::new(Vec::new()));
+        let (up2, connections2) = (Arc::clone(&up), Arc::clone(&connections));
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !up2.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection is closed at once
+                }
+                let task = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                connections2.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        Self {
+            address,
+            up,
+            connections,
+        }
+    }
+
+    /// Drops every open connection and refuses new ones.
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for connection in self.connections.lock().unwrap().drain(..) {
+            connection.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+/// `url` with its host and port replaced by `address`.
+fn through(url: &str, address: SocketAddr) -> String {
+    let start = url
+        .find('@')
+        .map_or_else(|| url.find("://").unwrap() + 3, |at| at + 1);
+    let end = start + url[start..].find('/').unwrap();
+    format!("{}{address}{}", &url[..start], &url[end..])
+}
+
+fn upstream(url: &str) -> SocketAddr {
+    let start = url
+        .find('@')
+        .map_or_else(|| url.find("://").unwrap() + 3, |at| at + 1);
+    let end = start + url[start..].find('/').unwrap();
+    let authority = &url[start..end];
+    let authority = if authority.contains(':') {
+        authority.to_owned()
+    } else {
+        format!("{authority}:5432")
+    };
+    std::net::ToSocketAddrs::to_socket_addrs(&authority)
+        .unwrap()
+        .next()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_outage_fails_fast_turns_ready_red_and_heals_by_itself() {
+    let Some(url) = postgres_url() else {
+        return;
+    };
+    let db = TestDb::new(Backend::Postgres).await;
+    let direct = db.store().await;
+    direct
+        .insert_dataset(&renewals::seed::generate(3, 1, today()))
+        .await
+        .unwrap();
+    let token = direct
+        .create_token("northwind", "faults")
+        .await
+        .unwrap()
+        .unwrap()
+        .secret;
+
+    let proxy = Proxy::start(upstream(&url)).await;
+    let store = Store::connect_with(&through(&url, proxy.address), db.pg_schema.as_deref())
+        .await
+        .unwrap();
+    let router = app::router(store, app::Settings::new(Today::Fixed(today())));
+    let call = |path: &'static str| {
+        let router = router.clone();
+        let token = token.clone();
+        async move {
+            let request = if path == "/graphql" {
+                Request::post(path)
+                    .header("content-type", "application/json")
+                    .header("authorization", format!("Bearer {token}"))
+                    .body(Body::from(
+                        json!({ "query": "{ renewals { totalCount } }" }).to_string(),
+                    ))
+                    .unwrap()
+            } else {
+                Request::get(path).body(Body::empty()).unwrap()
+            };
+            let response = tower::ServiceExt::oneshot(router, request).await.unwrap();
+            let status = response.status();
+            let body = http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            (status, body)
+        }
+    };
+    assert_eq!(call("/graphql").await.0, StatusCode::OK);
+    assert_eq!(call("/ready").await.0, StatusCode::OK);
+
+    proxy.cut();
+    let started = Instant::now();
+    let (status, body) = call("/graphql").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "fails fast: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(error_codes(&body), ["DATABASE_UNAVAILABLE"]);
+    assert!(!body.to_string().to_lowercase().contains("sqlx"), "{body}");
+    assert_eq!(call("/ready").await.0, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(call("/health").await.0, StatusCode::OK);
+
+    proxy.restore();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if call("/graphql").await.0 == StatusCode::OK {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server recovers without a restart"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(call("/ready").await.0, StatusCode::OK);
+}
+
+fn renewals_cli(args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_renewals"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn post(address: SocketAddr, token: &str, body: &str) -> String {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let request = format!(
+        "POST /graphql HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_in_flight_requests_finish_refuses_new_ones_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/term.db?mode=rwc", dir.path().display());
+    renewals_cli(&["seed", "--customers", "5", "--database-url", &url]);
+    let token = renewals_cli(&[
+        "token",
+        "create",
+        "--partner",
+        "northwind",
+        "--database-url",
+        &url,
+    ]);
+    let token = token.trim().to_owned();
+    let address: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_renewals"))
+        .args([
+            "serve",
+            "--database-url",
+            &url,
+            "--bind",
+            &address.to_string(),
+            "--today",
+            "2026-11-26",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(address).is_err() {
+        assert!(Instant::now() < deadline, "the server starts");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let customer = post(
+        address,
+        &token,
+        r#"{"query":"{ renewals(first: 1) { nodes { customer { id } } } }"}"#,
+    );
+    let customer_id = customer
+        .split(r#""id":""#)
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    // Hold SQLite's write lock, so that a mutation is in flight when SIGTERM arrives.
+    let blocker = Database::connect(url.as_str()).await.unwrap();
+    let lock = blocker
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let in_flight = {
+        let (token, id) = (token.clone(), customer_id.clone());
+        std::thread::spawn(move || {
+            let body = format!(
+                r#"{{"query":"mutation {{ endServices(input: {{customerId: \"{id}\", reason: \"bye\"}}) {{ customer {{ servicesEnded }} userErrors {{ code }} }} }}"}}"#
+            );
+            post(address, &token, &body)
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        TcpStream::connect(address).is_err(),
+        "new connections are refused while shutting down"
+    );
+
+    lock.rollback().await.unwrap();
+    let response = in_flight.join().unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains(r#""servicesEnded":true"#), "{response}");
+    let status = server.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}
