@@ -123,6 +123,17 @@ fn validation_code(message: &str) -> &'static str {
         codes::TOO_DEEP
     } else if message.starts_with("The number of directives") {
         codes::TOO_MANY_DIRECTIVES
+    } else if [
+        "Invalid value for argument",
+        "Expected input type",
+        "Failed to parse",
+        "Variable \"",
+    ]
+    .iter()
+    .any(|prefix| message.starts_with(prefix))
+    {
+        // Values that do not fit their types: the request is fine, the input is not.
+        "BAD_USER_INPUT"
     } else {
         codes::VALIDATION_FAILED
     }

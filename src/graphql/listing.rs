@@ -64,12 +64,15 @@ fn store_filter(input: RenewalFilterInput) -> Result<RenewalFilter, Error> {
         d(input.renewal_date_to),
         "renewalDate",
     )?;
-    if let Some(text) = &input.search
-        && text.chars().count() > MAX_SEARCH_LEN
-    {
-        return Err(Error::bad_input(format!(
-            "search must be at most {MAX_SEARCH_LEN} characters"
-        )));
+    if let Some(text) = &input.search {
+        if text.chars().count() > MAX_SEARCH_LEN {
+            return Err(Error::bad_input(format!(
+                "search must be at most {MAX_SEARCH_LEN} characters"
+            )));
+        }
+        if text.contains('\0') {
+            return Err(Error::bad_input("search must not contain NUL characters"));
+        }
     }
     let notify_user_id = match &input.notify_user_id {
         None => None,

@@ -240,12 +240,14 @@ impl Mutation {
         if input
             .reason
             .as_ref()
-            .is_some_and(|r| r.chars().count() > MAX_REASON_LEN)
+            .is_some_and(|r| r.chars().count() > MAX_REASON_LEN || r.contains('\0'))
         {
             return Ok(failed(
                 UserErrorCode::InvalidInput,
                 &["input", "reason"],
-                &format!("the reason must be at most {MAX_REASON_LEN} characters"),
+                &format!(
+                    "the reason must be at most {MAX_REASON_LEN} characters, without NUL characters"
+                ),
             ));
         }
         let not_found = || {

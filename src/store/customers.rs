@@ -66,6 +66,11 @@ impl Store {
         partner_id: i64,
         domain: &str,
     ) -> Result<Option<customer::Model>, DbErr> {
+        // No domain is longer than 253 characters or holds NUL (which PostgreSQL
+        // text cannot even hold): such input matches nothing.
+        if domain.len() > 253 || domain.contains('\0') {
+            return Ok(None);
+        }
         customer::Entity::find()
             .filter(customer::Column::PartnerId.eq(partner_id))
             .filter(customer::Column::Domain.eq(domain.trim().to_lowercase()))

@@ -8,6 +8,7 @@ mod helpers;
 mod cli;
 mod concurrency;
 mod faults;
+mod fuzz;
 mod http;
 mod limits;
 mod listing;
