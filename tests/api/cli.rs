@@ -65,6 +65,19 @@ fn seed_and_token_commands_manage_a_database() {
     );
     assert!(token.starts_with("rnw_") && token.trim().len() > 40);
 
+    // Only a hash of the secret is stored.
+    let rows = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use sea_orm::EntityTrait;
+        let conn = sea_orm::Database::connect(url.as_str()).await.unwrap();
+        entity::api_token::Entity::find().all(&conn).await.unwrap()
+    });
+    assert!(!rows.is_empty());
+    for row in rows {
+        assert_eq!(row.token_hash.len(), 64);
+        assert!(row.token_hash.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert!(!token.contains(&row.token_hash) && !row.token_hash.contains(token.trim()));
+    }
+
     let unknown = renewals(&[&["token", "create", "--partner", "nobody"][..], &db].concat());
     assert!(!unknown.status.success());
     assert!(stdout(&unknown).is_empty());

@@ -174,3 +174,73 @@ db_tests!(
     queries_work_over_post_and_get_with_accept_negotiation,
     health_ready_and_graphiql_are_served,
 );
+
+mod layers {
+    //! The layers every route gets, on routes made to misbehave.
+
+    use std::time::Duration;
+
+    use axum::{
+        Router,
+        body::Body,
+        http::{Request, StatusCode},
+        routing::get,
+    };
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    async fn panics() -> &'static str {
+        panic!("secret detail from /src/store/mod.rs")
+    }
+
+    fn router(timeout: Duration) -> Router {
+        let routes = Router::new()
+            .route("/panic", get(panics))
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    "late"
+                }),
+            )
+            .route("/ok", get(|| async { "fine" }));
+        renewals::http::with_layers(routes, timeout)
+    }
+
+    async fn get_path(router: &Router, path: &str) -> (StatusCode, String) {
+        let response = router
+            .clone()
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_a_generic_500_and_serving_goes_on() {
+        let router = router(Duration::from_secs(5));
+        let (status, body) = get_path(&router, "/panic").await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"],
+            "INTERNAL_SERVER_ERROR"
+        );
+        assert!(!body.to_string().contains("secret"), "{body}");
+        assert_eq!(
+            get_path(&router, "/ok").await,
+            (StatusCode::OK, "fine".to_owned())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_over_the_timeout_is_answered_with_503() {
+        let router = router(Duration::from_millis(100));
+        let started = std::time::Instant::now();
+        let (status, _) = get_path(&router, "/slow").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+}

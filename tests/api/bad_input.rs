@@ -1,0 +1,133 @@
+//! Bad input, broadly: each kind gets a clear answer and changes nothing.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, db_tests, error_codes};
+
+async fn malformed_foreign_and_huge_ids_are_simply_not_found(backend: Backend) {
+    let app = TestApp::with_customers(backend, 3).await;
+    let renewal = app
+        .data(
+            "{ renewals(first: 1) { nodes { id customer { id } } } }",
+            json!({}),
+        )
+        .await;
+    let renewal_id = renewal["renewals"]["nodes"][0]["id"].clone();
+    let customer_id = renewal["renewals"]["nodes"][0]["customer"]["id"].clone();
+    let forged = |s: &str| json!(URL_SAFE_NO_PAD.encode(s));
+    for id in [
+        json!(""),
+        json!("not base64 at all!"),
+        json!("x".repeat(100_000)),
+        forged("Renewal:-1"),
+        forged("Renewal:1e3"),
+        forged("Renewal:99999999999999999999999"),
+        forged("Invoice:1"),
+        forged("Renewal:1:2"),
+        customer_id.clone(), // the wrong type for `renewal`
+    ] {
+        let data = app
+            .data("query($id: ID!) { renewal(id: $id) { id } node(id: $id) { ... on Renewal { id } } }", json!({ "id": id }))
+            .await;
+        assert_eq!(data["renewal"], Value::Null);
+        if id != customer_id {
+            assert_eq!(data["node"], Value::Null);
+        }
+    }
+    let ok = app
+        .data(
+            "query($id: ID!) { renewal(id: $id) { id } }",
+            json!({ "id": renewal_id }),
+        )
+        .await;
+    assert_eq!(ok["renewal"]["id"], renewal_id);
+}
+
+async fn out_of_range_dates_unknown_enums_and_tampered_cursors_are_bad_user_input(
+    backend: Backend,
+) {
+    let app = TestApp::with_customers(backend, 3).await;
+    let list = "query($f: RenewalFilter, $o: RenewalOrder, $after: String) { renewals(filter: $f, orderBy: $o, after: $after) { totalCount } }";
+    let cursor = app
+        .data(
+            "{ renewals(first: 1) { pageInfo { endCursor } } }",
+            json!({}),
+        )
+        .await["renewals"]["pageInfo"]["endCursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut tampered = URL_SAFE_NO_PAD.decode(&cursor).unwrap();
+    let last = tampered.len() - 3;
+    tampered[last] = b'x';
+    for variables in [
+        json!({ "f": { "deadlineFrom": "99999-01-01" } }),
+        json!({ "f": { "deadlineFrom": "2027-02-30" } }),
+        json!({ "f": { "renewalDateTo": "yesterday" } }),
+        json!({ "f": { "ownerParty": "NOBODY" } }),
+        json!({ "f": { "status": ["LOST"] } }),
+        json!({ "o": { "field": "PRICE" } }),
+        json!({ "f": { "deadlineFrom": "2027-03-01", "deadlineTo": "2027-01-01" } }),
+        json!({ "after": URL_SAFE_NO_PAD.encode(&tampered) }),
+        json!({ "after": cursor.chars().rev().collect::<String>() }),
+        json!({ "f": { "search": "a\u{0}b" } }),
+    ] {
+        let body = app.gql(list, variables.clone()).await;
+        assert_eq!(
+            error_codes(&body),
+            ["BAD_USER_INPUT"],
+            "{variables}: {body}"
+        );
+    }
+}
+
+async fn odd_unicode_is_stored_and_returned_intact(backend: Backend) {
+    let app = TestApp::with_customers(backend, 3).await;
+    let customer = app
+        .data(
+            "{ renewals(first: 1) { nodes { customer { id } } } }",
+            json!({}),
+        )
+        .await["renewals"]["nodes"][0]["customer"]["id"]
+        .clone();
+    let reason =
+        "Ünïcödé \u{202e}RTL\u{202c} 👩‍👩‍👧 \u{FEFF} 'quotes' \"double\" \\ % _ 日本語\n2nd line";
+    let ended = app
+        .data(
+            "mutation($id: ID!, $r: String) { endServices(input: {customerId: $id, reason: $r}) { customer { servicesEndReason history { reason } } } }",
+            json!({ "id": customer, "r": reason }),
+        )
+        .await;
+    assert_eq!(
+        ended["endServices"]["customer"]["servicesEndReason"],
+        json!(reason)
+    );
+    assert_eq!(
+        ended["endServices"]["customer"]["history"][0]["reason"],
+        json!(reason)
+    );
+    for search in [
+        "👩‍👩‍👧",
+        "\u{202e}",
+        "日本語",
+        "' OR '1'='1",
+        "\\",
+        "é".repeat(200).as_str(),
+    ] {
+        let body = app
+            .gql(
+                "query($s: String) { renewals(filter: {search: $s}) { totalCount } }",
+                json!({ "s": search }),
+            )
+            .await;
+        assert!(body.get("errors").is_none(), "{search}: {body}");
+        assert_eq!(body["data"]["renewals"]["totalCount"], json!(0), "{search}");
+    }
+}
+
+db_tests!(
+    malformed_foreign_and_huge_ids_are_simply_not_found,
+    out_of_range_dates_unknown_enums_and_tampered_cursors_are_bad_user_input,
+    odd_unicode_is_stored_and_returned_intact,
+);
