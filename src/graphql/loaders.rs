@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use entity::{customer, customer_event, partner_user, product, product_renewal, renewal};
 use sea_orm::DbErr;
 
-use crate::store::Store;
+use crate::{error::Error, store::Store};
 
 pub type Loads<L> = DataLoader<L, HashMapCache>;
 
@@ -53,6 +53,24 @@ impl Loaders {
             customer_history: loader(CustomerHistoryLoader(scope)),
         }
     }
+}
+
+/// The row a loader holds for `key`, if there is one.
+pub async fn row_of<L, V>(loader: &Loads<L>, key: i64) -> Result<Option<V>, Error>
+where
+    L: Loader<i64, Value = Option<V>, Error = Arc<DbErr>>,
+    V: Send + Sync + Clone + 'static,
+{
+    Ok(loader.load_one(key).await?.flatten())
+}
+
+/// The rows a list loader holds for `key`; empty when there are none.
+pub async fn list_of<L, V>(loader: &Loads<L>, key: i64) -> Result<Vec<V>, Error>
+where
+    L: Loader<i64, Value = Vec<V>, Error = Arc<DbErr>>,
+    V: Send + Sync + Clone + 'static,
+{
+    Ok(loader.load_one(key).await?.unwrap_or_default())
 }
 
 /// One value per key: the row with that id, or `None`.

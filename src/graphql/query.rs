@@ -7,6 +7,7 @@ use async_graphql::{Context, ID, Object, Result};
 use super::{
     ids::{NodeKind, decode, decode_as},
     listing::{connection, page_cost, page_request, preload_connection, renewal_list},
+    loaders::row_of,
     session::{Session, session},
     types::{
         Customer, Node, Partner, PartnerUser, Product, Renewal, RenewalConnection,
@@ -79,13 +80,7 @@ impl Query {
         let s = session(ctx)?;
         let row = match (id, domain) {
             (Some(id), None) => match decode_as(&id, NodeKind::Customer) {
-                Some(id) => s
-                    .loaders
-                    .customers
-                    .load_one(id)
-                    .await
-                    .map_err(Error::from)?
-                    .flatten(),
+                Some(id) => row_of(&s.loaders.customers, id).await?,
                 None => None,
             },
             (None, Some(domain)) => s

@@ -6,9 +6,9 @@ use entity::customer;
 use super::{event::CustomerEvent, owner::RenewalOwner, renewal::Renewal};
 use crate::{
     domain::owner::OwnerChoice,
-    error::Error,
     graphql::{
         ids::{NodeKind, encode},
+        loaders::list_of,
         scalars::DateTime,
         session::session,
     },
@@ -83,13 +83,7 @@ impl Customer {
     #[graphql(complexity = "5 * child_complexity")]
     async fn renewals(&self, ctx: &Context<'_>) -> Result<Vec<Renewal>> {
         let s = session(ctx)?;
-        let rows = s
-            .loaders
-            .customer_renewals
-            .load_one(self.row.id)
-            .await
-            .map_err(Error::from)?
-            .unwrap_or_default();
+        let rows = list_of(&s.loaders.customer_renewals, self.row.id).await?;
         Ok(rows
             .into_iter()
             .map(|row| Renewal::new(row, self.default_owner))
@@ -100,13 +94,7 @@ impl Customer {
     #[graphql(complexity = "10 * child_complexity")]
     async fn history(&self, ctx: &Context<'_>) -> Result<Vec<CustomerEvent>> {
         let s = session(ctx)?;
-        let events = s
-            .loaders
-            .customer_history
-            .load_one(self.row.id)
-            .await
-            .map_err(Error::from)?
-            .unwrap_or_default();
+        let events = list_of(&s.loaders.customer_history, self.row.id).await?;
         Ok(events.into_iter().filter_map(CustomerEvent::new).collect())
     }
 }

@@ -3,7 +3,10 @@
 use async_graphql::{Context, Object, Result};
 
 use super::{PartnerUser, RenewalOwnerParty};
-use crate::{domain, graphql::session::session};
+use crate::{
+    domain,
+    graphql::{loaders::row_of, session::session},
+};
 
 /// Who is responsible for a renewal, and which partner user is notified.
 #[derive(Clone, Copy, Debug)]
@@ -23,13 +26,7 @@ impl RenewalOwner {
             return Ok(None);
         };
         let s = session(ctx)?;
-        let user = s
-            .loaders
-            .users
-            .load_one(id)
-            .await
-            .map_err(crate::error::Error::from)?;
-        Ok(user.flatten().map(PartnerUser))
+        Ok(row_of(&s.loaders.users, id).await?.map(PartnerUser))
     }
 
     /// True when this owner comes from the partner's default rather than an override.

@@ -8,6 +8,7 @@ use crate::{
     error::Error,
     graphql::{
         ids::{NodeKind, encode},
+        loaders::row_of,
         session::session,
     },
 };
@@ -43,13 +44,8 @@ pub struct ProductRenewal {
 impl ProductRenewal {
     async fn product(&self, ctx: &Context<'_>) -> Result<Product> {
         let s = session(ctx)?;
-        let product = s
-            .loaders
-            .products
-            .load_one(self.row.product_id)
-            .await
-            .map_err(Error::from)?
-            .flatten()
+        let product = row_of(&s.loaders.products, self.row.product_id)
+            .await?
             .ok_or_else(|| missing_row("product", self.row.product_id))?;
         Ok(Product(product))
     }

@@ -15,6 +15,7 @@ use crate::{
     error::Error,
     graphql::{
         ids::{NodeKind, encode},
+        loaders::{list_of, row_of},
         scalars::Date,
         session::session,
     },
@@ -44,12 +45,8 @@ impl Renewal {
 
     async fn load_customer(&self, ctx: &Context<'_>) -> Result<Customer, Error> {
         let s = session(ctx)?;
-        let row = s
-            .loaders
-            .customers
-            .load_one(self.row.customer_id)
+        let row = row_of(&s.loaders.customers, self.row.customer_id)
             .await?
-            .flatten()
             .ok_or_else(|| missing_row("customer", self.row.customer_id))?;
         Ok(Customer {
             row,
@@ -142,13 +139,7 @@ impl Renewal {
     /// The products on this contract that need a renewal decision.
     async fn product_renewals(&self, ctx: &Context<'_>) -> Result<Vec<ProductRenewal>> {
         let s = session(ctx)?;
-        let rows = s
-            .loaders
-            .product_renewals
-            .load_one(self.row.id)
-            .await
-            .map_err(Error::from)?
-            .unwrap_or_default();
+        let rows = list_of(&s.loaders.product_renewals, self.row.id).await?;
         Ok(rows
             .into_iter()
             .map(|row| ProductRenewal {
