@@ -17,4 +17,5 @@ mod mutations;
 mod rules;
 mod schema;
 mod statements;
+mod storage;
 mod tenancy;
