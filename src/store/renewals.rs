@@ -162,8 +162,12 @@ impl RenewalList {
     fn condition(&self) -> Condition {
         let (first_visible, last_visible) = visible_renewal_dates(self.today);
         let filter = &self.filter;
+        // The partner is named on both tables (they always agree: the foreign key
+        // is `(customer_id, partner_id)`), so that the planner can start from
+        // either side's partner-leading index.
         let mut all = Condition::all()
             .add(renewal::Column::PartnerId.eq(self.partner_id))
+            .add(customer::Column::PartnerId.eq(self.partner_id))
             .add(renewal::Column::RenewalDate.between(first_visible, last_visible));
         if !filter.include_ended_services {
             all = all.add(customer::Column::ServicesEndedAt.is_null());
@@ -349,6 +353,34 @@ impl Store {
             .order_by_asc(product_renewal::Column::Id)
             .all(&self.read)
             .await
+    }
+
+    /// The product renewals of some of the partner's renewals, each with its
+    /// product: one statement for what the dashboard shows under each renewal.
+    #[tracing::instrument(skip(self, renewal_ids))]
+    pub async fn product_renewals_with_products(
+        &self,
+        partner_id: i64,
+        renewal_ids: &[i64],
+    ) -> Result<Vec<(product_renewal::Model, product::Model)>, DbErr> {
+        Ok(product_renewal::Entity::find()
+            .join(
+                JoinType::InnerJoin,
+                product_renewal::Relation::Renewal.def(),
+            )
+            .join(
+                JoinType::InnerJoin,
+                product_renewal::Relation::Product.def(),
+            )
+            .filter(renewal::Column::PartnerId.eq(partner_id))
+            .filter(product_renewal::Column::RenewalId.is_in(renewal_ids.iter().copied()))
+            .order_by_asc(product_renewal::Column::Id)
+            .select_also(product::Entity)
+            .all(&self.read)
+            .await?
+            .into_iter()
+            .filter_map(|(row, product)| Some((row, product?)))
+            .collect())
     }
 
     /// Products of the vendor's catalogue (shared by all partners).

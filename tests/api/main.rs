@@ -9,6 +9,7 @@ mod cli;
 mod http;
 mod listing;
 mod mutations;
+mod plans;
 mod rules;
 mod schema;
 mod statements;
