@@ -4,7 +4,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use anyhow::{Context, bail};
-use sea_orm::{ConnectionTrait, Database, DatabaseBackend, Statement};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, Statement};
 use serde_json::{Value, json};
 
 use super::{
@@ -331,7 +331,9 @@ async fn restore_services(target: &Target, customer_ids: &[String]) -> anyhow::R
         return Ok(());
     }
     let list = ids.join(",");
-    let db = Database::connect(&target.url).await?;
+    let mut options = ConnectOptions::new(target.url.clone());
+    options.max_connections(1).sqlx_logging(false);
+    let db = Database::connect(options).await?;
     db.execute_unprepared(&format!(
         "DELETE FROM customer_event WHERE kind = 'SERVICES_ENDED' AND customer_id IN ({list})"
     ))

@@ -75,7 +75,7 @@ impl Target {
                 }
             }
             Place::Schema(schema) => {
-                let db = Database::connect(&self.base_url).await?;
+                let db = connect_quietly(&self.base_url).await?;
                 db.execute_unprepared(&format!(
                     "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
                 ))
@@ -91,7 +91,7 @@ impl Target {
         Ok(match &self.place {
             Place::File(file) => file.exists(),
             Place::Schema(schema) => {
-                let db = Database::connect(&self.base_url).await?;
+                let db = connect_quietly(&self.base_url).await?;
                 let row = db
                     .query_one_raw(sea_orm::Statement::from_string(
                         DatabaseBackend::Postgres,
@@ -105,6 +105,12 @@ impl Target {
             }
         })
     }
+}
+
+async fn connect_quietly(url: &str) -> Result<sea_orm::DatabaseConnection, sea_orm::DbErr> {
+    let mut options = sea_orm::ConnectOptions::new(url);
+    options.max_connections(1).sqlx_logging(false);
+    Database::connect(options).await
 }
 
 #[cfg(test)]
