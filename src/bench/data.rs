@@ -6,7 +6,8 @@
 //! customers) share the database. Each customer has one renewal, dated within
 //! the year around "today" (contracts renew yearly), with one to five products
 //! (three on average). Customer `i` gets id `i + 1`, and so does its renewal, so
-//! nothing is read back while loading.
+//! nothing is read back while loading. `renewal_tally` is kept by its triggers
+//! on SQLite, and rebuilt once at the end on PostgreSQL.
 
 use std::{fmt::Write as _, time::Instant};
 
@@ -14,7 +15,7 @@ use anyhow::Context;
 use chrono::{Days, NaiveDate};
 use indicatif::{ProgressBar, ProgressStyle};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, Statement,
     TransactionTrait,
 };
 
@@ -372,6 +373,30 @@ pub async fn load(
         .context("progress template")?
         .progress_chars("=> "),
     );
+    let postgres = db.get_database_backend() == DatabaseBackend::Postgres;
+    // PostgreSQL: no triggers or foreign-key checks while loading (the data is
+    // consistent by construction), and secondary indexes built once at the end.
+    let deferred_indexes = if postgres {
+        db.execute_unprepared("SET session_replication_role = replica")
+            .await?;
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                DatabaseBackend::Postgres,
+                "SELECT indexname, indexdef FROM pg_indexes \
+                 WHERE schemaname = current_schema() AND indexdef NOT LIKE 'CREATE UNIQUE%' \
+                 AND tablename IN ('customer', 'renewal', 'product_renewal')",
+            ))
+            .await?;
+        let mut definitions = Vec::new();
+        for row in rows {
+            let name: String = row.try_get("", "indexname")?;
+            definitions.push(row.try_get::<String>("", "indexdef")?);
+            db.execute_unprepared(&format!("DROP INDEX {name}")).await?;
+        }
+        definitions
+    } else {
+        Vec::new()
+    };
     let txn = db.begin().await?;
     for statement in fixed_rows() {
         txn.execute_unprepared(&statement).await?;
@@ -397,7 +422,17 @@ pub async fn load(
         next_product_renewal - 1,
         loaded.as_secs_f64()
     ));
-    if db.get_database_backend() == DatabaseBackend::Postgres {
+    if postgres {
+        db.execute_unprepared("SET maintenance_work_mem = '512MB'")
+            .await?;
+        for definition in deferred_indexes {
+            db.execute_unprepared(&definition).await?;
+        }
+        db.execute_unprepared("DELETE FROM renewal_tally").await?;
+        db.execute_unprepared(migration::REFILL_RENEWAL_TALLY)
+            .await?;
+        db.execute_unprepared("SET session_replication_role = origin")
+            .await?;
         // Explicit ids do not advance identity sequences.
         for table in [
             "product",

@@ -6,6 +6,7 @@
 mod helpers;
 
 mod cli;
+mod counts;
 mod http;
 mod listing;
 mod mutations;
