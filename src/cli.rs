@@ -22,6 +22,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", graphql::sdl());
             Ok(())
         }
+        Command::Bench(args) => crate::bench::bench(args).await,
+        Command::BenchSeed(args) => crate::bench::seed(args).await,
+        Command::BenchClient => crate::bench::client::main().await,
     }
 }
 

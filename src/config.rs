@@ -1,6 +1,6 @@
 //! Command line and environment configuration, parsed and validated at start.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, path::PathBuf};
 
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
@@ -24,6 +24,65 @@ pub enum Command {
     Token(TokenCommand),
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Benchmark the server on SQLite and PostgreSQL and write BENCHMARKS.md.
+    Bench(BenchArgs),
+    /// (Used by `bench`.) Seed a benchmark database of a given size.
+    #[command(hide = true)]
+    BenchSeed(BenchSeedArgs),
+    /// (Used by `bench`.) The load generator: a spec on stdin, outcomes on stdout.
+    #[command(hide = true)]
+    BenchClient,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// A database to benchmark (repeatable). Each size gets its own: the SQLite
+    /// file with `-<renewals>` before `.db`, or the PostgreSQL schema `bench_<renewals>`.
+    /// Seeded data sets are reused by later runs.
+    #[arg(
+        long = "database-url",
+        default_value = "sqlite://bench-data/bench.db?mode=rwc"
+    )]
+    pub database_urls: Vec<String>,
+    /// Data-set sizes, in renewals (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
+    pub renewals: Vec<u64>,
+    /// Concurrent keep-alive clients.
+    #[arg(long, default_value_t = 4)]
+    pub clients: usize,
+    /// Seconds per main scenario (the others run half as long).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(2..=600))]
+    pub duration: u64,
+    /// `setRenewalOwner` calls per second sent while the dashboard is read.
+    #[arg(long, default_value_t = 200.0)]
+    pub write_rate: f64,
+    /// Where to write the report.
+    #[arg(long, default_value = "BENCHMARKS.md")]
+    pub output: PathBuf,
+    /// Seed again even when a data set of the right size is there.
+    #[arg(long)]
+    pub reseed: bool,
+    /// Seed of the data generator.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// "Today" for the data set and the server.
+    #[arg(long, default_value_t = crate::bench::default_today())]
+    pub today: NaiveDate,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchSeedArgs {
+    /// The database as given to `bench`; the size picks the file or schema.
+    #[arg(long)]
+    pub database_url: String,
+    #[arg(long)]
+    pub renewals: u64,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    #[arg(long, default_value_t = crate::bench::default_today())]
+    pub today: NaiveDate,
+    #[arg(long)]
+    pub reseed: bool,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@
 //! The rules live in [`domain`].
 
 pub mod app;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod domain;

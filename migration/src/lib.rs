@@ -3,12 +3,21 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_create_tables;
+mod m20261201_000001_list_indexes;
+mod m20261201_000002_renewal_tally;
+
+/// Rebuilds `renewal_tally` from scratch (bulk loaders that bypass the triggers).
+pub const REFILL_RENEWAL_TALLY: &str = m20261201_000002_renewal_tally::REFILL;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261126_000001_create_tables::Migration)]
+        vec![
+            Box::new(m20261126_000001_create_tables::Migration),
+            Box::new(m20261201_000001_list_indexes::Migration),
+            Box::new(m20261201_000002_renewal_tally::Migration),
+        ]
     }
 }

@@ -7,7 +7,7 @@
 //! to show.
 
 mod catalogue;
-mod rng;
+pub mod rng;
 
 use chrono::{Days, NaiveDate};
 

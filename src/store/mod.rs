@@ -10,8 +10,8 @@ mod tokens;
 
 use std::{
     sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -51,6 +51,15 @@ pub struct Store {
     read: DatabaseConnection,
     write: DatabaseConnection,
     statements: Arc<AtomicU64>,
+    capture: Arc<Capture>,
+}
+
+/// The text of the statements executed while capturing is on (tests and the
+/// benchmark use it to `EXPLAIN` and replay what the API runs).
+#[derive(Debug, Default)]
+struct Capture {
+    on: AtomicBool,
+    statements: Mutex<Vec<String>>,
 }
 
 impl Store {
@@ -75,6 +84,7 @@ impl Store {
             read,
             write,
             statements,
+            capture: Arc::default(),
         };
         store.count_statements();
         Migrator::up(&store.write, None).await?;
@@ -84,8 +94,14 @@ impl Store {
     fn count_statements(&mut self) {
         for conn in [&mut self.read, &mut self.write] {
             let statements = Arc::clone(&self.statements);
-            conn.set_metric_callback(move |_| {
+            let capture = Arc::clone(&self.capture);
+            conn.set_metric_callback(move |info| {
                 statements.fetch_add(1, Ordering::Relaxed);
+                if capture.on.load(Ordering::Relaxed)
+                    && let Ok(mut list) = capture.statements.lock()
+                {
+                    list.push(info.statement.to_string());
+                }
             });
         }
     }
@@ -93,6 +109,24 @@ impl Store {
     /// How many SQL statements this store has executed (transaction control excluded).
     pub fn statement_count(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
+    }
+
+    /// Starts recording the text (values inlined) of every statement executed.
+    pub fn start_capture(&self) {
+        if let Ok(mut list) = self.capture.statements.lock() {
+            list.clear();
+        }
+        self.capture.on.store(true, Ordering::Relaxed);
+    }
+
+    /// Stops recording and returns the statements recorded since [`Store::start_capture`].
+    pub fn stop_capture(&self) -> Vec<String> {
+        self.capture.on.store(false, Ordering::Relaxed);
+        self.capture
+            .statements
+            .lock()
+            .map(|mut list| std::mem::take(&mut *list))
+            .unwrap_or_default()
     }
 
     pub fn backend(&self) -> DatabaseBackend {

@@ -7,9 +7,9 @@
 use chrono::NaiveDate;
 use entity::{customer, product, product_renewal, renewal};
 use sea_orm::{
-    ColumnTrait, Condition, DbErr, EntityTrait, JoinType, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, RelationTrait, Select,
-    sea_query::{Expr, ExprTrait, LikeExpr},
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, JoinType, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select,
+    sea_query::{Alias, Expr, ExprTrait, LikeExpr, Query, SelectStatement},
 };
 use serde::{Deserialize, Serialize};
 
@@ -162,8 +162,12 @@ impl RenewalList {
     fn condition(&self) -> Condition {
         let (first_visible, last_visible) = visible_renewal_dates(self.today);
         let filter = &self.filter;
+        // The partner is named on both tables (they always agree: the foreign key
+        // is `(customer_id, partner_id)`), so that the planner can start from
+        // either side's partner-leading index.
         let mut all = Condition::all()
             .add(renewal::Column::PartnerId.eq(self.partner_id))
+            .add(customer::Column::PartnerId.eq(self.partner_id))
             .add(renewal::Column::RenewalDate.between(first_visible, last_visible));
         if !filter.include_ended_services {
             all = all.add(customer::Column::ServicesEndedAt.is_null());
@@ -223,6 +227,73 @@ impl RenewalList {
             all = all.add(date.lte(to));
         }
         all
+    }
+
+    /// The count as a sum over `renewal_tally`, for lists filtered only by
+    /// status, dates and services state (the dashboard's `actionRequired: true`
+    /// among them); `None` for the others.
+    fn tally(&self) -> Option<SelectStatement> {
+        let filter = &self.filter;
+        if filter.owner_party.is_some()
+            || filter.notify_user_id.is_some()
+            || filter.search.is_some()
+            || filter.action_required == Some(false)
+        {
+            return None;
+        }
+        let (mut from, mut to) = visible_renewal_dates(self.today);
+        let mut statuses: Option<Vec<&str>> = filter
+            .statuses
+            .as_ref()
+            .map(|list| list.iter().map(|s| s.as_str()).collect());
+        let mut serviced_only = !filter.include_ended_services;
+        if filter.action_required == Some(true) {
+            let window = ActionWindow::on(self.today);
+            from = Ord::max(from, window.earliest);
+            to = Ord::min(to, window.latest);
+            let pending = RenewalStatus::Pending.as_str();
+            statuses = Some(match statuses {
+                Some(list) => list.into_iter().filter(|s| *s == pending).collect(),
+                None => vec![pending],
+            });
+            serviced_only = true;
+        }
+        for bound in [
+            filter.deadline_from.map(renewal_date_for_deadline),
+            filter.renewal_date_from,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            from = Ord::max(from, bound);
+        }
+        for bound in [
+            filter.deadline_to.map(renewal_date_for_deadline),
+            filter.renewal_date_to,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            to = Ord::min(to, bound);
+        }
+        let column =
+            |name: &'static str| Expr::col((Alias::new("renewal_tally"), Alias::new(name)));
+        let mut select = Query::select();
+        select
+            .expr_as(
+                Expr::cust("CAST(COALESCE(SUM(renewals), 0) AS BIGINT)"),
+                Alias::new("n"),
+            )
+            .from(Alias::new("renewal_tally"))
+            .and_where(column("partner_id").eq(self.partner_id))
+            .and_where(column("renewal_date").between(from, to));
+        if let Some(statuses) = statuses {
+            select.and_where(column("status").is_in(statuses));
+        }
+        if serviced_only {
+            select.and_where(column("services_ended").eq(false));
+        }
+        Some(select)
     }
 
     fn select(&self) -> Select<renewal::Entity> {
@@ -286,9 +357,25 @@ impl Store {
         Ok(RenewalPage { rows, has_more })
     }
 
-    /// How many renewals the list holds, over all pages.
+    /// How many renewals the list holds, over all pages: from `renewal_tally`
+    /// when the filter allows (a sum over at most a row per day and status of
+    /// the window, whatever the number of renewals), else by counting them.
     #[tracing::instrument(skip_all, fields(partner_id = list.partner_id))]
     pub async fn renewal_count(&self, list: &RenewalList) -> Result<u64, DbErr> {
+        let Some(tally) = list.tally() else {
+            return self.renewal_count_exact(list).await;
+        };
+        let row = self.read.query_one(&tally).await?;
+        let n: i64 = match row {
+            Some(row) => row.try_get("", "n")?,
+            None => 0,
+        };
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// [`Store::renewal_count`] by counting the matching renewals (any filter).
+    #[tracing::instrument(skip_all, fields(partner_id = list.partner_id))]
+    pub async fn renewal_count_exact(&self, list: &RenewalList) -> Result<u64, DbErr> {
         list.select().count(&self.read).await
     }
 
@@ -349,6 +436,34 @@ impl Store {
             .order_by_asc(product_renewal::Column::Id)
             .all(&self.read)
             .await
+    }
+
+    /// The product renewals of some of the partner's renewals, each with its
+    /// product: one statement for what the dashboard shows under each renewal.
+    #[tracing::instrument(skip(self, renewal_ids))]
+    pub async fn product_renewals_with_products(
+        &self,
+        partner_id: i64,
+        renewal_ids: &[i64],
+    ) -> Result<Vec<(product_renewal::Model, product::Model)>, DbErr> {
+        Ok(product_renewal::Entity::find()
+            .join(
+                JoinType::InnerJoin,
+                product_renewal::Relation::Renewal.def(),
+            )
+            .join(
+                JoinType::InnerJoin,
+                product_renewal::Relation::Product.def(),
+            )
+            .filter(renewal::Column::PartnerId.eq(partner_id))
+            .filter(product_renewal::Column::RenewalId.is_in(renewal_ids.iter().copied()))
+            .order_by_asc(product_renewal::Column::Id)
+            .select_also(product::Entity)
+            .all(&self.read)
+            .await?
+            .into_iter()
+            .filter_map(|(row, product)| Some((row, product?)))
+            .collect())
     }
 
     /// Products of the vendor's catalogue (shared by all partners).

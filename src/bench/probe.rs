@@ -1,0 +1,91 @@
+//! What the benchmark reads from `/proc` (Linux): CPU time of this process and
+//! of PostgreSQL backends, and peak resident memory.
+
+use std::{fs, time::Duration};
+
+/// `/proc` reports CPU time in USER_HZ ticks, 100 per second on Linux.
+const TICKS_PER_SECOND: u64 = 100;
+
+/// User + system CPU time of a process (all its threads, live or exited).
+pub fn cpu_time(pid: &str) -> Option<Duration> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may hold spaces: fields follow the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 1000 / TICKS_PER_SECOND))
+}
+
+/// CPU time of this process: the server, its runtime and (SQLite) the database.
+pub fn own_cpu_time() -> Duration {
+    cpu_time("self").unwrap_or_default()
+}
+
+/// Total CPU time of some processes (those that still exist).
+pub fn cpu_time_of(pids: &[i32]) -> Duration {
+    pids.iter()
+        .filter_map(|pid| cpu_time(&pid.to_string()))
+        .sum()
+}
+
+fn status_kib(field: &str) -> Option<u64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Peak resident set size of this process since start or the last [`reset_peak_rss`], in MiB.
+pub fn peak_rss_mib() -> f64 {
+    status_kib("VmHWM:").unwrap_or_default() as f64 / 1024.0
+}
+
+/// Current resident set size, in MiB.
+pub fn rss_mib() -> f64 {
+    status_kib("VmRSS:").unwrap_or_default() as f64 / 1024.0
+}
+
+/// Resets the peak RSS to the current RSS (`echo 5 > /proc/self/clear_refs`).
+pub fn reset_peak_rss() -> bool {
+    fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// The machine, for the report: CPU model, cores, memory, kernel.
+pub fn machine() -> String {
+    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|rest| rest.trim_start_matches([' ', '\t', ':']).trim().to_owned())
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let meminfo = fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_gib = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .map_or(0.0, |kib| kib as f64 / 1024.0 / 1024.0);
+    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!(
+        "{model}, {cores} cores, {mem_gib:.0} GiB RAM, Linux {}",
+        kernel.trim()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_its_own_cpu_and_memory() {
+        let _ = (0..2_000_000u64).fold(0u64, |a, b| a.wrapping_add(b * b));
+        assert!(super::cpu_time("self").is_some());
+        assert!(super::peak_rss_mib() > 0.0);
+        assert!(super::peak_rss_mib() >= super::rss_mib() - 1.0);
+    }
+}

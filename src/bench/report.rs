@@ -1,0 +1,425 @@
+//! The Markdown report: every target of issue 4 with the measured figure
+//! beside it, then the detail of each run and how it was measured.
+
+use std::fmt::Write as _;
+
+use super::{client::Outcome, pgbench::Floor};
+use crate::config::BenchArgs;
+
+/// How the data set came to be there.
+#[derive(Clone, Debug, Default)]
+pub struct Seeding {
+    pub reused: bool,
+    pub seconds: f64,
+}
+
+/// One measured workload.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub clients: usize,
+    pub outcome: Outcome,
+    /// CPU time of the server process per request (SQLite: its database work included).
+    pub server_cpu_ms: f64,
+    /// CPU time of the PostgreSQL backends per request.
+    pub database_cpu_ms: Option<f64>,
+    pub statements: f64,
+}
+
+/// Everything measured for one database at one size.
+#[derive(Clone, Debug)]
+pub struct SizeResult {
+    pub backend: &'static str,
+    pub renewals: u64,
+    pub clients: usize,
+    pub seeding: Seeding,
+    /// The dashboard's `totalCount`.
+    pub total_count: u64,
+    pub statements_by_page_size: Vec<(u64, u64)>,
+    /// The dashboard first, then the other reads, then the mutations.
+    pub scenarios: Vec<Scenario>,
+    /// Reads and paced writes side by side.
+    pub mixed: Vec<Outcome>,
+    pub write_rate: f64,
+    pub pgbench: Option<Floor>,
+    pub dashboard_sql: Vec<String>,
+    pub peak_rss_mib: f64,
+}
+
+impl SizeResult {
+    fn dashboard(&self) -> Option<&Scenario> {
+        self.scenarios.first()
+    }
+
+    fn errors(&self) -> u64 {
+        self.scenarios.iter().map(|s| s.outcome.errors).sum::<u64>()
+            + self.mixed.iter().map(|o| o.errors).sum::<u64>()
+    }
+}
+
+/// One line per run on the terminal.
+pub fn print_summary(r: &SizeResult) {
+    if let Some(d) = r.dashboard() {
+        eprintln!(
+            "  {} {}: dashboard {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {:.2} ms CPU/req, {:.1} statements/req, peak RSS {:.0} MiB, {} errors",
+            r.backend,
+            r.renewals,
+            d.outcome.per_second(),
+            d.outcome.p50_ms,
+            d.outcome.p99_ms,
+            d.server_cpu_ms,
+            d.statements,
+            r.peak_rss_mib,
+            r.errors()
+        );
+    }
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "**missed**" }
+}
+
+fn command(args: &BenchArgs) -> String {
+    let mut cmd = String::from("cargo run --release -- bench");
+    let sizes: Vec<String> = args.renewals.iter().map(u64::to_string).collect();
+    let _ = write!(cmd, " --renewals {}", sizes.join(","));
+    for url in &args.database_urls {
+        let _ = write!(cmd, " --database-url '{}'", crate::app::redact(url));
+    }
+    let _ = write!(
+        cmd,
+        " --clients {} --duration {} --output {}",
+        args.clients,
+        args.duration,
+        args.output.display()
+    );
+    cmd
+}
+
+fn sizes(n: u64) -> String {
+    match n {
+        n if n >= 1_000_000 && n.is_multiple_of(1_000_000) => format!("{}M", n / 1_000_000),
+        n if n >= 1000 && n.is_multiple_of(1000) => format!("{}k", n / 1000),
+        n => n.to_string(),
+    }
+}
+
+/// The whole report.
+pub fn markdown(args: &BenchArgs, machine: &str, results: &[SizeResult]) -> String {
+    let mut md = String::new();
+    let w = &mut md;
+    let _ = writeln!(w, "# Benchmarks\n");
+    let _ = writeln!(
+        w,
+        "Produced by `renewals bench` (see README, \"Performance\"); do not edit by hand.\n"
+    );
+    let _ = writeln!(w, "- Command: `{}`", command(args));
+    let _ = writeln!(w, "- Machine: {machine}");
+    let _ = writeln!(
+        w,
+        "- Build: {}; date: {} (UTC); \"today\" of the data set: {}",
+        if cfg!(debug_assertions) {
+            "**debug** (CPU figures are not comparable with the targets)"
+        } else {
+            "release"
+        },
+        chrono::Utc::now().format("%Y-%m-%d %H:%M"),
+        args.today
+    );
+    let _ = writeln!(
+        w,
+        "- Load: {} keep-alive clients, {} s per scenario (half for the secondary ones), 2 s warm-up.\n",
+        args.clients, args.duration
+    );
+
+    targets(w, args, results);
+    for r in results {
+        detail(w, r);
+    }
+    method(w);
+    md
+}
+
+fn targets(w: &mut String, args: &BenchArgs, results: &[SizeResult]) {
+    let _ = writeln!(w, "## Targets\n");
+    let _ = writeln!(w, "| Target | Database | Renewals | Measured | Verdict |");
+    let _ = writeln!(w, "| --- | --- | --- | --- | --- |");
+    let mut row = |target: &str, r: &SizeResult, measured: String, met: Option<bool>| {
+        let _ = writeln!(
+            w,
+            "| {target} | {} | {} | {measured} | {} |",
+            r.backend,
+            sizes(r.renewals),
+            met.map_or("not measured", verdict)
+        );
+    };
+    for r in results {
+        let counts: Vec<String> = r
+            .statements_by_page_size
+            .iter()
+            .map(|(n, s)| format!("{s} for {n} nodes"))
+            .collect();
+        let constant = r
+            .statements_by_page_size
+            .iter()
+            .all(|(_, s)| *s == r.statements_by_page_size[0].1);
+        let max = r
+            .statements_by_page_size
+            .iter()
+            .map(|(_, s)| *s)
+            .max()
+            .unwrap_or(0);
+        row(
+            "Statements per dashboard page ≤ 6, constant",
+            r,
+            counts.join(", "),
+            Some(constant && max <= 6),
+        );
+    }
+    for r in results {
+        let Some(d) = r.dashboard() else { continue };
+        let (limit, what) = if r.backend == "PostgreSQL" {
+            (1.0, "server process alone")
+        } else {
+            (2.0, "database work included")
+        };
+        let db = d
+            .database_cpu_ms
+            .map(|ms| format!("; PostgreSQL backends {ms:.2} ms"))
+            .unwrap_or_default();
+        row(
+            &format!("Server CPU per dashboard request ≤ {limit} ms ({what})"),
+            r,
+            format!("{:.2} ms{db}", d.server_cpu_ms),
+            Some(d.server_cpu_ms <= limit && !cfg!(debug_assertions)),
+        );
+    }
+    for backend in ["SQLite", "PostgreSQL"] {
+        let runs: Vec<&SizeResult> = results.iter().filter(|r| r.backend == backend).collect();
+        let (Some(small), Some(large)) = (
+            runs.iter().min_by_key(|r| r.renewals),
+            runs.iter().max_by_key(|r| r.renewals),
+        ) else {
+            continue;
+        };
+        if small.renewals == large.renewals {
+            continue;
+        }
+        let (Some(a), Some(b)) = (small.dashboard(), large.dashboard()) else {
+            continue;
+        };
+        let ratio = b.outcome.p50_ms / a.outcome.p50_ms.max(f64::MIN_POSITIVE);
+        let full = small.renewals <= 10_000 && large.renewals >= 1_000_000;
+        row(
+            &format!(
+                "Dashboard p50 at {} ≤ 1.5 × p50 at {}",
+                sizes(large.renewals),
+                sizes(small.renewals)
+            ),
+            large,
+            format!(
+                "{:.2} ms vs {:.2} ms: {ratio:.2}×{}",
+                b.outcome.p50_ms,
+                a.outcome.p50_ms,
+                if full {
+                    ""
+                } else {
+                    " (not the 10k → 1M span)"
+                }
+            ),
+            Some(ratio <= 1.5),
+        );
+    }
+    for r in results {
+        let (Some(floor), Some(d)) = (&r.pgbench, r.dashboard()) else {
+            continue;
+        };
+        let share = d.outcome.per_second() / floor.tps.max(f64::MIN_POSITIVE);
+        row(
+            &format!(
+                "PostgreSQL: throughput at {} clients ≥ 70 % of pgbench",
+                r.clients
+            ),
+            r,
+            format!(
+                "{:.0} req/s vs pgbench {:.0} tps ({} statements): {:.0} %",
+                d.outcome.per_second(),
+                floor.tps,
+                floor.statements,
+                share * 100.0
+            ),
+            Some(share >= 0.7),
+        );
+    }
+    for r in results.iter().filter(|r| r.backend == "SQLite") {
+        let Some(d) = r.dashboard() else { continue };
+        let applies = r.renewals == 100_000 && r.clients == 4;
+        row(
+            "SQLite: ≥ 1500 dashboard req/s at 4 clients at 100k",
+            r,
+            format!(
+                "{:.0} req/s at {} clients",
+                d.outcome.per_second(),
+                r.clients
+            ),
+            applies.then(|| d.outcome.per_second() >= 1500.0),
+        );
+    }
+    for r in results {
+        row(
+            "Server peak RSS under load ≤ 100 MB at 1M",
+            r,
+            format!("{:.0} MiB", r.peak_rss_mib),
+            (r.renewals >= 1_000_000).then_some(r.peak_rss_mib * 1.048_576 <= 100.0),
+        );
+    }
+    for r in results {
+        let Some(writes) = r
+            .mixed
+            .iter()
+            .find(|o| o.name.starts_with("setRenewalOwner"))
+        else {
+            continue;
+        };
+        let reads = r.mixed.iter().find(|o| o.name.starts_with("dashboard"));
+        row(
+            &format!(
+                "Write path: {:.0} setRenewalOwner/s with reads, no errors",
+                r.write_rate
+            ),
+            r,
+            format!(
+                "{:.0}/s, {} errors (p99 {:.1} ms); reads meanwhile {:.0} req/s, p99 {:.1} ms, {} errors",
+                writes.per_second(),
+                writes.errors,
+                writes.p99_ms,
+                reads.map_or(0.0, Outcome::per_second),
+                reads.map_or(0.0, |o| o.p99_ms),
+                reads.map_or(0, |o| o.errors)
+            ),
+            Some(
+                writes.per_second() >= r.write_rate * 0.98
+                    && writes.errors == 0
+                    && reads.is_none_or(|o| o.errors == 0),
+            ),
+        );
+    }
+    for r in results {
+        row(
+            "Every response free of GraphQL errors",
+            r,
+            format!("{} errors", r.errors()),
+            Some(r.errors() == 0),
+        );
+    }
+    let _ = args;
+    let _ = writeln!(w);
+}
+
+fn detail(w: &mut String, r: &SizeResult) {
+    let _ = writeln!(w, "## {} — {} renewals\n", r.backend, sizes(r.renewals));
+    let _ = writeln!(
+        w,
+        "Data set {} ({:.1} s). Dashboard `totalCount`: {}. Peak RSS of the server process: {:.0} MiB.\n",
+        if r.seeding.reused {
+            "reused from an earlier run"
+        } else {
+            "seeded in this run"
+        },
+        r.seeding.seconds,
+        r.total_count,
+        r.peak_rss_mib
+    );
+    let _ = writeln!(
+        w,
+        "| Scenario | Clients | Requests | req/s | p50 ms | p90 ms | p99 ms | Server CPU ms/req | DB CPU ms/req | Statements/req | Errors |"
+    );
+    let _ = writeln!(
+        w,
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    );
+    for s in &r.scenarios {
+        let o = &s.outcome;
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {:.2} | {} |",
+            o.name,
+            s.clients,
+            o.requests,
+            o.per_second(),
+            o.p50_ms,
+            o.p90_ms,
+            o.p99_ms,
+            s.server_cpu_ms,
+            s.database_cpu_ms
+                .map_or_else(|| "—".to_owned(), |ms| format!("{ms:.2}")),
+            s.statements,
+            o.errors
+        );
+    }
+    for o in &r.mixed {
+        let _ = writeln!(
+            w,
+            "| {} | — | {} | {:.0} | {:.2} | {:.2} | {:.2} | — | — | — | {} |",
+            o.name,
+            o.requests,
+            o.per_second(),
+            o.p50_ms,
+            o.p90_ms,
+            o.p99_ms,
+            o.errors
+        );
+    }
+    if let Some(floor) = &r.pgbench {
+        let _ = writeln!(
+            w,
+            "\npgbench floor: {:.0} tps (latency {:.2} ms) running the {} statements of one dashboard request (`{}`).",
+            floor.tps,
+            floor.latency_ms,
+            floor.statements,
+            floor.script.display()
+        );
+    }
+    let _ = writeln!(
+        w,
+        "\n<details><summary>The SQL of one dashboard request</summary>\n\n```sql"
+    );
+    for sql in &r.dashboard_sql {
+        let _ = writeln!(w, "{};", sql.trim_end_matches(';'));
+    }
+    let _ = writeln!(w, "```\n</details>\n");
+}
+
+fn method(w: &mut String) {
+    let _ = writeln!(
+        w,
+        "## How it is measured
+
+- **Server**: the real router built by `App::build`, serving on a loopback port inside the
+  benchmark process (release build, same configuration as `renewals serve`).
+- **Clients**: a separate process (`renewals bench-client`, the same binary) with one keep-alive
+  HTTP/1.1 connection per client, one request at a time; latency is measured per request around
+  the round trip (HdrHistogram). A response counts as an error unless it is HTTP 200 without
+  GraphQL `errors` (and, for mutations, with empty `userErrors`).
+- **Server CPU per request**: user + system CPU time of the benchmark process
+  (`/proc/self/stat`) over the scenario, divided by its requests. The load generator runs in
+  its own process, so its CPU is not counted; on SQLite the database runs inside the server
+  process and is counted. **DB CPU** (PostgreSQL) is the CPU time of the PostgreSQL backends
+  connected to the benchmark database (`pg_stat_activity` pids, `/proc/<pid>/stat`).
+  Resolution is 10 ms of CPU over thousands of requests.
+- **Statements per request**: `Store::statement_count()` (every SQL statement the store sends,
+  transaction control excluded) over the scenario, divided by its requests.
+- **Peak RSS**: `VmHWM` of the server process, reset (`/proc/self/clear_refs`) before the
+  server starts; the data set is loaded by another process (`renewals bench-seed`).
+- **pgbench floor** (PostgreSQL): the statements of one dashboard request are captured from the
+  store with their values inlined, written to a pgbench script (one transaction = one
+  dashboard request's statements, autocommit like the server), and run with
+  `pgbench -n -M prepared -c <clients> -j <clients> -T <duration>`. The server's dashboard
+  req/s is compared with pgbench's tps.
+- **Write path**: while the dashboard clients read as fast as they can, 4 more clients send
+  `setRenewalOwner` at a fixed total rate; the achieved rate and errors are reported.
+- **Data**: five partners holding 50/25/15/7/3 % of the customers, one renewal per customer
+  dated within a year around \"today\", 1–5 products each (3 on average); the dashboard is the
+  largest partner's. Mutations run on that partner's customers (`endServices` on the smallest
+  partner's, restored afterwards)."
+    );
+}
