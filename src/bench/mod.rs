@@ -83,9 +83,13 @@ async fn seed_in_child(
     if args.reseed {
         command.arg("--reseed");
     }
+    // The progress bar and messages go to the terminal; `output()` would capture them.
     let output = command
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
-        .output()
+        .spawn()
+        .context("running bench-seed")?
+        .wait_with_output()
         .await
         .context("running bench-seed")?;
     if !output.status.success() {

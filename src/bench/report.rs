@@ -404,7 +404,9 @@ fn method(w: &mut String) {
   (`/proc/self/stat`) over the scenario, divided by its requests. The load generator runs in
   its own process, so its CPU is not counted; on SQLite the database runs inside the server
   process and is counted. **DB CPU** (PostgreSQL) is the CPU time of the PostgreSQL backends
-  connected to the benchmark database (`pg_stat_activity` pids, `/proc/<pid>/stat`).
+  connected to the benchmark database (client backends of `pg_stat_activity`,
+  `/proc/<pid>/stat`; background workers such as autovacuum are not counted, but they do
+  compete for the same 2 cores when they run).
   Resolution is 10 ms of CPU over thousands of requests.
 - **Statements per request**: `Store::statement_count()` (every SQL statement the store sends,
   transaction control excluded) over the scenario, divided by its requests.

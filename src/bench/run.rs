@@ -407,7 +407,8 @@ async fn measure(ctx: &Ctx, workload: Workload, duration_ms: u64) -> anyhow::Res
     })
 }
 
-/// The PostgreSQL backends serving the benchmark database (their CPU is the database's).
+/// The PostgreSQL backends serving the benchmark database (their CPU is the
+/// database's); autovacuum workers and other background processes are not counted.
 async fn postgres_backends(ctx: &Ctx) -> anyhow::Result<Option<Vec<i32>>> {
     if ctx.target.backend != DatabaseBackend::Postgres {
         return Ok(None);
@@ -417,7 +418,8 @@ async fn postgres_backends(ctx: &Ctx) -> anyhow::Result<Option<Vec<i32>>> {
         .reader()
         .query_all_raw(Statement::from_string(
             DatabaseBackend::Postgres,
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()",
+            "SELECT pid FROM pg_stat_activity \
+             WHERE datname = current_database() AND backend_type = 'client backend'",
         ))
         .await?;
     Ok(Some(
