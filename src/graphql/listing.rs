@@ -152,7 +152,7 @@ pub fn connection(
                 list.direction,
                 list.sort.position_of(&renewal, &customer),
             ),
-            node: Renewal::new(renewal, session.default_owner()),
+            node: Renewal::new(renewal, customer.into(), session.default_owner()),
         })
         .collect();
     let came_from_cursor = request.cursor.is_some();
@@ -182,17 +182,14 @@ fn node_selections<'a>(ctx: &'a Context<'_>) -> [Lookahead<'a>; 2] {
 
 /// Loads what the selected nested fields of a page need, one statement per kind,
 /// so that a page costs the same number of statements whatever its size.
-/// The resolvers then find everything in the request's loader caches.
+/// The resolvers then find everything in the request's loader caches (each
+/// renewal already holds its customer, joined by the page query).
 pub async fn preload(
     session: &Session,
     rows: &[(renewal::Model, customer::Model)],
     selections: &[Lookahead<'_>],
 ) -> Result<(), Error> {
     let loaders = &session.loaders;
-    loaders
-        .customers
-        .feed_many(rows.iter().map(|(_, c)| (c.id, Some(c.clone()))))
-        .await;
     let wants = |path: &[&str]| {
         selections.iter().any(|selection| {
             let (first, rest) = path.split_first().unwrap_or((&"", &[]));

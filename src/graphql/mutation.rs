@@ -164,7 +164,7 @@ impl Mutation {
                     customers
                         .into_iter()
                         .map(|row| Customer {
-                            row,
+                            row: row.into(),
                             default_owner: default_owner(&partner),
                         })
                         .collect(),
@@ -268,7 +268,7 @@ impl Mutation {
         Ok(match result {
             Ok(row) => EndServicesPayload {
                 customer: Some(Customer {
-                    row,
+                    row: row.into(),
                     default_owner: s.default_owner(),
                 }),
                 user_errors: Vec::new(),

@@ -91,7 +91,7 @@ impl Query {
             _ => return Err(Error::bad_input("give exactly one of id and domain").into()),
         };
         Ok(row.map(|row| Customer {
-            row,
+            row: row.into(),
             default_owner: s.default_owner(),
         }))
     }
@@ -111,19 +111,15 @@ impl Query {
     }
 }
 
-/// The partner's visible renewals by id; their customers go into the loader cache.
+/// The partner's visible renewals by id, each with its customer.
 async fn load_renewals(s: &Session, ids: &[i64]) -> Result<HashMap<i64, Renewal>, Error> {
     let rows = s
         .store
         .renewals_by_ids(s.partner_id(), s.today, ids)
         .await?;
-    s.loaders
-        .customers
-        .feed_many(rows.iter().map(|(_, c)| (c.id, Some(c.clone()))))
-        .await;
     Ok(rows
         .into_iter()
-        .map(|(r, _)| (r.id, Renewal::new(r, s.default_owner())))
+        .map(|(r, c)| (r.id, Renewal::new(r, c.into(), s.default_owner())))
         .collect())
 }
 
@@ -174,7 +170,7 @@ async fn load_nodes(s: &Session, ids: &[ID]) -> Result<Vec<Option<Node>>, Error>
                     .map(|u| Node::PartnerUser(PartnerUser(u))),
                 NodeKind::Customer => customers.get(&id).cloned().flatten().map(|row| {
                     Node::Customer(Customer {
-                        row,
+                        row: row.into(),
                         default_owner: s.default_owner(),
                     })
                 }),

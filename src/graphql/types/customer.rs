@@ -1,5 +1,7 @@
 //! A customer of the partner.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use entity::customer;
 
@@ -18,7 +20,7 @@ use crate::{
 /// A customer of the partner, whose contract renewals the partner manages.
 #[derive(Clone, Debug)]
 pub struct Customer {
-    pub row: customer::Model,
+    pub row: Arc<customer::Model>,
     /// The partner's default owner, which applies unless the customer overrides it.
     pub default_owner: OwnerChoice,
 }
@@ -86,7 +88,7 @@ impl Customer {
         let rows = list_of(&s.loaders.customer_renewals, self.row.id).await?;
         Ok(rows
             .into_iter()
-            .map(|row| Renewal::new(row, self.default_owner))
+            .map(|row| Renewal::new(row, Arc::clone(&self.row), self.default_owner))
             .collect())
     }
 

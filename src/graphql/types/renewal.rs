@@ -1,21 +1,18 @@
 //! A contract renewal.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object, Result};
-use entity::renewal;
+use entity::{customer, renewal};
 
 use super::{
-    RenewalStatus,
-    customer::Customer,
-    money::Money,
-    owner::RenewalOwner,
-    product::{ProductRenewal, missing_row},
+    RenewalStatus, customer::Customer, money::Money, owner::RenewalOwner, product::ProductRenewal,
 };
 use crate::{
     domain::{dates, owner::OwnerChoice},
-    error::Error,
     graphql::{
         ids::{NodeKind, encode},
-        loaders::{list_of, row_of},
+        loaders::list_of,
         scalars::Date,
         session::session,
     },
@@ -26,13 +23,23 @@ use crate::{
 #[derive(Clone, Debug)]
 pub struct Renewal {
     pub row: renewal::Model,
+    /// The renewal's customer, read together with the renewal.
+    pub customer: Arc<customer::Model>,
     /// The partner's default owner, which applies unless the customer overrides it.
     pub default_owner: OwnerChoice,
 }
 
 impl Renewal {
-    pub fn new(row: renewal::Model, default_owner: OwnerChoice) -> Self {
-        Self { row, default_owner }
+    pub fn new(
+        row: renewal::Model,
+        customer: Arc<customer::Model>,
+        default_owner: OwnerChoice,
+    ) -> Self {
+        Self {
+            row,
+            customer,
+            default_owner,
+        }
     }
 
     fn status_value(&self) -> crate::domain::RenewalStatus {
@@ -41,17 +48,6 @@ impl Renewal {
             .status
             .parse()
             .unwrap_or(crate::domain::RenewalStatus::Renewed)
-    }
-
-    async fn load_customer(&self, ctx: &Context<'_>) -> Result<Customer, Error> {
-        let s = session(ctx)?;
-        let row = row_of(&s.loaders.customers, self.row.customer_id)
-            .await?
-            .ok_or_else(|| missing_row("customer", self.row.customer_id))?;
-        Ok(Customer {
-            row,
-            default_owner: self.default_owner,
-        })
     }
 }
 
@@ -65,8 +61,11 @@ impl Renewal {
         encode(NodeKind::Renewal, self.row.id)
     }
 
-    async fn customer(&self, ctx: &Context<'_>) -> Result<Customer> {
-        Ok(self.load_customer(ctx).await?)
+    async fn customer(&self) -> Customer {
+        Customer {
+            row: Arc::clone(&self.customer),
+            default_owner: self.default_owner,
+        }
     }
 
     async fn status(&self) -> RenewalStatus {
@@ -118,22 +117,17 @@ impl Renewal {
     /// serviced, the deadline has not passed and the renewal is at most 120 days away.
     async fn action_required(&self, ctx: &Context<'_>) -> Result<bool> {
         let today = session(ctx)?.today;
-        let customer = self.load_customer(ctx).await?;
         Ok(dates::requires_action(
             self.status_value(),
-            customer.row.services_ended_at.is_some(),
+            self.customer.services_ended_at.is_some(),
             self.row.renewal_date,
             today,
         ))
     }
 
     /// The customer's effective renewal owner.
-    async fn owner(&self, ctx: &Context<'_>) -> Result<RenewalOwner> {
-        let customer = self.load_customer(ctx).await?;
-        Ok(RenewalOwner(customer_owner(
-            &customer.row,
-            self.default_owner,
-        )))
+    async fn owner(&self) -> RenewalOwner {
+        RenewalOwner(customer_owner(&self.customer, self.default_owner))
     }
 
     /// The products on this contract that need a renewal decision.
