@@ -1,9 +1,9 @@
 //! Turns the `renewals` arguments into a store list and page, validating them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use async_graphql::{Context, Lookahead};
-use entity::{customer, product, product_renewal, renewal};
+use entity::{customer, renewal};
 
 use super::{
     cursor,
@@ -203,27 +203,8 @@ pub async fn preload(
     let renewal_ids: Vec<i64> = rows.iter().map(|(r, _)| r.id).collect();
     let customer_ids: Vec<i64> = rows.iter().map(|(_, c)| c.id).collect();
 
-    if wants(&["productRenewals", "product"]) {
-        // One statement for the product renewals and their products together.
-        let rows = session
-            .store
-            .product_renewals_with_products(session.partner_id(), &renewal_ids)
-            .await?;
-        let mut products: HashMap<i64, product::Model> = HashMap::new();
-        let mut by_renewal: HashMap<i64, Vec<product_renewal::Model>> =
-            renewal_ids.iter().map(|id| (*id, Vec::new())).collect();
-        for (row, product) in rows {
-            products.entry(product.id).or_insert(product);
-            if let Some(list) = by_renewal.get_mut(&row.renewal_id) {
-                list.push(row);
-            }
-        }
-        loaders
-            .products
-            .feed_many(products.into_iter().map(|(id, p)| (id, Some(p))))
-            .await;
-        loaders.product_renewals.feed_many(by_renewal).await;
-    } else if wants(&["productRenewals"]) {
+    if wants(&["productRenewals"]) {
+        // One statement: the product renewals together with their products.
         loaders.product_renewals.load_many(renewal_ids).await?;
     }
     if wants(&["owner", "notifyUser"]) || wants(&["customer", "renewalOwner", "notifyUser"]) {

@@ -140,17 +140,23 @@ impl Loader<i64> for ProductLoader {
     }
 }
 
-/// Product renewals by renewal id.
+/// Product renewals by renewal id, each with its product.
 pub struct ProductRenewalLoader(Scope);
 
 impl Loader<i64> for ProductRenewalLoader {
-    type Value = Vec<product_renewal::Model>;
+    type Value = Vec<(product_renewal::Model, Arc<product::Model>)>;
     type Error = Arc<DbErr>;
 
     async fn load(&self, keys: &[i64]) -> LoadResult<Self::Value> {
         let s = &self.0;
-        let rows = s.store.product_renewals(s.partner_id, keys).await?;
-        Ok(grouped(keys, rows, |p| Some(p.renewal_id)))
+        let rows = s
+            .store
+            .product_renewals_with_products(s.partner_id, keys)
+            .await?
+            .into_iter()
+            .map(|(row, product)| (row, Arc::new(product)))
+            .collect();
+        Ok(grouped(keys, rows, |(p, _)| Some(p.renewal_id)))
     }
 }
 

@@ -419,25 +419,6 @@ impl Store {
             .await
     }
 
-    /// The product renewals of some of the partner's renewals.
-    #[tracing::instrument(skip(self, renewal_ids))]
-    pub async fn product_renewals(
-        &self,
-        partner_id: i64,
-        renewal_ids: &[i64],
-    ) -> Result<Vec<product_renewal::Model>, DbErr> {
-        product_renewal::Entity::find()
-            .join(
-                JoinType::InnerJoin,
-                product_renewal::Relation::Renewal.def(),
-            )
-            .filter(renewal::Column::PartnerId.eq(partner_id))
-            .filter(product_renewal::Column::RenewalId.is_in(renewal_ids.iter().copied()))
-            .order_by_asc(product_renewal::Column::Id)
-            .all(&self.read)
-            .await
-    }
-
     /// The product renewals of some of the partner's renewals, each with its
     /// product: one statement for what the dashboard shows under each renewal.
     #[tracing::instrument(skip(self, renewal_ids))]

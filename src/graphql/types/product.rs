@@ -1,17 +1,12 @@
 //! Products and product renewals.
 
-use async_graphql::{Context, ID, Object, Result};
+use std::sync::Arc;
+
+use async_graphql::{ID, Object};
 use entity::{product, product_renewal};
 
 use super::money::Money;
-use crate::{
-    error::Error,
-    graphql::{
-        ids::{NodeKind, encode},
-        loaders::row_of,
-        session::session,
-    },
-};
+use crate::graphql::ids::{NodeKind, encode};
 
 /// A product of the vendor's catalogue.
 #[derive(Clone, Debug)]
@@ -37,17 +32,14 @@ impl Product {
 #[derive(Clone, Debug)]
 pub struct ProductRenewal {
     pub row: product_renewal::Model,
+    pub product: Arc<product::Model>,
     pub currency: String,
 }
 
 #[Object]
 impl ProductRenewal {
-    async fn product(&self, ctx: &Context<'_>) -> Result<Product> {
-        let s = session(ctx)?;
-        let product = row_of(&s.loaders.products, self.row.product_id)
-            .await?
-            .ok_or_else(|| missing_row("product", self.row.product_id))?;
-        Ok(Product(product))
+    async fn product(&self) -> Product {
+        Product((*self.product).clone())
     }
 
     async fn quantity(&self) -> i32 {
@@ -63,9 +55,4 @@ impl ProductRenewal {
     async fn renewal_mrr(&self) -> Money {
         Money::new(self.row.renewal_mrr_minor, &self.currency)
     }
-}
-
-/// A row that a foreign key guarantees is missing: a bug or a corrupt database.
-pub fn missing_row(table: &'static str, id: i64) -> Error {
-    Error::from(sea_orm::DbErr::RecordNotFound(format!("{table} {id}")))
 }

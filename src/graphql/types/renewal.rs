@@ -136,8 +136,9 @@ impl Renewal {
         let rows = list_of(&s.loaders.product_renewals, self.row.id).await?;
         Ok(rows
             .into_iter()
-            .map(|row| ProductRenewal {
+            .map(|(row, product)| ProductRenewal {
                 row,
+                product,
                 currency: self.row.currency.clone(),
             })
             .collect())
