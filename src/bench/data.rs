@@ -21,7 +21,7 @@ use sea_orm::{
 
 use crate::{
     domain::{OwnerParty, RenewalStatus, search},
-    seed::{PRODUCTS, rng::SplitMix64},
+    seed::{FIRST_WORDS, PRODUCTS, SECOND_WORDS, rng::SplitMix64},
 };
 
 /// The partners: slug, name, share of the customers in per cent, users.
@@ -46,54 +46,6 @@ const DAYS_AFTER: u64 = 334;
 const CHUNK: u64 = 20_000;
 const ROWS_PER_INSERT: usize = 500;
 
-const FIRST: [&str; 24] = [
-    "Acme",
-    "Blue",
-    "Bright",
-    "Cedar",
-    "Copper",
-    "Delta",
-    "Evergreen",
-    "Falcon",
-    "Granite",
-    "Harbor",
-    "Iron",
-    "Juniper",
-    "Keystone",
-    "Lumen",
-    "Maple",
-    "Nimbus",
-    "Orchid",
-    "Pioneer",
-    "Quartz",
-    "Redwood",
-    "Summit",
-    "Tidal",
-    "Umber",
-    "Vertex",
-];
-const SECOND: [&str; 20] = [
-    "Analytics",
-    "Bakery",
-    "Clinic",
-    "Dental",
-    "Energy",
-    "Fitness",
-    "Foods",
-    "Health",
-    "Labs",
-    "Legal",
-    "Logistics",
-    "Media",
-    "Motors",
-    "Outdoors",
-    "Realty",
-    "Robotics",
-    "Software",
-    "Studio",
-    "Travel",
-    "Ventures",
-];
 const MANAGERS: [(&str, &str); 5] = [
     ("Jordan Reyes", "jreyes@hubspot.example"),
     ("Priya Natarajan", "pnatarajan@hubspot.example"),
@@ -191,8 +143,9 @@ fn chunk(
             .unwrap_or(0);
         let users = PARTNERS[p].3;
         let id = i as i64 + 1;
-        let first = FIRST[(i % 24) as usize];
-        let second = SECOND[((i / 24) % 20) as usize];
+        let first = FIRST_WORDS[(i % FIRST_WORDS.len() as u64) as usize];
+        let second =
+            SECOND_WORDS[((i / FIRST_WORDS.len() as u64) % SECOND_WORDS.len() as u64) as usize];
         let domain = format!(
             "{}{}-{i}.example",
             first.to_lowercase(),

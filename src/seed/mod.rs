@@ -99,7 +99,8 @@ const MANAGERS: [(&str, &str); 5] = [
     ("Kenji Watanabe", "kwatanabe@hubspot.example"),
 ];
 
-const FIRST_WORDS: [&str; 24] = [
+/// Words that make customer names and domains (also used by the benchmark's data).
+pub const FIRST_WORDS: [&str; 24] = [
     "Acme",
     "Blue",
     "Bright",
@@ -125,7 +126,7 @@ const FIRST_WORDS: [&str; 24] = [
     "Umber",
     "Vertex",
 ];
-const SECOND_WORDS: [&str; 20] = [
+pub const SECOND_WORDS: [&str; 20] = [
     "Analytics",
     "Bakery",
     "Clinic",
