@@ -70,28 +70,75 @@ where
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use sea_orm::{
+        ConnectOptions, Database, DatabaseConnection, SqliteTransactionMode, TransactionOptions,
+        TransactionTrait,
+    };
+
     use super::*;
 
+    const IMMEDIATE: TransactionOptions = TransactionOptions {
+        isolation_level: None,
+        access_mode: None,
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+    };
+
+    /// A connection to `url` that gives up at once on a lock (no busy timeout).
+    async fn impatient(url: &str) -> DatabaseConnection {
+        let mut options = ConnectOptions::new(url);
+        options
+            .max_connections(1)
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|o| o.busy_timeout(Duration::ZERO));
+        Database::connect(options).await.unwrap()
+    }
+
     #[tokio::test]
-    async fn transient_failures_are_retried_and_others_are_not() {
-        let mut calls = 0;
-        let result: Result<u32, DbErr> = with_retries(|| {
-            calls += 1;
-            let n = calls;
-            async move {
-                if n < 3 {
-                    Err(DbErr::ConnectionAcquire(
-                        sea_orm::error::ConnAcquireErr::Timeout,
-                    ))
-                } else {
-                    Ok(n)
+    async fn a_real_sqlite_busy_is_transient_and_retried_until_the_lock_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/busy.db?mode=rwc", dir.path().display());
+        let holder = impatient(&url).await;
+        let contender = impatient(&url).await;
+        let lock = holder.begin_with_options(IMMEDIATE).await.unwrap();
+
+        let busy = contender.begin_with_options(IMMEDIATE).await.unwrap_err();
+        assert_eq!(classify(&busy), Failure::Transient, "{busy}");
+
+        // The lock is released during the retries: the write then goes through.
+        let attempts = AtomicU32::new(0);
+        let lock = std::sync::Mutex::new(Some(lock));
+        let result = with_retries(|| async {
+            if attempts.fetch_add(1, Ordering::SeqCst) == 2 {
+                let held = lock.lock().unwrap().take();
+                if let Some(held) = held {
+                    held.rollback().await.unwrap();
                 }
             }
+            let txn = contender.begin_with_options(IMMEDIATE).await?;
+            txn.commit().await
         })
         .await;
-        // Unavailable is not transient: no retry.
-        assert!(result.is_err());
-        assert_eq!(calls, 1);
-        assert_eq!(classify(&DbErr::Custom("x".into())), Failure::Other);
+        assert!(result.is_ok(), "{result:?}");
+        assert!(attempts.load(Ordering::SeqCst) >= 3);
+    }
+
+    #[tokio::test]
+    async fn unavailable_and_other_failures_are_not_retried() {
+        let unavailable = || DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout);
+        let other = || DbErr::Custom("x".into());
+        assert_eq!(classify(&unavailable()), Failure::Unavailable);
+        assert_eq!(classify(&other()), Failure::Other);
+        for make in [unavailable, other] {
+            let calls = AtomicU32::new(0);
+            let result: Result<(), DbErr> = with_retries(|| async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(make())
+            })
+            .await;
+            assert!(result.is_err());
+            assert_eq!(calls.load(Ordering::SeqCst), 1);
+        }
     }
 }
