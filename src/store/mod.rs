@@ -177,11 +177,13 @@ async fn connect_pool(
         .acquire_timeout(acquire_timeout)
         .connect_timeout(ACQUIRE_TIMEOUT)
         .sqlx_logging(false)
+        .test_before_acquire(false)
         .map_sqlx_sqlite_opts(|opts| {
             opts.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true)
+                .row_buffer_size(1024)
         });
     if let Some(schema) = pg_schema {
         options.set_schema_search_path(schema);
