@@ -71,7 +71,7 @@ pub fn router(store: Store, settings: Settings) -> Router {
         settings.today,
     );
     let state = AppState {
-        schema: graphql::schema(guard),
+        api: graphql::Api::new(guard),
         store,
         demo_token: settings.demo_token.map(Arc::from),
     };

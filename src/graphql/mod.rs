@@ -1,6 +1,7 @@
 //! The GraphQL schema: roots, types, loaders, the request guard and the session.
 
 mod cursor;
+mod documents;
 mod guard;
 pub mod ids;
 mod listing;
@@ -11,9 +12,12 @@ mod scalars;
 mod session;
 mod types;
 
-use async_graphql::{EmptySubscription, Schema};
+use std::sync::Arc;
 
-pub use guard::{Credentials, Guard, SessionSlot, codes};
+use async_graphql::{EmptySubscription, Request, Response, Schema, SchemaBuilder, ValidationMode};
+
+use documents::Documents;
+pub use guard::{Credentials, Guard, Ticket, codes};
 pub use listing::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_SEARCH_LEN};
 pub use mutation::{MAX_CUSTOMERS_PER_CHANGE, MAX_REASON_LEN, Mutation};
 pub use query::{MAX_NODES, Query};
@@ -29,15 +33,64 @@ pub const MAX_COST: usize = 25_000;
 /// The most directives on one field.
 pub const MAX_DIRECTIVES_PER_FIELD: usize = 5;
 
-/// The schema, guarded: requests carry [`Credentials`] and a [`SessionSlot`].
-pub fn schema(guard: Guard) -> AppSchema {
-    Schema::build(Query, Mutation, EmptySubscription)
+fn limited(builder: SchemaBuilder<Query, Mutation, EmptySubscription>) -> AppSchema {
+    builder
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COST)
         .limit_directives(MAX_DIRECTIVES_PER_FIELD)
         .disable_suggestions()
-        .extension(guard)
         .finish()
+}
+
+/// The GraphQL API: the schema behind the request [`Guard`].
+#[derive(Clone)]
+pub struct Api {
+    /// Parses, validates and admits requests (see [`guard`]).
+    admission: AppSchema,
+    /// Runs admitted requests.
+    execution: AppSchema,
+    documents: Documents,
+}
+
+impl Api {
+    pub fn new(guard: Guard) -> Self {
+        Self {
+            admission: limited(Schema::build(Query, Mutation, EmptySubscription).extension(guard)),
+            // Admission validated the document strictly against the same types.
+            execution: limited(
+                Schema::build(Query, Mutation, EmptySubscription)
+                    .validation_mode(ValidationMode::Fast),
+            ),
+            documents: Documents::default(),
+        }
+    }
+
+    /// Admits the request and, if admitted, executes it. `request` carries no data.
+    pub async fn execute(&self, request: Request, credentials: Option<Credentials>) -> Response {
+        let ticket = Arc::new(Ticket::default());
+        let document = self.documents.parse(&request.query);
+        let mut execution = Request::new(request.query.clone())
+            .variables(request.variables.clone())
+            .data(Arc::clone(&ticket));
+        execution.operation_name = request.operation_name.clone();
+
+        let mut admission = request.data(Arc::clone(&ticket));
+        if let Some(credentials) = credentials {
+            admission = admission.data(credentials);
+        }
+        if let Some(document) = &document {
+            admission.set_parsed_query(document.clone());
+        }
+        let refused = self.admission.execute(admission).await;
+        if !ticket.admitted() {
+            return ticket.finish(refused);
+        }
+        if let Some(document) = document {
+            execution.set_parsed_query(document);
+        }
+        let response = self.execution.execute(execution).await;
+        ticket.finish(response)
+    }
 }
 
 /// The schema in SDL, as committed in `schema.graphql`.

@@ -4,7 +4,7 @@ use async_graphql::Context;
 use chrono::NaiveDate;
 use entity::partner;
 
-use super::{guard::SessionSlot, loaders::Loaders};
+use super::{guard::Ticket, loaders::Loaders};
 use crate::{
     domain::owner::OwnerChoice,
     error::Error,
@@ -47,7 +47,7 @@ impl Session {
 
 /// The request's session (opened by the [`Guard`](super::guard::Guard)), or `UNAUTHENTICATED`.
 pub fn session<'a>(ctx: &Context<'a>) -> Result<&'a Session, Error> {
-    ctx.data_opt::<SessionSlot>()
-        .and_then(SessionSlot::get)
+    ctx.data_opt::<std::sync::Arc<Ticket>>()
+        .and_then(|ticket| ticket.session())
         .ok_or(Error::Unauthenticated)
 }

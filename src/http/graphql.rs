@@ -14,7 +14,7 @@ use axum::{
 use serde::Deserialize;
 
 use super::{AppState, MAX_BODY_BYTES, problem};
-use crate::graphql::{Credentials, SessionSlot, codes};
+use crate::graphql::{Credentials, codes};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -260,12 +260,11 @@ fn retry_after(response: &async_graphql::Response) -> Option<HeaderValue> {
 async fn execute(
     state: &AppState,
     headers: &HeaderMap,
-    mut request: async_graphql::Request,
+    request: async_graphql::Request,
     media: MediaType,
 ) -> Response {
-    match credentials(headers) {
-        Ok(Some(credentials)) => request = request.data(credentials),
-        Ok(None) => {}
+    let credentials = match credentials(headers) {
+        Ok(credentials) => credentials,
         Err(MalformedAuthorization) => {
             return problem(
                 StatusCode::UNAUTHORIZED,
@@ -273,14 +272,11 @@ async fn execute(
                 "send the API token as `Authorization: Bearer <token>`",
             );
         }
-    }
+    };
     if let Some(name) = &request.operation_name {
         tracing::Span::current().record("operation", name.as_str());
     }
-    let response = state
-        .schema
-        .execute(request.data(SessionSlot::default()))
-        .await;
+    let response = state.api.execute(request, credentials).await;
     let status = status_of(&response, media);
     let retry_after = retry_after(&response);
     let body = match serde_json::to_vec(&response) {

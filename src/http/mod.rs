@@ -13,7 +13,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{graphql::AppSchema, store::Store};
+use crate::{graphql::Api, store::Store};
 
 pub use problem::problem;
 
@@ -25,7 +25,7 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
-    pub schema: AppSchema,
+    pub api: Api,
     pub store: Store,
     /// In demo mode, the token GraphiQL is prefilled with.
     pub demo_token: Option<Arc<str>>,

@@ -5,6 +5,7 @@ mod events;
 mod failures;
 mod partners;
 mod renewals;
+mod rows;
 pub mod seed;
 mod tokens;
 

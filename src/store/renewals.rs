@@ -8,12 +8,12 @@ use chrono::NaiveDate;
 use entity::{customer, product, product_renewal, renewal};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, JoinType, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait, Select,
     sea_query::{Alias, Expr, ExprTrait, LikeExpr, Query, SelectStatement},
 };
 use serde::{Deserialize, Serialize};
 
-use super::Store;
+use super::{Store, rows};
 use crate::domain::{
     ActionWindow, OwnerParty, RenewalStatus,
     dates::{renewal_date_for_deadline, visible_renewal_dates},
@@ -339,16 +339,19 @@ impl Store {
                 Direction::Desc => row.lt(at),
             });
         }
-        let mut rows: Vec<(renewal::Model, customer::Model)> = select
+        let query = select
             .order_by(list.sort.column(), order(direction))
             .order_by(id, order(direction))
             .limit(page.limit + 1)
             .select_also(customer::Entity)
-            .all(&self.read)
+            .into_query();
+        let mut rows = self
+            .read
+            .query_all(&query)
             .await?
-            .into_iter()
-            .filter_map(|(renewal, customer)| Some((renewal, customer?)))
-            .collect();
+            .iter()
+            .map(rows::renewal_with_customer)
+            .collect::<Result<Vec<_>, _>>()?;
         let has_more = rows.len() as u64 > page.limit;
         rows.truncate(page.limit as usize);
         if page.backward {
@@ -427,7 +430,7 @@ impl Store {
         partner_id: i64,
         renewal_ids: &[i64],
     ) -> Result<Vec<(product_renewal::Model, product::Model)>, DbErr> {
-        Ok(product_renewal::Entity::find()
+        let query = product_renewal::Entity::find()
             .join(
                 JoinType::InnerJoin,
                 product_renewal::Relation::Renewal.def(),
@@ -440,11 +443,13 @@ impl Store {
             .filter(product_renewal::Column::RenewalId.is_in(renewal_ids.iter().copied()))
             .order_by_asc(product_renewal::Column::Id)
             .select_also(product::Entity)
-            .all(&self.read)
+            .into_query();
+        self.read
+            .query_all(&query)
             .await?
-            .into_iter()
-            .filter_map(|(row, product)| Some((row, product?)))
-            .collect())
+            .iter()
+            .map(rows::product_renewal_with_product)
+            .collect()
     }
 
     /// Products of the vendor's catalogue (shared by all partners).
