@@ -51,3 +51,24 @@ impl Documents {
         Some(document)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_parsed_documents_and_leaves_bad_or_long_ones_to_the_schema() {
+        let documents = Documents::default();
+        let query = "{ partner { name } }";
+        let first = documents.parse(query).unwrap();
+        assert_eq!(documents.0.len(), 1);
+        let again = documents.parse(query).unwrap();
+        assert_eq!(documents.0.len(), 1);
+        assert_eq!(format!("{first:?}"), format!("{again:?}"));
+
+        assert!(documents.parse("{ partner { name }").is_none());
+        let long = format!("{{ partner {{ name }} }}{}", " ".repeat(MAX_CACHED_TEXT));
+        assert!(documents.parse(&long).is_none());
+        assert_eq!(documents.0.len(), 1);
+    }
+}
