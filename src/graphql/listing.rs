@@ -16,6 +16,7 @@ use super::{
 };
 use crate::{
     error::Error,
+    graphql::loaders::prime,
     store::{PageRequest, RenewalFilter, RenewalList, RenewalPage, customer_owner},
 };
 
@@ -205,7 +206,7 @@ pub async fn preload(
 
     if wants(&["productRenewals"]) {
         // One statement: the product renewals together with their products.
-        loaders.product_renewals.load_many(renewal_ids).await?;
+        prime(&loaders.product_renewals, renewal_ids).await?;
     }
     if wants(&["owner", "notifyUser"]) || wants(&["customer", "renewalOwner", "notifyUser"]) {
         let default = session.default_owner();
@@ -213,16 +214,13 @@ pub async fn preload(
             .iter()
             .filter_map(|(_, c)| customer_owner(c, default).notify_user_id)
             .collect();
-        loaders.users.load_many(user_ids).await?;
+        prime(&loaders.users, user_ids.into_iter().collect()).await?;
     }
     if wants(&["customer", "renewals"]) {
-        loaders
-            .customer_renewals
-            .load_many(customer_ids.clone())
-            .await?;
+        prime(&loaders.customer_renewals, customer_ids.clone()).await?;
     }
     if wants(&["customer", "history"]) {
-        loaders.customer_history.load_many(customer_ids).await?;
+        prime(&loaders.customer_history, customer_ids).await?;
     }
     Ok(())
 }

@@ -73,6 +73,21 @@ where
     Ok(loader.load_one(key).await?.unwrap_or_default())
 }
 
+/// Loads `keys` now, in one batch, into the loader's cache, so that the
+/// resolvers that follow find them there. (`load_many` would wait for the
+/// loader's batching delay, 1 ms, on a task of its own.)
+pub async fn prime<L>(loader: &Loads<L>, keys: Vec<i64>) -> Result<(), Error>
+where
+    L: Loader<i64, Error = Arc<DbErr>>,
+{
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let values = loader.loader().load(&keys).await?;
+    loader.feed_many(values).await;
+    Ok(())
+}
+
 /// One value per key: the row with that id, or `None`.
 fn by_id<V>(keys: &[i64], rows: Vec<V>, id: impl Fn(&V) -> i64) -> HashMap<i64, Option<V>> {
     let mut map: HashMap<i64, Option<V>> = keys.iter().map(|k| (*k, None)).collect();
