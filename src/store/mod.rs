@@ -185,13 +185,7 @@ async fn connect_pool(
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true)
                 .row_buffer_size(1024)
-        })
-        // Plan each execution for its values. A generic plan (PostgreSQL may
-        // switch to one after five runs of a prepared statement) cannot know
-        // how few renewals a page names: for a page's product renewals it
-        // hash-joined all 50,000 renewals of the partner, 6 ms instead of
-        // 0.3-0.7 ms at 100k renewals (EXPLAIN ANALYZE of both plans).
-        .map_sqlx_postgres_opts(|opts| opts.options([("plan_cache_mode", "force_custom_plan")]));
+        });
     if let Some(schema) = pg_schema {
         options.set_schema_search_path(schema);
     }

@@ -440,6 +440,10 @@ impl Store {
                 product_renewal::Relation::Product.def(),
             )
             .filter(renewal::Column::PartnerId.eq(partner_id))
+            // The ids bound `renewal` too: a generic plan (PostgreSQL, after five
+            // runs of the prepared statement) otherwise read all of the partner's
+            // renewals to join them, 6 ms instead of 0.4 ms at 100k renewals.
+            .filter(renewal::Column::Id.is_in(renewal_ids.iter().copied()))
             .filter(product_renewal::Column::RenewalId.is_in(renewal_ids.iter().copied()))
             .order_by_asc(product_renewal::Column::Id)
             .select_also(product::Entity)

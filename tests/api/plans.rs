@@ -194,26 +194,3 @@ async fn no_list_reads_a_whole_renewal_or_customer_table(backend: Backend) {
 }
 
 db_tests!(no_list_reads_a_whole_renewal_or_customer_table);
-
-/// PostgreSQL plans every execution for its values: a generic plan cannot know
-/// how few renewals a page names, and for a page's product renewals it
-/// hash-joined all the partner's renewals (see `store::connect_pool`).
-#[tokio::test]
-async fn postgres_plans_each_execution_for_its_values() {
-    if crate::helpers::postgres_url().is_none() {
-        return;
-    }
-    let db = TestDb::new(Backend::Postgres).await;
-    let store = db.store().await;
-    let row = store
-        .reader()
-        .query_one_raw(Statement::from_string(
-            DatabaseBackend::Postgres,
-            "SHOW plan_cache_mode",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    let mode: String = row.try_get("", "plan_cache_mode").unwrap();
-    assert_eq!(mode, "force_custom_plan");
-}

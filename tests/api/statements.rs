@@ -88,7 +88,33 @@ async fn the_action_required_dashboard_costs_at_most_6_statements_for_10_50_and_
     );
 }
 
+/// The page's product renewals are read by the page's renewal ids on both
+/// tables, so that no plan (PostgreSQL's generic plan among them) has to read
+/// all of the partner's renewals to join them.
+async fn product_renewals_are_bounded_by_the_pages_renewal_ids(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    app.store.start_capture();
+    app.data(DASHBOARD, json!({ "first": 10 })).await;
+    let statements = app.store.stop_capture();
+    let products: Vec<&String> = statements
+        .iter()
+        .filter(|sql| sql.contains("FROM \"product_renewal\""))
+        .collect();
+    assert_eq!(products.len(), 1, "{statements:#?}");
+    assert!(
+        products[0].contains("\"renewal\".\"id\" IN ("),
+        "{}",
+        products[0]
+    );
+    assert!(
+        products[0].contains("\"product_renewal\".\"renewal_id\" IN ("),
+        "{}",
+        products[0]
+    );
+}
+
 db_tests!(
     a_page_costs_the_same_statements_for_1_10_and_100_renewals,
-    the_action_required_dashboard_costs_at_most_6_statements_for_10_50_and_100_renewals
+    the_action_required_dashboard_costs_at_most_6_statements_for_10_50_and_100_renewals,
+    product_renewals_are_bounded_by_the_pages_renewal_ids
 );
