@@ -62,6 +62,49 @@ impl Ticket {
     pub fn admitted(&self) -> bool {
         self.admitted.load(Ordering::Acquire)
     }
+
+    /// The response as sent: every error with a code, and the cost report.
+    pub fn finish(&self, mut response: Response) -> Response {
+        // Anything async-graphql reports without a code: errors at a field are
+        // bad arguments; errors without a path stopped the request before execution.
+        response.errors = std::mem::take(&mut response.errors)
+            .into_iter()
+            .map(|e| {
+                let code = if e.path.is_empty() {
+                    codes::VALIDATION_FAILED
+                } else {
+                    "BAD_USER_INPUT"
+                };
+                with_code(e, code)
+            })
+            .collect();
+        let mut report = async_graphql::indexmap::IndexMap::new();
+        report.insert(
+            async_graphql::Name::new("requestedQueryCost"),
+            Value::from(self.cost.load(Ordering::Relaxed)),
+        );
+        let throttle = *self.throttle.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(status) = throttle {
+            let mut t = async_graphql::indexmap::IndexMap::new();
+            t.insert(
+                async_graphql::Name::new("maximumAvailable"),
+                Value::from(status.maximum_available),
+            );
+            t.insert(
+                async_graphql::Name::new("currentlyAvailable"),
+                Value::from(status.currently_available),
+            );
+            t.insert(
+                async_graphql::Name::new("restoreRate"),
+                Value::from(status.restore_rate),
+            );
+            report.insert(async_graphql::Name::new("throttleStatus"), Value::Object(t));
+        }
+        response
+            .extensions
+            .insert("cost".to_owned(), Value::Object(report));
+        response
+    }
 }
 
 /// Error codes of requests refused before execution.
@@ -240,50 +283,5 @@ impl GuardExtension {
         // A ticket is new for every request, so its session is always unset here.
         let _ = ticket.session.set(session);
         Ok(())
-    }
-}
-
-impl Ticket {
-    /// The response as sent: every error with a code, and the cost report.
-    pub fn finish(&self, mut response: Response) -> Response {
-        // Anything async-graphql reports without a code: errors at a field are
-        // bad arguments; errors without a path stopped the request before execution.
-        response.errors = std::mem::take(&mut response.errors)
-            .into_iter()
-            .map(|e| {
-                let code = if e.path.is_empty() {
-                    codes::VALIDATION_FAILED
-                } else {
-                    "BAD_USER_INPUT"
-                };
-                with_code(e, code)
-            })
-            .collect();
-        let mut report = async_graphql::indexmap::IndexMap::new();
-        report.insert(
-            async_graphql::Name::new("requestedQueryCost"),
-            Value::from(self.cost.load(Ordering::Relaxed)),
-        );
-        let throttle = *self.throttle.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(status) = throttle {
-            let mut t = async_graphql::indexmap::IndexMap::new();
-            t.insert(
-                async_graphql::Name::new("maximumAvailable"),
-                Value::from(status.maximum_available),
-            );
-            t.insert(
-                async_graphql::Name::new("currentlyAvailable"),
-                Value::from(status.currently_available),
-            );
-            t.insert(
-                async_graphql::Name::new("restoreRate"),
-                Value::from(status.restore_rate),
-            );
-            report.insert(async_graphql::Name::new("throttleStatus"), Value::Object(t));
-        }
-        response
-            .extensions
-            .insert("cost".to_owned(), Value::Object(report));
-        response
     }
 }
