@@ -19,8 +19,8 @@ use std::{
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
@@ -89,7 +89,23 @@ impl Store {
         };
         store.count_statements();
         Migrator::up(&store.write, None).await?;
+        store.refresh_statistics().await?;
         Ok(store)
+    }
+
+    /// Lets SQLite refresh its planner statistics where they are missing or
+    /// stale (`PRAGMA optimize`, which SQLite recommends on open and from time
+    /// to time; it analyses only the tables that need it, approximately).
+    /// Without statistics, `orderBy: MRR_CHANGE` pages sorted every matching
+    /// renewal: 12x slower at 100k renewals. PostgreSQL's autovacuum keeps its
+    /// own statistics.
+    pub async fn refresh_statistics(&self) -> Result<(), DbErr> {
+        if self.backend() == DatabaseBackend::Sqlite {
+            self.write
+                .execute_unprepared("PRAGMA optimize = 0x10002")
+                .await?;
+        }
+        Ok(())
     }
 
     fn count_statements(&mut self) {

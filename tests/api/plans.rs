@@ -216,3 +216,42 @@ async fn sqlite_is_built_with_stat4_and_without_memory_statistics() {
         assert_eq!(used, 1, "SQLite compiled without {option}");
     }
 }
+
+/// A SQLite database filled through the API never runs `ANALYZE`; the store
+/// refreshes the planner's statistics when it connects (`PRAGMA optimize`).
+/// Without them, `orderBy: MRR_CHANGE` pages sorted every matching renewal.
+#[tokio::test]
+async fn sqlite_statistics_are_gathered_when_the_store_connects() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let store = db.store().await;
+    let today = bench::default_today();
+    store
+        .insert_dataset(&renewals::seed::generate(300, 1, today))
+        .await
+        .unwrap();
+    let count = |store: Store, table: &'static str| async move {
+        let row = store
+            .reader()
+            .query_one_raw(Statement::from_string(
+                DatabaseBackend::Sqlite,
+                format!("SELECT count(*) AS n FROM sqlite_stat1 WHERE tbl = '{table}'"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    };
+    // As if never analysed.
+    let writer = Database::connect(&db.url).await.unwrap();
+    writer
+        .execute_unprepared("DELETE FROM sqlite_stat1; DELETE FROM sqlite_stat4")
+        .await
+        .unwrap();
+    writer.close().await.unwrap();
+    assert_eq!(count(store.clone(), "renewal").await, 0);
+    store.close().await.unwrap();
+
+    let store = db.store().await;
+    assert!(count(store.clone(), "renewal").await > 0);
+    assert!(count(store, "customer").await > 0);
+}
