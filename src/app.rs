@@ -115,9 +115,32 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
+        let statistics = tokio::spawn(refresh_statistics_every(
+            self.store.clone(),
+            STATISTICS_INTERVAL,
+        ));
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        statistics.abort();
+        served
+    }
+}
+
+/// How often a serving process lets SQLite refresh its planner statistics.
+const STATISTICS_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Refreshes the store's planner statistics every `interval`, starting one
+/// interval from now (connecting refreshed them). A database that started
+/// empty gets statistics as it grows; see [`Store::refresh_statistics`].
+pub async fn refresh_statistics_every(store: Store, interval: Duration) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if let Err(err) = store.refresh_statistics().await {
+            tracing::warn!(error = %err, "could not refresh the planner's statistics");
+        }
     }
 }
 

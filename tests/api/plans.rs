@@ -255,3 +255,43 @@ async fn sqlite_statistics_are_gathered_when_the_store_connects() {
     assert!(count(store.clone(), "renewal").await > 0);
     assert!(count(store, "customer").await > 0);
 }
+
+/// A server started on an empty SQLite database gathers statistics while it
+/// serves, as the data grows (every hour in `renewals serve`).
+#[tokio::test]
+async fn sqlite_statistics_are_refreshed_while_serving() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let store = db.store().await;
+    let renewal_stats = |store: Store| async move {
+        let row = store
+            .reader()
+            .query_one_raw(Statement::from_string(
+                DatabaseBackend::Sqlite,
+                "SELECT count(*) AS n FROM sqlite_stat1 WHERE tbl = 'renewal'".to_owned(),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    };
+    let refresh = tokio::spawn(app::refresh_statistics_every(
+        store.clone(),
+        std::time::Duration::from_millis(50),
+    ));
+    // Empty tables have nothing to analyse.
+    assert_eq!(renewal_stats(store.clone()).await, 0);
+    store
+        .insert_dataset(&renewals::seed::generate(3000, 1, bench::default_today()))
+        .await
+        .unwrap();
+    let mut gathered = 0;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        gathered = renewal_stats(store.clone()).await;
+        if gathered > 0 {
+            break;
+        }
+    }
+    refresh.abort();
+    assert!(gathered > 0, "no statistics for renewal after 5 s");
+}
