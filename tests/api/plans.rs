@@ -217,6 +217,20 @@ async fn sqlite_is_built_with_stat4_and_without_memory_statistics() {
     }
 }
 
+/// The rows of SQLite's planner statistics (`sqlite_stat1`) about `table`.
+async fn stat1_rows(store: &Store, table: &str) -> i64 {
+    let row = store
+        .reader()
+        .query_one_raw(Statement::from_string(
+            DatabaseBackend::Sqlite,
+            format!("SELECT count(*) AS n FROM sqlite_stat1 WHERE tbl = '{table}'"),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
 /// A SQLite database filled through the API never runs `ANALYZE`; the store
 /// refreshes the planner's statistics when it connects (`PRAGMA optimize`).
 /// Without them, `orderBy: MRR_CHANGE` pages sorted every matching renewal.
@@ -229,18 +243,6 @@ async fn sqlite_statistics_are_gathered_when_the_store_connects() {
         .insert_dataset(&renewals::seed::generate(300, 1, today))
         .await
         .unwrap();
-    let count = |store: Store, table: &'static str| async move {
-        let row = store
-            .reader()
-            .query_one_raw(Statement::from_string(
-                DatabaseBackend::Sqlite,
-                format!("SELECT count(*) AS n FROM sqlite_stat1 WHERE tbl = '{table}'"),
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        row.try_get::<i64>("", "n").unwrap()
-    };
     // As if never analysed.
     let writer = Database::connect(&db.url).await.unwrap();
     writer
@@ -248,12 +250,12 @@ async fn sqlite_statistics_are_gathered_when_the_store_connects() {
         .await
         .unwrap();
     writer.close().await.unwrap();
-    assert_eq!(count(store.clone(), "renewal").await, 0);
+    assert_eq!(stat1_rows(&store, "renewal").await, 0);
     store.close().await.unwrap();
 
     let store = db.store().await;
-    assert!(count(store.clone(), "renewal").await > 0);
-    assert!(count(store, "customer").await > 0);
+    assert!(stat1_rows(&store, "renewal").await > 0);
+    assert!(stat1_rows(&store, "customer").await > 0);
 }
 
 /// A server started on an empty SQLite database gathers statistics while it
@@ -262,24 +264,12 @@ async fn sqlite_statistics_are_gathered_when_the_store_connects() {
 async fn sqlite_statistics_are_refreshed_while_serving() {
     let db = TestDb::new(Backend::Sqlite).await;
     let store = db.store().await;
-    let renewal_stats = |store: Store| async move {
-        let row = store
-            .reader()
-            .query_one_raw(Statement::from_string(
-                DatabaseBackend::Sqlite,
-                "SELECT count(*) AS n FROM sqlite_stat1 WHERE tbl = 'renewal'".to_owned(),
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        row.try_get::<i64>("", "n").unwrap()
-    };
     let refresh = tokio::spawn(app::refresh_statistics_every(
         store.clone(),
         std::time::Duration::from_millis(50),
     ));
     // Empty tables have nothing to analyse.
-    assert_eq!(renewal_stats(store.clone()).await, 0);
+    assert_eq!(stat1_rows(&store, "renewal").await, 0);
     store
         .insert_dataset(&renewals::seed::generate(3000, 1, bench::default_today()))
         .await
@@ -287,7 +277,7 @@ async fn sqlite_statistics_are_refreshed_while_serving() {
     let mut gathered = 0;
     for _ in 0..100 {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        gathered = renewal_stats(store.clone()).await;
+        gathered = stat1_rows(&store, "renewal").await;
         if gathered > 0 {
             break;
         }
