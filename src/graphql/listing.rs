@@ -1,8 +1,8 @@
 //! Turns the `renewals` arguments into a store list and page, validating them.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use async_graphql::{Context, Lookahead};
+use async_graphql::{Context, Lookahead, dataloader::Loader};
 use entity::{customer, renewal};
 
 use super::{
@@ -10,8 +10,8 @@ use super::{
     ids::{NodeKind, decode_as},
     session::Session,
     types::{
-        OrderDirection, PageInfo, Renewal, RenewalConnection, RenewalEdge, RenewalFilterInput,
-        RenewalOrderField, RenewalOrderInput,
+        OrderDirection, PageInfo, ProductRenewalRows, Renewal, RenewalConnection, RenewalEdge,
+        RenewalFilterInput, RenewalOrderField, RenewalOrderInput,
     },
 };
 use crate::{
@@ -137,11 +137,13 @@ pub fn page_request(
     })
 }
 
-/// The connection for a page read with `request`.
+/// The connection for a page read with `request`, its renewals holding what
+/// [`preload`] read for them.
 pub fn connection(
     list: RenewalList,
     request: &PageRequest,
     page: RenewalPage,
+    preloaded: &Preloaded,
     session: &Session,
 ) -> RenewalConnection {
     let edges: Vec<RenewalEdge> = page
@@ -153,7 +155,14 @@ pub fn connection(
                 list.direction,
                 list.sort.position_of(&renewal, &customer),
             ),
-            node: Renewal::new(renewal, customer.into(), session.default_owner()),
+            node: {
+                let rows = preloaded.product_renewals.get(&renewal.id);
+                let node = Renewal::new(renewal, customer.into(), session.default_owner());
+                match rows {
+                    Some(rows) => node.with_product_renewals(rows),
+                    None => node,
+                }
+            },
         })
         .collect();
     let came_from_cursor = request.cursor.is_some();
@@ -181,15 +190,23 @@ fn node_selections<'a>(ctx: &'a Context<'_>) -> [Lookahead<'a>; 2] {
     [look.field("edges").field("node"), look.field("nodes")]
 }
 
+/// What [`preload`] read for a page's renewals to hold themselves; the rest
+/// waits in the request's loader caches.
+#[derive(Default)]
+pub struct Preloaded {
+    /// By renewal id.
+    product_renewals: HashMap<i64, ProductRenewalRows>,
+}
+
 /// Loads what the selected nested fields of a page need, one statement per kind,
 /// so that a page costs the same number of statements whatever its size.
-/// The resolvers then find everything in the request's loader caches (each
-/// renewal already holds its customer, joined by the page query).
+/// Each renewal already holds its customer, joined by the page query; its
+/// product renewals are returned, and the rest goes to the loader caches.
 pub async fn preload(
     session: &Session,
     rows: &[(renewal::Model, customer::Model)],
     selections: &[Lookahead<'_>],
-) -> Result<(), Error> {
+) -> Result<Preloaded, Error> {
     let loaders = &session.loaders;
     let wants = |path: &[&str]| {
         selections.iter().any(|selection| {
@@ -204,9 +221,10 @@ pub async fn preload(
     let renewal_ids: Vec<i64> = rows.iter().map(|(r, _)| r.id).collect();
     let customer_ids: Vec<i64> = rows.iter().map(|(_, c)| c.id).collect();
 
-    if wants(&["productRenewals"]) {
+    let mut preloaded = Preloaded::default();
+    if wants(&["productRenewals"]) && !renewal_ids.is_empty() {
         // One statement: the product renewals together with their products.
-        prime(&loaders.product_renewals, renewal_ids).await?;
+        preloaded.product_renewals = loaders.product_renewals.loader().load(&renewal_ids).await?;
     }
     if wants(&["owner", "notifyUser"]) || wants(&["customer", "renewalOwner", "notifyUser"]) {
         let default = session.default_owner();
@@ -222,7 +240,7 @@ pub async fn preload(
     if wants(&["customer", "history"]) {
         prime(&loaders.customer_history, customer_ids).await?;
     }
-    Ok(())
+    Ok(preloaded)
 }
 
 /// [`preload`] for the renewals of a connection field.
@@ -230,6 +248,6 @@ pub async fn preload_connection(
     ctx: &Context<'_>,
     session: &Session,
     rows: &[(renewal::Model, customer::Model)],
-) -> Result<(), Error> {
+) -> Result<Preloaded, Error> {
     preload(session, rows, &node_selections(ctx)).await
 }

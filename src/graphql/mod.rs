@@ -2,6 +2,7 @@
 
 mod cursor;
 mod documents;
+mod eager;
 mod guard;
 pub mod ids;
 mod listing;

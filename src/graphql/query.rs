@@ -57,8 +57,8 @@ impl Query {
             .renewal_page(&list, &request)
             .await
             .map_err(Error::from)?;
-        preload_connection(ctx, s, &page.rows).await?;
-        Ok(connection(list, &request, page, s))
+        let preloaded = preload_connection(ctx, s, &page.rows).await?;
+        Ok(connection(list, &request, page, &preloaded, s))
     }
 
     /// One of the partner's renewals, by ID.
@@ -178,7 +178,7 @@ async fn load_nodes(s: &Session, ids: &[ID]) -> Result<Vec<Option<Node>>, Error>
                     .get(&id)
                     .cloned()
                     .flatten()
-                    .map(|p| Node::Product(Product(p))),
+                    .map(|p| Node::Product(Product(p.into()))),
                 NodeKind::Renewal => renewals.get(&id).cloned().map(Node::Renewal),
             }
         })

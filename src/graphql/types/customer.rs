@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, Object, Result, SimpleObject, Value};
 use entity::customer;
 
 use super::{event::CustomerEvent, owner::RenewalOwner, renewal::Renewal};
 use crate::{
     domain::owner::OwnerChoice,
     graphql::{
+        eager::{Eager, EagerObject, field_name},
         ids::{NodeKind, encode},
         loaders::list_of,
         scalars::DateTime,
@@ -31,6 +32,16 @@ pub struct RenewalManager {
     pub name: String,
     /// Write here to reach the renewal manager ("Send email").
     pub email: String,
+}
+
+impl EagerObject for RenewalManager {
+    fn field(&self, ctx: &Context<'_>) -> Value {
+        match field_name(ctx) {
+            "name" => Value::String(self.name.clone()),
+            "email" => Value::String(self.email.clone()),
+            _ => Value::Null,
+        }
+    }
 }
 
 #[Object]
@@ -58,11 +69,11 @@ impl Customer {
         RenewalOwner(customer_owner(&self.row, self.default_owner))
     }
 
-    async fn renewal_manager(&self) -> RenewalManager {
-        RenewalManager {
+    async fn renewal_manager(&self) -> Eager<RenewalManager> {
+        Eager(RenewalManager {
             name: self.row.manager_name.clone(),
             email: self.row.manager_email.clone(),
-        }
+        })
     }
 
     /// True once the partner has ended services for this customer: it no longer

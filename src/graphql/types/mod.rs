@@ -3,6 +3,8 @@
 
 mod connection;
 mod customer;
+#[cfg(test)]
+mod eager_tests;
 mod enums;
 mod event;
 mod inputs;
@@ -21,5 +23,5 @@ pub use inputs::{RenewalFilterInput, RenewalOrderInput, RenewalOwnerInput};
 pub use node::Node;
 pub use partner::{Partner, PartnerUser};
 pub use product::Product;
-pub use renewal::Renewal;
+pub use renewal::{ProductRenewalRows, Renewal};
 pub use user_error::{UserError, UserErrorCode};

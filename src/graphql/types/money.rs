@@ -1,10 +1,13 @@
 //! Money as the API shows it.
 
-use async_graphql::SimpleObject;
+use async_graphql::{Context, SimpleObject, Value};
 
 use crate::{
     domain::{Currency, money},
-    graphql::scalars::Decimal,
+    graphql::{
+        eager::{EagerObject, field_name, scalar},
+        scalars::Decimal,
+    },
 };
 
 /// An amount of money in a currency.
@@ -35,6 +38,16 @@ impl From<money::Money> for Money {
         Self {
             amount: Decimal(money.amount()),
             currency_code: money.currency.code().to_owned(),
+        }
+    }
+}
+
+impl EagerObject for Money {
+    fn field(&self, ctx: &Context<'_>) -> Value {
+        match field_name(ctx) {
+            "amount" => scalar(&self.amount),
+            "currencyCode" => Value::String(self.currency_code.clone()),
+            _ => Value::Null,
         }
     }
 }

@@ -5,7 +5,7 @@ use async_graphql::{Context, Object, Result};
 use super::{PartnerUser, RenewalOwnerParty};
 use crate::{
     domain,
-    graphql::{loaders::row_of, session::session},
+    graphql::{eager::Eager, loaders::row_of, session::session},
 };
 
 /// Who is responsible for a renewal, and which partner user is notified.
@@ -21,12 +21,14 @@ impl RenewalOwner {
 
     /// The partner user who is notified: copied on the vendor's emails when the
     /// party is HUBSPOT, the recipient when it is PARTNER.
-    async fn notify_user(&self, ctx: &Context<'_>) -> Result<Option<PartnerUser>> {
+    async fn notify_user(&self, ctx: &Context<'_>) -> Result<Option<Eager<PartnerUser>>> {
         let Some(id) = self.0.notify_user_id else {
             return Ok(None);
         };
         let s = session(ctx)?;
-        Ok(row_of(&s.loaders.users, id).await?.map(PartnerUser))
+        Ok(row_of(&s.loaders.users, id)
+            .await?
+            .map(|user| Eager(PartnerUser(user))))
     }
 
     /// True when this owner comes from the partner's default rather than an override.

@@ -2,15 +2,18 @@
 
 use std::sync::Arc;
 
-use async_graphql::{ID, Object};
+use async_graphql::{Context, ID, Object, SimpleObject, Value};
 use entity::{product, product_renewal};
 
 use super::money::Money;
-use crate::graphql::ids::{NodeKind, encode};
+use crate::graphql::{
+    eager::{self, EagerObject, field_name},
+    ids::{NodeKind, encode},
+};
 
 /// A product of the vendor's catalogue.
 #[derive(Clone, Debug)]
-pub struct Product(pub product::Model);
+pub struct Product(pub Arc<product::Model>);
 
 #[Object]
 impl Product {
@@ -28,31 +31,48 @@ impl Product {
     }
 }
 
-/// A product the customer owns on the contract that needs a renewal decision.
-#[derive(Clone, Debug)]
-pub struct ProductRenewal {
-    pub row: product_renewal::Model,
-    pub product: Arc<product::Model>,
-    pub currency: String,
+impl EagerObject for Product {
+    fn field(&self, ctx: &Context<'_>) -> Value {
+        match field_name(ctx) {
+            "id" => Value::String(encode(NodeKind::Product, self.0.id).0),
+            "sku" => Value::String(self.0.sku.clone()),
+            "name" => Value::String(self.0.name.clone()),
+            _ => Value::Null,
+        }
+    }
 }
 
-#[Object]
-impl ProductRenewal {
-    async fn product(&self) -> Product {
-        Product((*self.product).clone())
-    }
-
-    async fn quantity(&self) -> i32 {
-        self.row.quantity
-    }
-
+/// A product the customer owns on the contract that needs a renewal decision.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ProductRenewal {
+    pub product: Product,
+    pub quantity: i32,
     /// Monthly recurring revenue of this product now.
-    async fn current_mrr(&self) -> Money {
-        Money::new(self.row.current_mrr_minor, &self.currency)
-    }
-
+    pub current_mrr: Money,
     /// Monthly recurring revenue of this product after the renewal.
-    async fn renewal_mrr(&self) -> Money {
-        Money::new(self.row.renewal_mrr_minor, &self.currency)
+    pub renewal_mrr: Money,
+}
+
+impl ProductRenewal {
+    /// `row` of `product`, on a renewal in currency `currency`.
+    pub fn new(row: &product_renewal::Model, product: Arc<product::Model>, currency: &str) -> Self {
+        Self {
+            product: Product(product),
+            quantity: row.quantity,
+            current_mrr: Money::new(row.current_mrr_minor, currency),
+            renewal_mrr: Money::new(row.renewal_mrr_minor, currency),
+        }
+    }
+}
+
+impl EagerObject for ProductRenewal {
+    fn field(&self, ctx: &Context<'_>) -> Value {
+        match field_name(ctx) {
+            "product" => eager::object(&self.product, ctx),
+            "quantity" => Value::from(self.quantity),
+            "currentMrr" => eager::object(&self.current_mrr, ctx),
+            "renewalMrr" => eager::object(&self.renewal_mrr, ctx),
+            _ => Value::Null,
+        }
     }
 }

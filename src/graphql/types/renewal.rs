@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object, Result};
-use entity::{customer, renewal};
+use entity::{customer, product, product_renewal, renewal};
 
 use super::{
     RenewalStatus, customer::Customer, money::Money, owner::RenewalOwner, product::ProductRenewal,
@@ -11,6 +11,7 @@ use super::{
 use crate::{
     domain::{dates, owner::OwnerChoice},
     graphql::{
+        eager::{Eager, EagerList},
         ids::{NodeKind, encode},
         loaders::list_of,
         scalars::Date,
@@ -27,7 +28,12 @@ pub struct Renewal {
     pub customer: Arc<customer::Model>,
     /// The partner's default owner, which applies unless the customer overrides it.
     pub default_owner: OwnerChoice,
+    /// The renewal's product renewals, when they were read with its page.
+    pub product_renewals: Option<Arc<[ProductRenewal]>>,
 }
+
+/// Product renewals as the store reads them, each with its product.
+pub type ProductRenewalRows = Vec<(product_renewal::Model, Arc<product::Model>)>;
 
 impl Renewal {
     pub fn new(
@@ -39,7 +45,20 @@ impl Renewal {
             row,
             customer,
             default_owner,
+            product_renewals: None,
         }
+    }
+
+    /// This renewal holding its product renewals `rows`, read with its page.
+    pub fn with_product_renewals(mut self, rows: &ProductRenewalRows) -> Self {
+        self.product_renewals = Some(self.product_renewals_of(rows));
+        self
+    }
+
+    fn product_renewals_of(&self, rows: &ProductRenewalRows) -> Arc<[ProductRenewal]> {
+        rows.iter()
+            .map(|(row, product)| ProductRenewal::new(row, Arc::clone(product), &self.row.currency))
+            .collect()
     }
 
     fn status_value(&self) -> crate::domain::RenewalStatus {
@@ -99,18 +118,18 @@ impl Renewal {
     }
 
     /// Monthly recurring revenue now: the sum over the product renewals.
-    async fn current_mrr(&self) -> Money {
-        Money::new(self.row.current_mrr_minor, &self.row.currency)
+    async fn current_mrr(&self) -> Eager<Money> {
+        Eager(Money::new(self.row.current_mrr_minor, &self.row.currency))
     }
 
     /// Monthly recurring revenue after the renewal: the sum over the product renewals.
-    async fn renewal_mrr(&self) -> Money {
-        Money::new(self.row.renewal_mrr_minor, &self.row.currency)
+    async fn renewal_mrr(&self) -> Eager<Money> {
+        Eager(Money::new(self.row.renewal_mrr_minor, &self.row.currency))
     }
 
     /// Renewal MRR minus current MRR.
-    async fn mrr_change(&self) -> Money {
-        Money::new(self.row.mrr_change_minor, &self.row.currency)
+    async fn mrr_change(&self) -> Eager<Money> {
+        Eager(Money::new(self.row.mrr_change_minor, &self.row.currency))
     }
 
     /// True when the partner must act: the renewal is PENDING, the customer is
@@ -131,17 +150,13 @@ impl Renewal {
     }
 
     /// The products on this contract that need a renewal decision.
-    async fn product_renewals(&self, ctx: &Context<'_>) -> Result<Vec<ProductRenewal>> {
+    async fn product_renewals(&self, ctx: &Context<'_>) -> Result<EagerList<ProductRenewal>> {
+        if let Some(list) = &self.product_renewals {
+            return Ok(EagerList(Arc::clone(list)));
+        }
         let s = session(ctx)?;
         let rows = list_of(&s.loaders.product_renewals, self.row.id).await?;
-        Ok(rows
-            .into_iter()
-            .map(|(row, product)| ProductRenewal {
-                row,
-                product,
-                currency: self.row.currency.clone(),
-            })
-            .collect())
+        Ok(EagerList(self.product_renewals_of(&rows)))
     }
 
     /// Link to the page where the customer compares and picks renewal options.

@@ -1,0 +1,173 @@
+//! Each eager type against its derived resolvers (see `graphql::eager`):
+//! same query, same answer.
+
+use std::sync::Arc;
+
+use async_graphql::{EmptyMutation, EmptySubscription, Object, Request, Schema, Variables};
+use entity::{partner_user, product, product_renewal};
+use serde_json::{Value as Json, json};
+
+use super::{Node, PartnerUser, customer::RenewalManager, product::ProductRenewal};
+use crate::graphql::eager::{Eager, EagerList};
+
+fn product_renewals() -> Vec<ProductRenewal> {
+    let product = Arc::new(product::Model {
+        id: 7,
+        sku: "MKT-PRO".into(),
+        name: "Marketing Hub \"Pro\"".into(),
+    });
+    [(1, 3, 4_500, 5_250), (2, 1, 0, -1_999)]
+        .into_iter()
+        .map(|(id, quantity, current, renewal)| {
+            let row = product_renewal::Model {
+                id,
+                renewal_id: 1,
+                product_id: 7,
+                quantity,
+                current_mrr_minor: current,
+                renewal_mrr_minor: renewal,
+            };
+            ProductRenewal::new(&row, Arc::clone(&product), "KWD")
+        })
+        .collect()
+}
+
+fn user() -> PartnerUser {
+    PartnerUser(partner_user::Model {
+        id: 3,
+        partner_id: 1,
+        name: "Ana Lima".into(),
+        email: "ana@agency.example".into(),
+    })
+}
+
+fn manager() -> RenewalManager {
+    RenewalManager {
+        name: "Sam Doe".into(),
+        email: "sam@vendor.example".into(),
+    }
+}
+
+/// Every type twice: `derived*` resolved by async-graphql, `eager*` by this module.
+struct Both;
+
+#[Object]
+impl Both {
+    async fn derived(&self) -> ProductRenewal {
+        product_renewals().remove(0)
+    }
+    async fn eager(&self) -> Eager<ProductRenewal> {
+        Eager(product_renewals().remove(0))
+    }
+    async fn derived_list(&self) -> Vec<ProductRenewal> {
+        product_renewals()
+    }
+    async fn eager_list(&self) -> EagerList<ProductRenewal> {
+        EagerList(product_renewals().into())
+    }
+    async fn derived_user(&self) -> PartnerUser {
+        user()
+    }
+    async fn eager_user(&self) -> Eager<PartnerUser> {
+        Eager(user())
+    }
+    async fn derived_manager(&self) -> RenewalManager {
+        manager()
+    }
+    async fn eager_manager(&self) -> Eager<RenewalManager> {
+        Eager(manager())
+    }
+    /// Registers the `Node` interface, for fragments on it.
+    async fn node(&self) -> Node {
+        Node::PartnerUser(user())
+    }
+}
+
+fn schema() -> Schema<Both, EmptyMutation, EmptySubscription> {
+    Schema::new(Both, EmptyMutation, EmptySubscription)
+}
+
+async fn run(query: &str, variables: Json) -> Json {
+    let request = Request::new(query).variables(Variables::from_json(variables));
+    let response = schema().execute(request).await;
+    assert!(response.errors.is_empty(), "{:?}", response.errors);
+    response.data.into_json().unwrap_or_default()
+}
+
+/// A selection of every field of `type_name`, nested objects included,
+/// read from the schema by introspection (so a new field is covered too).
+async fn every_field(type_name: &str) -> String {
+    let query = r#"query($name: String!) { __type(name: $name) { fields {
+        name type { kind name ofType { kind name ofType { kind name ofType { kind name } } } }
+    } } }"#;
+    let data = run(query, json!({ "name": type_name })).await;
+    let mut selection = Vec::new();
+    for field in data["__type"]["fields"].as_array().into_iter().flatten() {
+        let mut ty = &field["type"];
+        while ty["name"].is_null() {
+            ty = &ty["ofType"];
+        }
+        let name = field["name"].as_str().unwrap_or_default().to_owned();
+        selection.push(if ty["kind"] == "OBJECT" {
+            let nested = Box::pin(every_field(ty["name"].as_str().unwrap_or_default()));
+            format!("{name} {}", nested.await)
+        } else {
+            name
+        });
+    }
+    assert!(!selection.is_empty(), "{type_name} has no fields");
+    format!("{{ {} }}", selection.join(" "))
+}
+
+/// Runs `selection` on the fields `derived<suffix>` and `eager<suffix>` and
+/// compares; `header` declares the operation's variables and `fragments`
+/// defines the fragments `selection` uses.
+async fn assert_same(suffix: &str, selection: &str, header: &str, fragments: &str) {
+    let query = format!(
+        "query {header} {{
+            derived: derived{suffix} {selection}
+            eager: eager{suffix} {selection}
+        }}
+        {fragments}"
+    );
+    let data = run(&query, json!({ "yes": true, "no": false })).await;
+    assert_ne!(data["eager"], Json::Null, "{query}");
+    assert_eq!(data["derived"], data["eager"], "{query}");
+}
+
+#[tokio::test]
+async fn eager_types_answer_every_field_as_their_derived_resolvers_do() {
+    for (field, type_name) in [
+        ("", "ProductRenewal"),
+        ("List", "ProductRenewal"),
+        ("User", "PartnerUser"),
+        ("Manager", "RenewalManager"),
+    ] {
+        let selection = every_field(type_name).await;
+        assert_same(field, &selection, "", "").await;
+    }
+}
+
+#[tokio::test]
+async fn eager_types_handle_aliases_fragments_directives_and_merged_fields() {
+    let selection = r#"{
+        __typename
+        q: quantity
+        quantity @skip(if: $yes)
+        currentMrr @include(if: $yes) { ...Money }
+        renewalMrr @include(if: $no) { amount }
+        renewalMrr { amount }
+        renewalMrr { currencyCode __typename }
+        ...ProductFields
+        product { sku }
+        product { ... on Node { id } ... on Product { name } ... { sku } }
+        again: product @skip(if: $no) { __typename }
+    }"#;
+    let header = "($yes: Boolean!, $no: Boolean!)";
+    let fragments = "fragment Money on Money { currencyCode amount }
+        fragment ProductFields on ProductRenewal { quantity product { id } }";
+    assert_same("", selection, header, fragments).await;
+    assert_same("List", selection, header, fragments).await;
+    let user = "{ ... on Node { id } n: name email __typename }";
+    assert_same("User", user, "", "").await;
+}
