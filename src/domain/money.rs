@@ -10,14 +10,6 @@ pub struct Currency([u8; 3]);
 #[error("{0:?} is not an ISO 4217 currency code")]
 pub struct InvalidCurrency(pub String);
 
-/// Currencies without minor units (ISO 4217 exponent 0).
-const ZERO_DIGITS: &[&str] = &[
-    "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND",
-    "VUV", "XAF", "XOF", "XPF",
-];
-/// Currencies with three minor digits (ISO 4217 exponent 3).
-const THREE_DIGITS: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
-
 impl Currency {
     pub fn parse(code: &str) -> Result<Self, InvalidCurrency> {
         match code.as_bytes() {
@@ -33,13 +25,13 @@ impl Currency {
 
     /// How many digits follow the decimal point (2 for USD, 0 for JPY, 3 for KWD).
     pub fn minor_digits(&self) -> u32 {
-        let code = self.code();
-        if ZERO_DIGITS.contains(&code) {
-            0
-        } else if THREE_DIGITS.contains(&code) {
-            3
-        } else {
-            2
+        match &self.0 {
+            // ISO 4217 exponent 0: no minor units.
+            b"BIF" | b"CLP" | b"DJF" | b"GNF" | b"ISK" | b"JPY" | b"KMF" | b"KRW" | b"PYG"
+            | b"RWF" | b"UGX" | b"UYI" | b"VND" | b"VUV" | b"XAF" | b"XOF" | b"XPF" => 0,
+            // ISO 4217 exponent 3.
+            b"BHD" | b"IQD" | b"JOD" | b"KWD" | b"LYD" | b"OMR" | b"TND" => 3,
+            _ => 2,
         }
     }
 }
@@ -129,6 +121,24 @@ mod tests {
                 format!("{sign}{}.{:0width$}", abs / unit, abs % unit, width = digits as usize)
             };
             prop_assert_eq!(Money::new(minor, currency).amount(), expected);
+        }
+    }
+
+    #[test]
+    fn minor_digits_follow_iso_4217_exponents() {
+        for (code, digits) in [
+            ("EUR", 2),
+            ("CLP", 0),
+            ("KRW", 0),
+            ("XPF", 0),
+            ("BHD", 3),
+            ("TND", 3),
+        ] {
+            assert_eq!(
+                Currency::parse(code).unwrap().minor_digits(),
+                digits,
+                "{code}"
+            );
         }
     }
 

@@ -18,7 +18,7 @@ use std::{borrow::Cow, sync::Arc};
 
 use async_graphql::{
     Context, ContextSelectionSet, Name, OutputType, Positioned, ScalarType, ServerResult, Value,
-    indexmap::IndexMap,
+    indexmap::{IndexMap, map::Entry},
     parser::types::{Field, Selection},
     registry::Registry,
 };
@@ -106,7 +106,7 @@ pub fn field_name<'a>(ctx: &Context<'a>) -> &'a str {
 
 /// `object` resolved on the selection set `ctx.item`.
 fn resolve<T: EagerObject>(object: &T, ctx: &ContextSelectionSet<'_>) -> Value {
-    let mut fields = IndexMap::new();
+    let mut fields = IndexMap::with_capacity(ctx.item.node.items.len());
     collect(object, ctx, &mut fields);
     // As async-graphql does: an object with no selected field is null.
     if fields.is_empty() {
@@ -173,9 +173,12 @@ fn applies<T: OutputType>(ctx: &ContextSelectionSet<'_>, condition: &str) -> boo
 
 /// Adds a field's value; a field selected twice merges its sub-selections.
 fn insert(fields: &mut IndexMap<Name, Value>, key: Name, value: Value) {
-    let Some(previous) = fields.get_mut(&key) else {
-        fields.insert(key, value);
-        return;
+    let previous = match fields.entry(key) {
+        Entry::Vacant(entry) => {
+            entry.insert(value);
+            return;
+        }
+        Entry::Occupied(entry) => entry.into_mut(),
     };
     match (previous, value) {
         (Value::Object(previous), Value::Object(value)) => {
