@@ -6,9 +6,17 @@
 //! A joined select lists the first entity's columns, then the second's, each in
 //! declaration order (`Column::iter()`). The struct literals below follow that
 //! order, and Rust evaluates their fields in the order written.
+//!
+//! Values are decoded by sqlx without its per-value check that the column's
+//! SQL type matches the Rust type (a tenth of the decoding on PostgreSQL):
+//! the statements are ours and the test below compares the result with
+//! SeaORM's checked decoding. A mismatch would still be an error, not a wrong value.
 
 use entity::{customer, product, product_renewal, renewal};
-use sea_orm::{DbErr, QueryResult, TryGetable};
+use sea_orm::{
+    DbErr, QueryResult, RuntimeErr, TryGetable,
+    sqlx::{Decode, Postgres, Row, Sqlite},
+};
 
 /// Reads a row's columns one after the other.
 struct Columns<'a> {
@@ -16,11 +24,21 @@ struct Columns<'a> {
     at: usize,
 }
 
-impl Columns<'_> {
-    fn next<T: TryGetable>(&mut self) -> Result<T, DbErr> {
-        let value = self.row.try_get_by_index(self.at);
+impl<'a> Columns<'a> {
+    fn next<T>(&mut self) -> Result<T, DbErr>
+    where
+        T: TryGetable + Decode<'a, Postgres> + Decode<'a, Sqlite>,
+    {
+        let at = self.at;
         self.at += 1;
-        value
+        let decoded = if let Some(row) = self.row.try_as_pg_row() {
+            row.try_get_unchecked(at)
+        } else if let Some(row) = self.row.try_as_sqlite_row() {
+            row.try_get_unchecked(at)
+        } else {
+            return self.row.try_get_by_index(at);
+        };
+        decoded.map_err(|e| DbErr::Query(RuntimeErr::SqlxError(e.into())))
     }
 }
 
