@@ -1,47 +1,55 @@
-//! Eager objects: types whose fields are all in memory, resolved in one
-//! synchronous pass over the selection set.
+//! Objects resolved field after field, in place.
 //!
 //! async-graphql resolves every field of an object as a boxed future of its
-//! own, polled through a `FuturesUnordered`. A dashboard page holds about a
-//! thousand small objects (`Money`, `ProductRenewal`, `Product`), and for them
-//! that machinery cost more than their data. [`Eager`] and [`EagerList`] keep
-//! the wrapped type's schema (its derived type information, descriptions
-//! included) and replace only how a value of it is resolved.
+//! own and polls them together through a `FuturesUnordered`. A dashboard page
+//! holds about 1,500 objects (renewals, customers, owners, amounts, product
+//! renewals, products), nearly all of whose fields are in memory already, and
+//! for them that machinery cost more than the data. [`Eager`] keeps the
+//! wrapped type's schema and its derived resolvers, and only changes how they
+//! are driven: each field's future is awaited where it is, one after the
+//! other. A field in memory completes on its first poll; one that waits (a
+//! loader) simply waits. Lists still resolve their items together
+//! ([`EagerList`]), so that loaders batch across them.
 //!
-//! The walk below follows async-graphql's own (`resolver_utils::container`):
+//! The walk follows async-graphql's own (`resolver_utils::container`):
 //! aliases, `__typename`, fragments with type conditions (interfaces
-//! included), and merging of fields selected twice. `@skip` and `@include`
-//! are applied by async-graphql before execution. A test checks that an eager
-//! type answers exactly what its derived resolvers answer, for every field.
+//! included), fields selected twice merged, and a failed field reported as an
+//! error and left out. `@skip` and `@include` are applied by async-graphql
+//! before execution; a field with any other directive gets async-graphql's
+//! own resolution. Extensions' `resolve` hooks are not called: the schema that
+//! executes requests has no extension (see [`Api`](super::Api)). The tests in
+//! `types::eager_tests` compare both ways on the same queries.
 
 use std::{borrow::Cow, sync::Arc};
 
 use async_graphql::{
-    Context, ContextSelectionSet, Name, OutputType, Positioned, ScalarType, ServerResult, Value,
+    ContainerType, ContextSelectionSet, Name, OutputType, Positioned, ServerResult, Value,
+    futures_util::future::try_join_all,
     indexmap::{IndexMap, map::Entry},
-    parser::types::{Field, Selection},
+    parser::types::{Field, Selection, SelectionSet},
     registry::Registry,
+    resolver_utils::resolve_container,
 };
 
-/// An object type whose fields are computed without waiting for anything.
-pub trait EagerObject: OutputType {
-    /// The value of the selected field `ctx.item`, by its name (never `__typename`).
-    fn field(&self, ctx: &Context<'_>) -> Value;
-}
-
-/// A `T` resolved eagerly.
+/// A `T` resolved eagerly; its schema is `T`'s.
+#[derive(Clone, Debug)]
 pub struct Eager<T>(pub T);
 
-/// A list of `T`, each resolved eagerly.
+/// A list of `T`, each resolved eagerly; its schema is `[T!]!`.
+#[derive(Clone, Debug)]
 pub struct EagerList<T>(pub Arc<[T]>);
 
-impl<T: EagerObject> OutputType for Eager<T> {
+impl<T: ContainerType> OutputType for Eager<T> {
     fn type_name() -> Cow<'static, str> {
         T::type_name()
     }
 
     fn qualified_type_name() -> String {
         T::qualified_type_name()
+    }
+
+    fn introspection_type_name(&self) -> Cow<'static, str> {
+        self.0.introspection_type_name()
     }
 
     fn create_type_info(registry: &mut Registry) -> String {
@@ -53,11 +61,11 @@ impl<T: EagerObject> OutputType for Eager<T> {
         ctx: &ContextSelectionSet<'_>,
         _field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        Ok(resolve(&self.0, ctx))
+        resolve(&self.0, ctx).await
     }
 }
 
-impl<T: EagerObject> OutputType for EagerList<T> {
+impl<T: ContainerType> OutputType for EagerList<T> {
     fn type_name() -> Cow<'static, str> {
         Vec::<T>::type_name()
     }
@@ -75,61 +83,60 @@ impl<T: EagerObject> OutputType for EagerList<T> {
         ctx: &ContextSelectionSet<'_>,
         _field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        Ok(Value::List(
-            self.0
-                .iter()
-                .enumerate()
-                .map(|(index, item)| resolve(item, &ctx.with_index(index)))
-                .collect(),
-        ))
+        // As `resolver_utils::resolve_list` does, with `resolve` for each item.
+        let items = self.0.iter().enumerate().map(|(index, item)| async move {
+            let ctx = ctx.with_index(index);
+            resolve(item, &ctx)
+                .await
+                .map_err(|error| ctx.set_error_path(error))
+        });
+        Ok(Value::List(try_join_all(items).await?))
     }
 }
 
-/// The value of the object field `ctx.item` whose value is `object`: its
-/// selection set resolved on `object`.
-pub fn object<T: EagerObject>(object: &T, ctx: &Context<'_>) -> Value {
-    resolve(
-        object,
-        &ctx.with_selection_set(&ctx.item.node.selection_set),
-    )
-}
-
-/// The value of a scalar field.
-pub fn scalar(value: &impl ScalarType) -> Value {
-    value.to_value()
-}
-
-/// The name (not the alias) of the selected field.
-pub fn field_name<'a>(ctx: &Context<'a>) -> &'a str {
-    ctx.item.node.name.node.as_str()
-}
-
-/// `object` resolved on the selection set `ctx.item`.
-fn resolve<T: EagerObject>(object: &T, ctx: &ContextSelectionSet<'_>) -> Value {
-    let mut fields = IndexMap::with_capacity(ctx.item.node.items.len());
-    collect(object, ctx, &mut fields);
+/// `root` resolved on the selection set `ctx.item`.
+async fn resolve<T: ContainerType>(root: &T, ctx: &ContextSelectionSet<'_>) -> ServerResult<Value> {
+    let mut selected = Vec::with_capacity(ctx.item.node.items.len());
+    if !select::<T>(root, ctx, &ctx.item.node, &mut selected) {
+        return resolve_container(ctx, root).await;
+    }
+    let mut fields = IndexMap::with_capacity(selected.len());
+    for field in selected {
+        let key = field.node.response_key().node.clone();
+        if field.node.name.node == "__typename" {
+            let name = root.introspection_type_name().into_owned();
+            insert(&mut fields, key, Value::String(name));
+            continue;
+        }
+        match root.resolve_field(&ctx.with_field(field)).await {
+            Ok(value) => insert(&mut fields, key, value.unwrap_or_default()),
+            Err(error) => ctx.add_error(error),
+        }
+    }
     // As async-graphql does: an object with no selected field is null.
-    if fields.is_empty() {
+    Ok(if fields.is_empty() {
         Value::Null
     } else {
         Value::Object(fields)
-    }
+    })
 }
 
-fn collect<T: EagerObject>(
-    object: &T,
-    ctx: &ContextSelectionSet<'_>,
-    fields: &mut IndexMap<Name, Value>,
-) {
-    for selection in &ctx.item.node.items {
-        let (condition, selection_set) = match &selection.node {
+/// Adds the fields `set` selects on `root` to `selected`, fragments expanded,
+/// in document order. False if a field carries a directive (a custom one:
+/// `@skip` and `@include` are gone by now), which only async-graphql applies.
+fn select<'a, T: OutputType>(
+    root: &T,
+    ctx: &ContextSelectionSet<'a>,
+    set: &'a SelectionSet,
+    selected: &mut Vec<&'a Positioned<Field>>,
+) -> bool {
+    for selection in &set.items {
+        let (condition, set) = match &selection.node {
             Selection::Field(field) => {
-                let value = if field.node.name.node == "__typename" {
-                    Value::String(T::type_name().into_owned())
-                } else {
-                    object.field(&ctx.with_field(field))
-                };
-                insert(fields, field.node.response_key().node.clone(), value);
+                if !field.node.directives.is_empty() {
+                    return false;
+                }
+                selected.push(field);
                 continue;
             }
             Selection::FragmentSpread(spread) => {
@@ -139,8 +146,8 @@ fn collect<T: EagerObject>(
                     continue;
                 };
                 (
-                    Some(&fragment.node.type_condition.node.on.node),
-                    &fragment.node.selection_set,
+                    Some(fragment.node.type_condition.node.on.node.as_str()),
+                    &fragment.node.selection_set.node,
                 )
             }
             Selection::InlineFragment(fragment) => (
@@ -148,20 +155,23 @@ fn collect<T: EagerObject>(
                     .node
                     .type_condition
                     .as_ref()
-                    .map(|c| &c.node.on.node),
-                &fragment.node.selection_set,
+                    .map(|c| c.node.on.node.as_str()),
+                &fragment.node.selection_set.node,
             ),
         };
-        if condition.is_none_or(|name| applies::<T>(ctx, name)) {
-            collect(object, &ctx.with_selection_set(selection_set), fields);
+        if condition.is_none_or(|condition| applies(root, ctx, condition))
+            && !select(root, ctx, set, selected)
+        {
+            return false;
         }
     }
+    true
 }
 
-/// Whether a fragment on type `condition` applies to a `T`: it is `T` or an
-/// interface `T` implements.
-fn applies<T: OutputType>(ctx: &ContextSelectionSet<'_>, condition: &str) -> bool {
-    let type_name = T::type_name();
+/// Whether a fragment on type `condition` applies to `root`: it is `root`'s
+/// type or an interface that type implements.
+fn applies<T: OutputType>(root: &T, ctx: &ContextSelectionSet<'_>, condition: &str) -> bool {
+    let type_name = root.introspection_type_name();
     type_name == condition
         || ctx
             .schema_env

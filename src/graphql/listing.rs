@@ -1,6 +1,9 @@
 //! Turns the `renewals` arguments into a store list and page, validating them.
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use async_graphql::{Context, Lookahead, dataloader::Loader};
 use entity::{customer, renewal};
@@ -16,7 +19,7 @@ use super::{
 };
 use crate::{
     error::Error,
-    graphql::loaders::prime,
+    graphql::{eager::Eager, loaders::prime},
     store::{PageRequest, RenewalFilter, RenewalList, RenewalPage, customer_owner},
 };
 
@@ -146,7 +149,7 @@ pub fn connection(
     preloaded: &Preloaded,
     session: &Session,
 ) -> RenewalConnection {
-    let edges: Vec<RenewalEdge> = page
+    let edges: Arc<[RenewalEdge]> = page
         .rows
         .into_iter()
         .map(|(renewal, customer)| RenewalEdge {
@@ -155,14 +158,14 @@ pub fn connection(
                 list.direction,
                 list.sort.position_of(&renewal, &customer),
             ),
-            node: {
+            node: Eager({
                 let rows = preloaded.product_renewals.get(&renewal.id);
                 let node = Renewal::new(renewal, customer.into(), session.default_owner());
                 match rows {
                     Some(rows) => node.with_product_renewals(rows),
                     None => node,
                 }
-            },
+            }),
         })
         .collect();
     let came_from_cursor = request.cursor.is_some();

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use async_graphql::{Context, ID, Object, Result};
 
 use super::{
+    eager::Eager,
     ids::{NodeKind, decode, decode_as},
     listing::{connection, page_cost, page_request, preload_connection, renewal_list},
     loaders::row_of,
@@ -48,7 +49,7 @@ impl Query {
         #[graphql(desc = "Page forward from this cursor.")] after: Option<String>,
         #[graphql(desc = "Page backward: this many renewals (1–100).")] last: Option<i32>,
         #[graphql(desc = "Page backward from this cursor.")] before: Option<String>,
-    ) -> Result<RenewalConnection> {
+    ) -> Result<Eager<RenewalConnection>> {
         let s = session(ctx)?;
         let list = renewal_list(s, filter, order_by)?;
         let request = page_request(&list, first, after, last, before)?;
@@ -58,7 +59,7 @@ impl Query {
             .await
             .map_err(Error::from)?;
         let preloaded = preload_connection(ctx, s, &page.rows).await?;
-        Ok(connection(list, &request, page, &preloaded, s))
+        Ok(Eager(connection(list, &request, page, &preloaded, s)))
     }
 
     /// One of the partner's renewals, by ID.

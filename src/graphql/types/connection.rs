@@ -5,12 +5,19 @@ use std::sync::Arc;
 use async_graphql::{Context, Object, Result, SimpleObject};
 
 use super::Renewal;
-use crate::{error::Error, graphql::session::session, store::RenewalList};
+use crate::{
+    error::Error,
+    graphql::{
+        eager::{Eager, EagerList},
+        session::session,
+    },
+    store::RenewalList,
+};
 
 /// A page of renewals (Relay cursor connection).
 pub struct RenewalConnection {
     pub list: Arc<RenewalList>,
-    pub edges: Vec<RenewalEdge>,
+    pub edges: Arc<[RenewalEdge]>,
     pub page_info: PageInfo,
 }
 
@@ -19,7 +26,7 @@ pub struct RenewalConnection {
 pub struct RenewalEdge {
     /// Pass as `after` or `before` to page from here.
     pub cursor: String,
-    pub node: Renewal,
+    pub node: Eager<Renewal>,
 }
 
 /// Where this page lies in the list.
@@ -33,17 +40,17 @@ pub struct PageInfo {
 
 #[Object]
 impl RenewalConnection {
-    async fn edges(&self) -> &[RenewalEdge] {
-        &self.edges
+    async fn edges(&self) -> EagerList<RenewalEdge> {
+        EagerList(Arc::clone(&self.edges))
     }
 
     /// The renewals of this page, without cursors.
-    async fn nodes(&self) -> Vec<Renewal> {
-        self.edges.iter().map(|e| e.node.clone()).collect()
+    async fn nodes(&self) -> Vec<Eager<&Renewal>> {
+        self.edges.iter().map(|e| Eager(&e.node.0)).collect()
     }
 
-    async fn page_info(&self) -> &PageInfo {
-        &self.page_info
+    async fn page_info(&self) -> Eager<&PageInfo> {
+        Eager(&self.page_info)
     }
 
     /// How many renewals match the filter, over all pages. Counted only when asked for.

@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Object, Result, SimpleObject, Value};
+use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use entity::customer;
 
 use super::{event::CustomerEvent, owner::RenewalOwner, renewal::Renewal};
 use crate::{
     domain::owner::OwnerChoice,
     graphql::{
-        eager::{Eager, EagerObject, field_name},
+        eager::Eager,
         ids::{NodeKind, encode},
         loaders::list_of,
         scalars::DateTime,
@@ -34,16 +34,6 @@ pub struct RenewalManager {
     pub email: String,
 }
 
-impl EagerObject for RenewalManager {
-    fn field(&self, ctx: &Context<'_>) -> Value {
-        match field_name(ctx) {
-            "name" => Value::String(self.name.clone()),
-            "email" => Value::String(self.email.clone()),
-            _ => Value::Null,
-        }
-    }
-}
-
 #[Object]
 impl Customer {
     pub async fn id(&self) -> ID {
@@ -65,8 +55,8 @@ impl Customer {
     }
 
     /// The effective renewal owner: the customer's override, else the partner's default.
-    async fn renewal_owner(&self) -> RenewalOwner {
-        RenewalOwner(customer_owner(&self.row, self.default_owner))
+    async fn renewal_owner(&self) -> Eager<RenewalOwner> {
+        Eager(RenewalOwner(customer_owner(&self.row, self.default_owner)))
     }
 
     async fn renewal_manager(&self) -> Eager<RenewalManager> {
@@ -94,6 +84,8 @@ impl Customer {
 
     /// The customer's upcoming renewals (up to 120 days ahead), soonest first.
     #[graphql(complexity = "5 * child_complexity")]
+    // Resolved by async-graphql, not eagerly: a renewal holds its customer,
+    // and one of the two must box the other's futures.
     async fn renewals(&self, ctx: &Context<'_>) -> Result<Vec<Renewal>> {
         let s = session(ctx)?;
         let rows = list_of(&s.loaders.customer_renewals, self.row.id).await?;

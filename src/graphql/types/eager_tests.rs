@@ -1,9 +1,12 @@
-//! Each eager type against its derived resolvers (see `graphql::eager`):
-//! same query, same answer.
+//! Eager resolution (see `graphql::eager`) against async-graphql's own, on
+//! the same types and queries: the same answers, errors included.
 
 use std::sync::Arc;
 
-use async_graphql::{EmptyMutation, EmptySubscription, Object, Request, Schema, Variables};
+use async_graphql::{
+    EmptyMutation, EmptySubscription, Object, PathSegment, Request, Response, Result, Schema,
+    Variables,
+};
 use entity::{partner_user, product, product_renewal};
 use serde_json::{Value as Json, json};
 
@@ -48,7 +51,50 @@ fn manager() -> RenewalManager {
     }
 }
 
-/// Every type twice: `derived*` resolved by async-graphql, `eager*` by this module.
+/// An object whose fields answer at once, after waiting, or with an error.
+struct Probe(i32);
+
+#[Object]
+impl Probe {
+    async fn value(&self) -> i32 {
+        self.0
+    }
+
+    /// Answers only after yielding once, as a loader that waits does.
+    async fn later(&self) -> i32 {
+        tokio::task::yield_now().await;
+        self.0 * 10
+    }
+
+    async fn failing(&self) -> Result<i32> {
+        Err(format!("probe {} failed", self.0).into())
+    }
+
+    async fn child(&self) -> Eager<Leaf> {
+        Eager(Leaf(self.0 + 1))
+    }
+}
+
+/// A probe's child, eager under eager and derived probes alike.
+struct Leaf(i32);
+
+#[Object]
+impl Leaf {
+    async fn value(&self) -> i32 {
+        self.0
+    }
+
+    async fn later(&self) -> i32 {
+        tokio::task::yield_now().await;
+        self.0 * 10
+    }
+
+    async fn failing(&self) -> Result<i32> {
+        Err(format!("leaf {} failed", self.0).into())
+    }
+}
+
+/// Every type twice: `derived*` resolved by async-graphql, `eager*` eagerly.
 struct Both;
 
 #[Object]
@@ -77,6 +123,18 @@ impl Both {
     async fn eager_manager(&self) -> Eager<RenewalManager> {
         Eager(manager())
     }
+    async fn derived_probe(&self) -> Probe {
+        Probe(1)
+    }
+    async fn eager_probe(&self) -> Eager<Probe> {
+        Eager(Probe(1))
+    }
+    async fn derived_probes(&self) -> Vec<Probe> {
+        (1..=3).map(Probe).collect()
+    }
+    async fn eager_probes(&self) -> EagerList<Probe> {
+        EagerList((1..=3).map(Probe).collect())
+    }
     /// Registers the `Node` interface, for fragments on it.
     async fn node(&self) -> Node {
         Node::PartnerUser(user())
@@ -87,9 +145,13 @@ fn schema() -> Schema<Both, EmptyMutation, EmptySubscription> {
     Schema::new(Both, EmptyMutation, EmptySubscription)
 }
 
-async fn run(query: &str, variables: Json) -> Json {
+async fn execute(query: &str, variables: Json) -> Response {
     let request = Request::new(query).variables(Variables::from_json(variables));
-    let response = schema().execute(request).await;
+    schema().execute(request).await
+}
+
+async fn run(query: &str, variables: Json) -> Json {
+    let response = execute(query, variables).await;
     assert!(response.errors.is_empty(), "{:?}", response.errors);
     response.data.into_json().unwrap_or_default()
 }
@@ -170,4 +232,37 @@ async fn eager_types_handle_aliases_fragments_directives_and_merged_fields() {
     assert_same("List", selection, header, fragments).await;
     let user = "{ ... on Node { id } n: name email __typename }";
     assert_same("User", user, "", "").await;
+}
+
+#[tokio::test]
+async fn eager_objects_await_fields_that_wait_and_report_failed_fields_as_errors() {
+    let selection = "{ value later failing child { later value failing } }";
+    let query = format!(
+        "{{ derived: derivedProbe {selection} eager: eagerProbe {selection}
+            derivedList: derivedProbes {selection} eagerList: eagerProbes {selection} }}"
+    );
+    let response = execute(&query, json!({})).await;
+    let data = response.data.into_json().unwrap_or_default();
+    assert_eq!(data["derived"], data["eager"]);
+    assert_eq!(data["derivedList"], data["eagerList"]);
+    assert_eq!(data["eager"]["later"], 10);
+    assert_eq!(data["eagerList"][2]["child"]["later"], 40);
+
+    // The same errors, at the same paths under each root field.
+    let errors = |root: &str, list: &str| {
+        let mut errors: Vec<String> = response
+            .errors
+            .iter()
+            .filter(|e| {
+                matches!(e.path.first(), Some(PathSegment::Field(f)) if [root, list].contains(&f.as_str()))
+            })
+            .map(|e| format!("{} at {:?}", e.message, &e.path[1..]))
+            .collect();
+        errors.sort();
+        errors
+    };
+    let eager = errors("eager", "eagerList");
+    assert_eq!(errors("derived", "derivedList"), eager);
+    // One per probe and per child: 1 + 1 at the root, 3 + 3 in the list.
+    assert_eq!(eager.len(), 8, "{eager:?}");
 }

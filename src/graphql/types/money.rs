@@ -1,13 +1,10 @@
 //! Money as the API shows it.
 
-use async_graphql::{Context, SimpleObject, Value};
+use async_graphql::SimpleObject;
 
 use crate::{
     domain::{Currency, money},
-    graphql::{
-        eager::{EagerObject, field_name, scalar},
-        scalars::Decimal,
-    },
+    graphql::scalars::Decimal,
 };
 
 /// An amount of money in a currency.
@@ -38,16 +35,6 @@ impl From<money::Money> for Money {
         Self {
             amount: Decimal(money.amount()),
             currency_code: money.currency.code().to_owned(),
-        }
-    }
-}
-
-impl EagerObject for Money {
-    fn field(&self, ctx: &Context<'_>) -> Value {
-        match field_name(ctx) {
-            "amount" => scalar(&self.amount),
-            "currencyCode" => Value::String(self.currency_code.clone()),
-            _ => Value::Null,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The partner (the viewer) and its users.
 
-use async_graphql::{Context, ID, Object, Result, Value};
+use async_graphql::{Context, ID, Object, Result};
 use entity::{partner, partner_user};
 
 use super::owner::RenewalOwner;
@@ -8,7 +8,6 @@ use crate::{
     domain::owner::effective_owner,
     error::Error,
     graphql::{
-        eager::{EagerObject, field_name},
         ids::{NodeKind, encode},
         session::session,
     },
@@ -69,16 +68,5 @@ impl PartnerUser {
 
     async fn email(&self) -> &str {
         &self.0.email
-    }
-}
-
-impl EagerObject for PartnerUser {
-    fn field(&self, ctx: &Context<'_>) -> Value {
-        match field_name(ctx) {
-            "id" => Value::String(encode(NodeKind::PartnerUser, self.0.id).0),
-            "name" => Value::String(self.0.name.clone()),
-            "email" => Value::String(self.0.email.clone()),
-            _ => Value::Null,
-        }
     }
 }

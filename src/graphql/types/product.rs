@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Object, SimpleObject, Value};
+use async_graphql::{ID, Object, SimpleObject};
 use entity::{product, product_renewal};
 
 use super::money::Money;
 use crate::graphql::{
-    eager::{self, EagerObject, field_name},
+    eager::Eager,
     ids::{NodeKind, encode},
 };
 
@@ -31,48 +31,25 @@ impl Product {
     }
 }
 
-impl EagerObject for Product {
-    fn field(&self, ctx: &Context<'_>) -> Value {
-        match field_name(ctx) {
-            "id" => Value::String(encode(NodeKind::Product, self.0.id).0),
-            "sku" => Value::String(self.0.sku.clone()),
-            "name" => Value::String(self.0.name.clone()),
-            _ => Value::Null,
-        }
-    }
-}
-
 /// A product the customer owns on the contract that needs a renewal decision.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct ProductRenewal {
-    pub product: Product,
+    pub product: Eager<Product>,
     pub quantity: i32,
     /// Monthly recurring revenue of this product now.
-    pub current_mrr: Money,
+    pub current_mrr: Eager<Money>,
     /// Monthly recurring revenue of this product after the renewal.
-    pub renewal_mrr: Money,
+    pub renewal_mrr: Eager<Money>,
 }
 
 impl ProductRenewal {
     /// `row` of `product`, on a renewal in currency `currency`.
     pub fn new(row: &product_renewal::Model, product: Arc<product::Model>, currency: &str) -> Self {
         Self {
-            product: Product(product),
+            product: Eager(Product(product)),
             quantity: row.quantity,
-            current_mrr: Money::new(row.current_mrr_minor, currency),
-            renewal_mrr: Money::new(row.renewal_mrr_minor, currency),
-        }
-    }
-}
-
-impl EagerObject for ProductRenewal {
-    fn field(&self, ctx: &Context<'_>) -> Value {
-        match field_name(ctx) {
-            "product" => eager::object(&self.product, ctx),
-            "quantity" => Value::from(self.quantity),
-            "currentMrr" => eager::object(&self.current_mrr, ctx),
-            "renewalMrr" => eager::object(&self.renewal_mrr, ctx),
-            _ => Value::Null,
+            current_mrr: Eager(Money::new(row.current_mrr_minor, currency)),
+            renewal_mrr: Eager(Money::new(row.renewal_mrr_minor, currency)),
         }
     }
 }

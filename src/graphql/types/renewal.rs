@@ -80,11 +80,11 @@ impl Renewal {
         encode(NodeKind::Renewal, self.row.id)
     }
 
-    async fn customer(&self) -> Customer {
-        Customer {
+    async fn customer(&self) -> Eager<Customer> {
+        Eager(Customer {
             row: Arc::clone(&self.customer),
             default_owner: self.default_owner,
-        }
+        })
     }
 
     async fn status(&self) -> RenewalStatus {
@@ -145,8 +145,11 @@ impl Renewal {
     }
 
     /// The customer's effective renewal owner.
-    async fn owner(&self) -> RenewalOwner {
-        RenewalOwner(customer_owner(&self.customer, self.default_owner))
+    async fn owner(&self) -> Eager<RenewalOwner> {
+        Eager(RenewalOwner(customer_owner(
+            &self.customer,
+            self.default_owner,
+        )))
     }
 
     /// The products on this contract that need a renewal decision.
