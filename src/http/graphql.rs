@@ -13,7 +13,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{AppState, MAX_BODY_BYTES, problem};
+use super::{AppState, MAX_BODY_BYTES, json, problem};
 use crate::graphql::{Credentials, codes};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -279,7 +279,7 @@ async fn execute(
     let response = state.api.execute(request, credentials).await;
     let status = status_of(&response, media);
     let retry_after = retry_after(&response);
-    let body = match serde_json::to_vec(&response) {
+    let body = match json::to_vec(&response) {
         Ok(body) => body,
         Err(_) => {
             return problem(

@@ -1,6 +1,7 @@
 //! The HTTP surface: `/graphql` (POST, GET and GraphiQL), `/health`, `/ready`.
 
 mod graphql;
+mod json;
 mod problem;
 
 use std::{sync::Arc, time::Duration};
