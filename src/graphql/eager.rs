@@ -16,8 +16,8 @@
 //! included), fields selected twice merged, and a failed field reported as an
 //! error and left out. `@skip` and `@include` are applied by async-graphql
 //! before execution; a field with any other directive gets async-graphql's
-//! own resolution. Extensions' `resolve` hooks are not called: the schema that
-//! executes requests has no extension (see [`Api`](super::Api)). The tests in
+//! own resolution. Extensions' `resolve` hooks are not called: the schema's
+//! only extension, the [`Guard`](super::Guard), has none. The tests in
 //! `types::eager_tests` compare both ways on the same queries.
 
 use std::{borrow::Cow, sync::Arc};

@@ -1,16 +1,14 @@
-//! The request guard. A request runs in two passes over the same types:
+//! The request guard: an async-graphql extension. It lets async-graphql parse
+//! and validate the request; only a request within the depth, complexity and
+//! directive limits gets further. The guard then authenticates the token,
+//! charges the query's cost to the partner's rate-limit bucket, and opens the
+//! [`Session`] before any resolver runs, so a refused request costs no SQL
+//! beyond the token lookup.
 //!
-//! 1. **Admission**: a schema with the guard extension parses and validates the
-//!    request. Only a request within the depth, complexity and directive limits
-//!    gets further: the guard then authenticates the token, charges the query's
-//!    cost to the partner's rate-limit bucket, and opens the [`Session`]. No
-//!    resolver runs, so a refused request costs no SQL beyond the token lookup.
-//! 2. **Execution**: a schema without extensions runs the admitted request with
-//!    its session ([`Api::execute`](super::Api::execute)).
-//!
-//! Two passes, because async-graphql resolves every field on a slower path as
-//! soon as a schema has any extension (about 10 % of a dashboard request's CPU);
-//! validating twice costs about 1 %.
+//! The guard has no `resolve` hook: async-graphql puts every field of a
+//! derived object on a slower path when a schema has extensions, but the
+//! objects of a dashboard page are [`Eager`](super::eager::Eager), which call
+//! no extension per field.
 //!
 //! [`Ticket::finish`] then gives every error a stable `extensions.code` and
 //! reports the cost in `extensions.cost`.
@@ -18,7 +16,7 @@
 use std::{
     sync::{
         Arc, Mutex, OnceLock,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicU64, Ordering},
     },
     time::Instant,
 };
@@ -42,11 +40,9 @@ use crate::{
 /// The API token a request came with (the secret after `Bearer `).
 pub struct Credentials(pub String);
 
-/// What admission decided about one request, shared by both passes.
+/// What the guard learnt about one request.
 #[derive(Default)]
 pub struct Ticket {
-    /// Set once the request passed admission and may be executed.
-    admitted: AtomicBool,
     /// The query's complexity, known once it has been validated.
     cost: AtomicU64,
     throttle: Mutex<Option<ThrottleStatus>>,
@@ -57,10 +53,6 @@ pub struct Ticket {
 impl Ticket {
     pub fn session(&self) -> Option<&Session> {
         self.session.get()
-    }
-
-    pub fn admitted(&self) -> bool {
-        self.admitted.load(Ordering::Acquire)
     }
 
     /// The response as sent: every error with a code, and the cost report.
@@ -117,7 +109,7 @@ pub mod codes {
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
 }
 
-/// The admission extension. It keeps no state of its own: what it learns about
+/// The guard extension. It keeps no state of its own: what it learns about
 /// a request goes into the request's [`Ticket`].
 #[derive(Clone)]
 pub struct Guard(Arc<GuardExtension>);
@@ -233,22 +225,19 @@ impl Extension for GuardExtension {
         }
     }
 
-    /// Admits the request, or refuses it; never runs the resolvers (`next`).
+    /// Admits the request and runs it, or refuses it without running anything.
     async fn execute(
         &self,
         ctx: &ExtensionContext<'_>,
-        _operation_name: Option<&str>,
-        _next: NextExecute<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
     ) -> Response {
         let Some(ticket) = ctx.data_opt::<Arc<Ticket>>() else {
             // Only `Api::execute` runs this schema, and it always gives a ticket.
             return Response::from_errors(vec![request_error(Error::Unauthenticated)]);
         };
         match self.admit(ticket, ctx.data_opt::<Credentials>()).await {
-            Ok(()) => {
-                ticket.admitted.store(true, Ordering::Release);
-                Response::default()
-            }
+            Ok(()) => next.run(ctx, operation_name).await,
             Err(error) => Response::from_errors(vec![request_error(error)]),
         }
     }

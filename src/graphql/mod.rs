@@ -15,7 +15,7 @@ mod types;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, Request, Response, Schema, SchemaBuilder, ValidationMode};
+use async_graphql::{EmptySubscription, Request, Response, Schema};
 
 use documents::Documents;
 pub use guard::{Credentials, Guard, Ticket, codes};
@@ -34,62 +34,38 @@ pub const MAX_COST: usize = 25_000;
 /// The most directives on one field.
 pub const MAX_DIRECTIVES_PER_FIELD: usize = 5;
 
-fn limited(builder: SchemaBuilder<Query, Mutation, EmptySubscription>) -> AppSchema {
-    builder
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COST)
-        .limit_directives(MAX_DIRECTIVES_PER_FIELD)
-        .disable_suggestions()
-        .finish()
-}
-
 /// The GraphQL API: the schema behind the request [`Guard`].
 #[derive(Clone)]
 pub struct Api {
-    /// Parses, validates and admits requests (see [`guard`]).
-    admission: AppSchema,
-    /// Runs admitted requests.
-    execution: AppSchema,
+    schema: AppSchema,
     documents: Documents,
 }
 
 impl Api {
     pub fn new(guard: Guard) -> Self {
         Self {
-            admission: limited(Schema::build(Query, Mutation, EmptySubscription).extension(guard)),
-            // Admission validated the document strictly against the same types.
-            execution: limited(
-                Schema::build(Query, Mutation, EmptySubscription)
-                    .validation_mode(ValidationMode::Fast),
-            ),
+            schema: Schema::build(Query, Mutation, EmptySubscription)
+                .extension(guard)
+                .limit_depth(MAX_DEPTH)
+                .limit_complexity(MAX_COST)
+                .limit_directives(MAX_DIRECTIVES_PER_FIELD)
+                .disable_suggestions()
+                .finish(),
             documents: Documents::default(),
         }
     }
 
-    /// Admits the request and, if admitted, executes it. `request` carries no data.
+    /// Runs the request if the guard admits it. `request` carries no data.
     pub async fn execute(&self, request: Request, credentials: Option<Credentials>) -> Response {
         let ticket = Arc::new(Ticket::default());
-        let document = self.documents.parse(&request.query);
-        let mut execution = Request::new(request.query.clone())
-            .variables(request.variables.clone())
-            .data(Arc::clone(&ticket));
-        execution.operation_name = request.operation_name.clone();
-
-        let mut admission = request.data(Arc::clone(&ticket));
+        let mut request = request.data(Arc::clone(&ticket));
         if let Some(credentials) = credentials {
-            admission = admission.data(credentials);
+            request = request.data(credentials);
         }
-        if let Some(document) = &document {
-            admission.set_parsed_query(document.clone());
+        if let Some(document) = self.documents.parse(&request.query) {
+            request.set_parsed_query(document);
         }
-        let refused = self.admission.execute(admission).await;
-        if !ticket.admitted() {
-            return ticket.finish(refused);
-        }
-        if let Some(document) = document {
-            execution.set_parsed_query(document);
-        }
-        let response = self.execution.execute(execution).await;
+        let response = self.schema.execute(request).await;
         ticket.finish(response)
     }
 }

@@ -81,7 +81,11 @@ fn write_str(out: &mut Vec<u8>, text: &str) {
 /// Whether no byte of `bytes` needs escaping, checked eight bytes at a time
 /// (the last word overlapping the one before it; a short string padded).
 fn is_clean(bytes: &[u8]) -> bool {
-    let word = |at: usize| bytes[at..].first_chunk::<8>().map(|w| u64::from_le_bytes(*w));
+    let word = |at: usize| {
+        bytes[at..]
+            .first_chunk::<8>()
+            .map(|w| u64::from_le_bytes(*w))
+    };
     let Some(last) = bytes.len().checked_sub(8).and_then(word) else {
         let mut padded = [b' '; 8];
         padded[..bytes.len()].copy_from_slice(bytes);
