@@ -45,8 +45,8 @@ impl RenewalConnection {
     }
 
     /// The renewals of this page, without cursors.
-    async fn nodes(&self) -> Vec<Eager<&Renewal>> {
-        self.edges.iter().map(|e| Eager(&e.node.0)).collect()
+    async fn nodes(&self) -> EagerList<&Renewal> {
+        EagerList(self.edges.iter().map(|e| &e.node.0).collect())
     }
 
     async fn page_info(&self) -> Eager<&PageInfo> {
