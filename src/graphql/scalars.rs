@@ -33,7 +33,8 @@ impl ScalarType for Date {
     }
 
     fn to_value(&self) -> Value {
-        Value::String(self.0.format("%Y-%m-%d").to_string())
+        // `NaiveDate`'s `Display` is `%Y-%m-%d`, without parsing a format string.
+        Value::String(self.0.to_string())
     }
 }
 
@@ -94,6 +95,8 @@ mod tests {
     fn dates_are_strictly_yyyy_mm_dd() {
         let ok = Date::parse(Value::from("2027-02-28")).unwrap();
         assert_eq!(ok.to_value(), Value::from("2027-02-28"));
+        let early = Date::parse(Value::from("0001-01-05")).unwrap();
+        assert_eq!(early.to_value(), Value::from("0001-01-05"));
         for bad in [
             "2027-02-29",
             "2027-2-28",
