@@ -48,7 +48,7 @@ pub fn customer_owner(customer: &customer::Model, default: OwnerChoice) -> Renew
 
 impl Store {
     /// The partner's customers among `ids`; others' are not found.
-    #[tracing::instrument(skip(self, ids))]
+    #[tracing::instrument(level = "debug", skip(self, ids))]
     pub async fn customers_by_ids(
         &self,
         partner_id: i64,
@@ -82,7 +82,7 @@ impl Store {
     /// nothing, logging one event per customer whose owner changed.
     ///
     /// Returns the customers in the order of `ids`, with the partner as of the change.
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     pub async fn set_customer_owner(
         &self,
         partner_id: i64,
@@ -182,7 +182,7 @@ impl Store {
 
     /// Ends services for a customer: it leaves the upcoming renewals. Exactly one
     /// of several concurrent calls succeeds; the others see `AlreadyEnded`.
-    #[tracing::instrument(skip(self, reason))]
+    #[tracing::instrument(level = "debug", skip(self, reason))]
     pub async fn end_services(
         &self,
         partner_id: i64,

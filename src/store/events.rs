@@ -91,7 +91,7 @@ pub(super) async fn append<'a>(
 
 impl Store {
     /// The history of these customers of the partner, newest first.
-    #[tracing::instrument(skip(self, customer_ids))]
+    #[tracing::instrument(level = "debug", skip(self, customer_ids))]
     pub async fn customer_history(
         &self,
         partner_id: i64,

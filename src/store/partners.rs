@@ -2,8 +2,11 @@
 
 use entity::{partner, partner_user};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect,
+    sea_query::{Expr, ExprTrait},
 };
 
 use super::{
@@ -43,15 +46,16 @@ impl Store {
     }
 
     /// The partner's users among `ids`; other partners' users are not found.
-    #[tracing::instrument(skip(self, ids))]
+    #[tracing::instrument(level = "debug", skip(self, ids))]
     pub async fn partner_users_by_ids(
         &self,
         partner_id: i64,
         ids: &[i64],
     ) -> Result<Vec<partner_user::Model>, DbErr> {
+        let column = |c| Expr::col((partner_user::Entity, c));
         partner_user::Entity::find()
-            .filter(partner_user::Column::PartnerId.eq(partner_id))
-            .filter(partner_user::Column::Id.is_in(ids.iter().copied()))
+            .filter(column(partner_user::Column::PartnerId).eq(self.opaque(partner_id)))
+            .filter(column(partner_user::Column::Id).is_in(ids.iter().map(|&id| self.opaque(id))))
             .all(&self.read)
             .await
     }
@@ -60,7 +64,7 @@ impl Store {
     ///
     /// Refused with [`SetOwnerError::UnknownNotifyUser`] when the notify user is
     /// not one of the partner's users.
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     pub async fn set_default_owner(
         &self,
         partner_id: i64,

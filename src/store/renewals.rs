@@ -7,13 +7,13 @@
 use chrono::NaiveDate;
 use entity::{customer, product, product_renewal, renewal};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, JoinType, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait, Select,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, JoinType, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait, Select,
     sea_query::{Alias, Expr, ExprTrait, LikeExpr, Query, SelectStatement},
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Store, rows};
+use super::{Store, opaque, rows};
 use crate::domain::{
     ActionWindow, OwnerParty, RenewalStatus,
     dates::{renewal_date_for_deadline, visible_renewal_dates},
@@ -232,7 +232,7 @@ impl RenewalList {
     /// The count as a sum over `renewal_tally`, for lists filtered only by
     /// status, dates and services state (the dashboard's `actionRequired: true`
     /// among them); `None` for the others.
-    fn tally(&self) -> Option<SelectStatement> {
+    fn tally(&self, backend: DatabaseBackend) -> Option<SelectStatement> {
         let filter = &self.filter;
         if filter.owner_party.is_some()
             || filter.notify_user_id.is_some()
@@ -285,13 +285,15 @@ impl RenewalList {
                 Alias::new("n"),
             )
             .from(Alias::new("renewal_tally"))
-            .and_where(column("partner_id").eq(self.partner_id))
-            .and_where(column("renewal_date").between(from, to));
+            .and_where(column("partner_id").eq(opaque(backend, self.partner_id)))
+            .and_where(column("renewal_date").between(opaque(backend, from), opaque(backend, to)));
         if let Some(statuses) = statuses {
-            select.and_where(column("status").is_in(statuses));
+            select.and_where(
+                column("status").is_in(statuses.into_iter().map(|s| opaque(backend, s))),
+            );
         }
         if serviced_only {
-            select.and_where(column("services_ended").eq(false));
+            select.and_where(column("services_ended").eq(opaque(backend, false)));
         }
         Some(select)
     }
@@ -312,7 +314,7 @@ fn order(direction: Direction) -> Order {
 
 impl Store {
     /// One page of the list.
-    #[tracing::instrument(skip_all, fields(partner_id = list.partner_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(partner_id = list.partner_id))]
     pub async fn renewal_page(
         &self,
         list: &RenewalList,
@@ -363,9 +365,9 @@ impl Store {
     /// How many renewals the list holds, over all pages: from `renewal_tally`
     /// when the filter allows (a sum over at most a row per day and status of
     /// the window, whatever the number of renewals), else by counting them.
-    #[tracing::instrument(skip_all, fields(partner_id = list.partner_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(partner_id = list.partner_id))]
     pub async fn renewal_count(&self, list: &RenewalList) -> Result<u64, DbErr> {
-        let Some(tally) = list.tally() else {
+        let Some(tally) = list.tally(self.backend()) else {
             return self.renewal_count_exact(list).await;
         };
         let row = self.read.query_one(&tally).await?;
@@ -377,13 +379,13 @@ impl Store {
     }
 
     /// [`Store::renewal_count`] by counting the matching renewals (any filter).
-    #[tracing::instrument(skip_all, fields(partner_id = list.partner_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(partner_id = list.partner_id))]
     pub async fn renewal_count_exact(&self, list: &RenewalList) -> Result<u64, DbErr> {
         list.select().count(&self.read).await
     }
 
     /// The partner's visible renewals among `ids`, with their customers.
-    #[tracing::instrument(skip(self, ids))]
+    #[tracing::instrument(level = "debug", skip(self, ids))]
     pub async fn renewals_by_ids(
         &self,
         partner_id: i64,
@@ -404,7 +406,7 @@ impl Store {
     }
 
     /// The visible renewals of some of the partner's customers, soonest first.
-    #[tracing::instrument(skip(self, customer_ids))]
+    #[tracing::instrument(level = "debug", skip(self, customer_ids))]
     pub async fn renewals_of_customers(
         &self,
         partner_id: i64,
@@ -424,12 +426,13 @@ impl Store {
 
     /// The product renewals of some of the partner's renewals, each with its
     /// product: one statement for what the dashboard shows under each renewal.
-    #[tracing::instrument(skip(self, renewal_ids))]
+    #[tracing::instrument(level = "debug", skip(self, renewal_ids))]
     pub async fn product_renewals_with_products(
         &self,
         partner_id: i64,
         renewal_ids: &[i64],
     ) -> Result<Vec<(product_renewal::Model, product::Model)>, DbErr> {
+        let ids = || renewal_ids.iter().map(|&id| self.opaque(id));
         let query = product_renewal::Entity::find()
             .join(
                 JoinType::InnerJoin,
@@ -439,12 +442,18 @@ impl Store {
                 JoinType::InnerJoin,
                 product_renewal::Relation::Product.def(),
             )
-            .filter(renewal::Column::PartnerId.eq(partner_id))
+            .filter(
+                Expr::col((renewal::Entity, renewal::Column::PartnerId))
+                    .eq(self.opaque(partner_id)),
+            )
             // The ids bound `renewal` too: a generic plan (PostgreSQL, after five
             // runs of the prepared statement) otherwise read all of the partner's
             // renewals to join them, 6 ms instead of 0.4 ms at 100k renewals.
-            .filter(renewal::Column::Id.is_in(renewal_ids.iter().copied()))
-            .filter(product_renewal::Column::RenewalId.is_in(renewal_ids.iter().copied()))
+            .filter(Expr::col((renewal::Entity, renewal::Column::Id)).is_in(ids()))
+            .filter(
+                Expr::col((product_renewal::Entity, product_renewal::Column::RenewalId))
+                    .is_in(ids()),
+            )
             .order_by_asc(product_renewal::Column::Id)
             .select_also(product::Entity)
             .into_query();
@@ -457,7 +466,7 @@ impl Store {
     }
 
     /// Products of the vendor's catalogue (shared by all partners).
-    #[tracing::instrument(skip(self, ids))]
+    #[tracing::instrument(level = "debug", skip(self, ids))]
     pub async fn products_by_ids(&self, ids: &[i64]) -> Result<Vec<product::Model>, DbErr> {
         product::Entity::find()
             .filter(product::Column::Id.is_in(ids.iter().copied()))

@@ -5,7 +5,10 @@ use chrono::{DateTime, Utc};
 use entity::{api_token, partner};
 use rand::RngCore;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    sea_query::{Expr, ExprTrait},
 };
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -73,7 +76,7 @@ impl Store {
     }
 
     /// The live token with this secret and its partner, if any.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn authenticate(
         &self,
         secret: &str,
@@ -82,12 +85,18 @@ impl Store {
             return Ok(None);
         }
         let wanted = hash(secret);
+        // `token_hash` is unique: no `LIMIT`, which SQLite would plan again on
+        // every run, like the hash itself (see `opaque`).
         let found = api_token::Entity::find()
             .find_also_related(partner::Entity)
-            .filter(api_token::Column::TokenHash.eq(wanted.as_str()))
+            .filter(
+                Expr::col((api_token::Entity, api_token::Column::TokenHash))
+                    .eq(self.opaque(wanted.as_str())),
+            )
             .filter(api_token::Column::RevokedAt.is_null())
-            .one(&self.read)
-            .await?;
+            .all(&self.read)
+            .await?
+            .pop();
         Ok(match found {
             // The index lookup already matched; compare again in constant time so
             // that the answer never depends on how much of the hash matched.
