@@ -73,12 +73,13 @@ impl Store {
     pub async fn connect_with(url: &str, pg_schema: Option<&str>) -> Result<Self, DbErr> {
         let statements = Arc::new(AtomicU64::new(0));
         let (read, write) = if url.starts_with("sqlite:") {
-            let read =
-                connect_pool(url, sqlite_read_connections(), ACQUIRE_TIMEOUT, pg_schema).await?;
-            let write = connect_pool(url, 1, SQLITE_WRITE_QUEUE_TIMEOUT, pg_schema).await?;
+            let readers = sqlite_read_connections();
+            let cache = Some(SQLITE_READER_CACHE_KIB);
+            let read = connect_pool(url, readers, ACQUIRE_TIMEOUT, pg_schema, cache).await?;
+            let write = connect_pool(url, 1, SQLITE_WRITE_QUEUE_TIMEOUT, pg_schema, None).await?;
             (read, write)
         } else {
-            let pool = connect_pool(url, 16, ACQUIRE_TIMEOUT, pg_schema).await?;
+            let pool = connect_pool(url, 16, ACQUIRE_TIMEOUT, pg_schema, None).await?;
             (pool.clone(), pool)
         };
         let mut store = Self {
@@ -182,6 +183,12 @@ impl Store {
     }
 }
 
+/// The page cache of each SQLite reader. SQLite's default, 2 MiB, is smaller
+/// than what a dashboard request reads at 100k renewals: pages were read again
+/// from the file on every request, and the dashboard took 2.2–2.6 ms of CPU
+/// against 1.5 with 3–4 MiB (`renewals bench`). Peak RSS at 1M stays under 100 MB.
+const SQLITE_READER_CACHE_KIB: u32 = 3 * 1024;
+
 fn sqlite_read_connections() -> u32 {
     std::thread::available_parallelism().map_or(4, |n| (n.get() as u32 * 2).max(4))
 }
@@ -191,6 +198,7 @@ async fn connect_pool(
     max_connections: u32,
     acquire_timeout: Duration,
     pg_schema: Option<&str>,
+    sqlite_cache_kib: Option<u32>,
 ) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url);
     options
@@ -200,12 +208,18 @@ async fn connect_pool(
         .connect_timeout(ACQUIRE_TIMEOUT)
         .sqlx_logging(false)
         .test_before_acquire(false)
-        .map_sqlx_sqlite_opts(|opts| {
-            opts.journal_mode(SqliteJournalMode::Wal)
+        .map_sqlx_sqlite_opts(move |opts| {
+            let opts = opts
+                .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true)
-                .row_buffer_size(1024)
+                .row_buffer_size(1024);
+            match sqlite_cache_kib {
+                // A negative size is in KiB.
+                Some(kib) => opts.pragma("cache_size", format!("-{kib}")),
+                None => opts,
+            }
         });
     if let Some(schema) = pg_schema {
         options.set_schema_search_path(schema);

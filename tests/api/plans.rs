@@ -217,6 +217,26 @@ async fn sqlite_is_built_with_stat4_and_without_memory_statistics() {
     }
 }
 
+/// SQLite readers keep 3 MiB of pages each (SQLite's default is 2): at 100k
+/// renewals a dashboard request reads more than 2 MiB, and with the default it
+/// read pages again from the file every time (2.2-2.6 against 1.5-1.7 ms of CPU).
+#[tokio::test]
+async fn sqlite_readers_have_a_3_mib_page_cache() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let store = db.store().await;
+    let row = store
+        .reader()
+        .query_one_raw(Statement::from_string(
+            DatabaseBackend::Sqlite,
+            "PRAGMA cache_size".to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let size: i64 = row.try_get_by_index(0).unwrap();
+    assert_eq!(size, -3 * 1024, "negative: KiB");
+}
+
 /// The rows of SQLite's planner statistics (`sqlite_stat1`) about `table`.
 async fn stat1_rows(store: &Store, table: &str) -> i64 {
     let row = store
