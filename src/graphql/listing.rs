@@ -160,11 +160,8 @@ pub fn connection(
             ),
             node: Eager({
                 let rows = preloaded.product_renewals.get(&renewal.id);
-                let node = Renewal::new(renewal, customer.into(), session.default_owner());
-                match rows {
-                    Some(rows) => node.with_product_renewals(rows),
-                    None => node,
-                }
+                Renewal::new(renewal, customer.into(), session.default_owner())
+                    .with_product_renewals(rows)
             }),
         })
         .collect();

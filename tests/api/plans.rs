@@ -203,17 +203,12 @@ async fn sqlite_is_built_with_stat4_and_without_memory_statistics() {
     let db = TestDb::new(Backend::Sqlite).await;
     let store = db.store().await;
     for option in ["ENABLE_STAT4", "DEFAULT_MEMSTATUS=0"] {
-        let row = store
-            .reader()
-            .query_one_raw(Statement::from_string(
-                DatabaseBackend::Sqlite,
-                format!("SELECT sqlite_compileoption_used('{option}') AS used"),
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        let used: i64 = row.try_get("", "used").unwrap();
-        assert_eq!(used, 1, "SQLite compiled without {option}");
+        let sql = format!("SELECT sqlite_compileoption_used('{option}')");
+        assert_eq!(
+            sqlite_number(&store, &sql).await,
+            1,
+            "SQLite compiled without {option}"
+        );
     }
 }
 
@@ -224,31 +219,28 @@ async fn sqlite_is_built_with_stat4_and_without_memory_statistics() {
 async fn sqlite_readers_have_a_3_mib_page_cache() {
     let db = TestDb::new(Backend::Sqlite).await;
     let store = db.store().await;
+    let size = sqlite_number(&store, "PRAGMA cache_size").await;
+    assert_eq!(size, -3 * 1024, "negative: KiB");
+}
+
+/// The number in the first column of the first row `sql` returns on a SQLite reader.
+async fn sqlite_number(store: &Store, sql: &str) -> i64 {
     let row = store
         .reader()
         .query_one_raw(Statement::from_string(
             DatabaseBackend::Sqlite,
-            "PRAGMA cache_size".to_owned(),
+            sql.to_owned(),
         ))
         .await
         .unwrap()
         .unwrap();
-    let size: i64 = row.try_get_by_index(0).unwrap();
-    assert_eq!(size, -3 * 1024, "negative: KiB");
+    row.try_get_by_index(0).unwrap()
 }
 
 /// The rows of SQLite's planner statistics (`sqlite_stat1`) about `table`.
 async fn stat1_rows(store: &Store, table: &str) -> i64 {
-    let row = store
-        .reader()
-        .query_one_raw(Statement::from_string(
-            DatabaseBackend::Sqlite,
-            format!("SELECT count(*) AS n FROM sqlite_stat1 WHERE tbl = '{table}'"),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get::<i64>("", "n").unwrap()
+    let sql = format!("SELECT count(*) FROM sqlite_stat1 WHERE tbl = '{table}'");
+    sqlite_number(store, &sql).await
 }
 
 /// A SQLite database filled through the API never runs `ANALYZE`; the store

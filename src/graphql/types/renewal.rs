@@ -49,9 +49,9 @@ impl Renewal {
         }
     }
 
-    /// This renewal holding its product renewals `rows`, read with its page.
-    pub fn with_product_renewals(mut self, rows: &ProductRenewalRows) -> Self {
-        self.product_renewals = Some(self.product_renewals_of(rows));
+    /// This renewal holding its product renewals `rows`, if they were read with its page.
+    pub fn with_product_renewals(mut self, rows: Option<&ProductRenewalRows>) -> Self {
+        self.product_renewals = rows.map(|rows| self.product_renewals_of(rows));
         self
     }
 
