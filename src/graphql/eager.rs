@@ -19,6 +19,14 @@
 //! own resolution. Extensions' `resolve` hooks are not called: the schema's
 //! only extension, the [`Guard`](super::Guard), has none. The tests in
 //! `types::eager_tests` compare both ways on the same queries.
+//!
+//! When the request carries [`WriteJson`], an eager object also writes its
+//! own JSON text instead of building a tree of values (an `IndexMap` per
+//! object, each key hashed) that would be written out and dropped later. It
+//! hands the text up as a binary value, which [`json`](super::json) copies
+//! as it is. A response key selected twice would need its values merged,
+//! which text cannot be; so only documents that select no key twice in any
+//! selection set get `WriteJson` ([`Documents`](super::documents)).
 
 use std::{borrow::Cow, sync::Arc};
 
@@ -31,6 +39,8 @@ use async_graphql::{
     resolver_utils::resolve_container,
 };
 
+use super::json;
+
 /// A `T` resolved eagerly; its schema is `T`'s.
 #[derive(Clone, Debug)]
 pub struct Eager<T>(pub T);
@@ -38,6 +48,10 @@ pub struct Eager<T>(pub T);
 /// A list of `T`, each resolved eagerly; its schema is `[T!]!`.
 #[derive(Clone, Debug)]
 pub struct EagerList<T>(pub Arc<[T]>);
+
+/// Request data: eager objects write their JSON text (see the module's doc).
+/// Only for documents that select no response key twice in a selection set.
+pub struct WriteJson;
 
 impl<T: ContainerType> OutputType for Eager<T> {
     fn type_name() -> Cow<'static, str> {
@@ -90,7 +104,21 @@ impl<T: ContainerType> OutputType for EagerList<T> {
                 .await
                 .map_err(|error| ctx.set_error_path(error))
         });
-        Ok(Value::List(try_join_all(items).await?))
+        let items = try_join_all(items).await?;
+        if ctx.data_opt::<WriteJson>().is_none() {
+            return Ok(Value::List(items));
+        }
+        let mut out =
+            Vec::with_capacity(items.iter().map(len_hint).sum::<usize>() + items.len() + 2);
+        out.push(b'[');
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write(&mut out, item)?;
+        }
+        out.push(b']');
+        Ok(Value::Binary(out.into()))
     }
 }
 
@@ -100,27 +128,81 @@ async fn resolve<T: ContainerType>(root: &T, ctx: &ContextSelectionSet<'_>) -> S
     if !select::<T>(root, ctx, &ctx.item.node, &mut selected) {
         return resolve_container(ctx, root).await;
     }
-    let mut fields = IndexMap::with_capacity(selected.len());
+    let mut object = if ctx.data_opt::<WriteJson>().is_some() {
+        Object::Json(Vec::with_capacity(BYTES_PER_FIELD * selected.len()))
+    } else {
+        Object::Tree(IndexMap::with_capacity(selected.len()))
+    };
     for field in selected {
-        let key = field.node.response_key().node.clone();
+        let key = &field.node.response_key().node;
         if field.node.name.node == "__typename" {
             let name = root.introspection_type_name().into_owned();
-            insert(&mut fields, key, Value::String(name));
+            object.insert(key, Value::String(name))?;
             continue;
         }
         match root.resolve_field(&ctx.with_field(field)).await {
-            Ok(value) => insert(&mut fields, key, value.unwrap_or_default()),
+            Ok(value) => object.insert(key, value.unwrap_or_default())?,
             Err(error) => ctx.add_error(error),
         }
     }
-    // As async-graphql does: an object with no selected field is null.
-    Ok(if fields.is_empty() {
-        Value::Null
-    } else {
-        Value::Object(fields)
-    })
+    Ok(object.finish())
 }
 
+/// Room for a field's JSON text, before the object's text grows: enough for
+/// most fields of a dashboard, which are short strings, numbers and amounts.
+const BYTES_PER_FIELD: usize = 64;
+
+/// An object's fields as they are resolved: its JSON text, or a tree of values.
+enum Object {
+    Json(Vec<u8>),
+    Tree(IndexMap<Name, Value>),
+}
+
+impl Object {
+    fn insert(&mut self, key: &Name, value: Value) -> ServerResult<()> {
+        match self {
+            Self::Json(out) => {
+                out.extend_from_slice(if out.is_empty() { b"{\"" } else { b",\"" });
+                // A response key is a GraphQL name (`[_A-Za-z][_0-9A-Za-z]*`),
+                // which never needs escaping.
+                out.extend_from_slice(key.as_bytes());
+                out.extend_from_slice(b"\":");
+                write(out, &value)
+            }
+            Self::Tree(fields) => {
+                insert(fields, key.clone(), value);
+                Ok(())
+            }
+        }
+    }
+
+    /// The object's value. As async-graphql does, an object with no selected field is null.
+    fn finish(self) -> Value {
+        match self {
+            Self::Json(out) if out.is_empty() => Value::Null,
+            Self::Json(mut out) => {
+                out.push(b'}');
+                Value::Binary(out.into())
+            }
+            Self::Tree(fields) if fields.is_empty() => Value::Null,
+            Self::Tree(fields) => Value::Object(fields),
+        }
+    }
+}
+
+/// Appends the JSON text of a resolved value.
+fn write(out: &mut Vec<u8>, value: &Value) -> ServerResult<()> {
+    json::write_value(out, value)
+        .map_err(|error| async_graphql::ServerError::new(error.to_string(), None))
+}
+
+/// About how long a resolved item's JSON text is.
+fn len_hint(value: &Value) -> usize {
+    match value {
+        Value::Binary(json) => json.len(),
+        _ => 16,
+    }
+}
 /// Adds the fields `set` selects on `root` to `selected`, fragments expanded,
 /// in document order. False if a field carries a directive (a custom one:
 /// `@skip` and `@include` are gone by now), which only async-graphql applies.

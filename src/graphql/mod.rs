@@ -5,6 +5,7 @@ mod documents;
 mod eager;
 mod guard;
 pub mod ids;
+pub mod json;
 mod listing;
 mod loaders;
 mod mutation;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use async_graphql::{EmptySubscription, Request, Response, Schema};
 
 use documents::Documents;
+use eager::WriteJson;
 pub use guard::{Credentials, Guard, Ticket, codes};
 pub use listing::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_SEARCH_LEN};
 pub use mutation::{MAX_CUSTOMERS_PER_CHANGE, MAX_REASON_LEN, Mutation};
@@ -62,8 +64,11 @@ impl Api {
         if let Some(credentials) = credentials {
             request = request.data(credentials);
         }
-        if let Some(document) = self.documents.parse(&request.query) {
-            request.set_parsed_query(document);
+        if let Some(parsed) = self.documents.parse(&request.query) {
+            if parsed.writes_json {
+                request = request.data(WriteJson);
+            }
+            request.set_parsed_query(parsed.document);
         }
         let response = self.schema.execute(request).await;
         ticket.finish(response)

@@ -13,8 +13,8 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{AppState, MAX_BODY_BYTES, json, problem};
-use crate::graphql::{Credentials, codes};
+use super::{AppState, MAX_BODY_BYTES, problem};
+use crate::graphql::{Credentials, codes, json};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";

@@ -1,7 +1,6 @@
 //! The HTTP surface: `/graphql` (POST, GET and GraphiQL), `/health`, `/ready`.
 
 mod graphql;
-mod json;
 mod problem;
 
 use std::{sync::Arc, time::Duration};

@@ -412,7 +412,34 @@ async fn the_default_page_has_20_renewals(backend: Backend) {
     assert_eq!(page["renewals"]["pageInfo"]["hasNextPage"], json!(true));
 }
 
+/// GraphQL merges the fields of a response key selected twice, at any depth
+/// and through fragments; the API answers such documents with the same data
+/// as the document that selects each key once.
+async fn a_key_selected_twice_answers_as_one_selection(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let once = app
+        .data(
+            "{ renewals(first: 3) { totalCount nodes { id currentMrr { amount currencyCode }
+                customer { name domain } productRenewals { quantity product { sku name } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(once["renewals"]["nodes"].as_array().map(Vec::len), Some(3));
+    for twice in [
+        "{ renewals(first: 3) { totalCount } renewals(first: 3) { nodes { id currentMrr { amount }
+            customer { name } productRenewals { quantity product { sku } } }
+            nodes { currentMrr { currencyCode } customer { domain } productRenewals { product { name } } } } }",
+        "{ renewals(first: 3) { ...Count ...Nodes nodes { customer { domain } productRenewals { product { name } } } } }
+         fragment Count on RenewalConnection { totalCount }
+         fragment Nodes on RenewalConnection { nodes { id currentMrr { amount currencyCode } customer { name }
+            productRenewals { quantity product { sku } } } }",
+    ] {
+        assert_eq!(app.data(twice, json!({})).await, once, "{twice}");
+    }
+}
+
 db_tests!(
+    a_key_selected_twice_answers_as_one_selection,
     every_filter_matches_its_computed_expectation,
     every_order_sorts_by_its_key_then_id,
     pages_walk_the_same_list_forward_and_backward,

@@ -1,17 +1,22 @@
 //! Eager resolution (see `graphql::eager`) against async-graphql's own, on
-//! the same types and queries: the same answers, errors included.
+//! the same types and queries: the same answers, errors included, whether
+//! eager objects build values or write JSON text.
 
 use std::sync::Arc;
 
 use async_graphql::{
     EmptyMutation, EmptySubscription, Object, PathSegment, Request, Response, Result, Schema,
-    Variables,
+    ServerError, Variables,
 };
 use entity::{partner_user, product, product_renewal};
 use serde_json::{Value as Json, json};
 
 use super::{Node, PartnerUser, customer::RenewalManager, product::ProductRenewal};
-use crate::graphql::eager::{Eager, EagerList};
+use crate::graphql::{
+    documents::Documents,
+    eager::{Eager, EagerList, WriteJson},
+    json,
+};
 
 fn product_renewals() -> Vec<ProductRenewal> {
     let product = Arc::new(product::Model {
@@ -145,15 +150,40 @@ fn schema() -> Schema<Both, EmptyMutation, EmptySubscription> {
     Schema::new(Both, EmptyMutation, EmptySubscription)
 }
 
-async fn execute(query: &str, variables: Json) -> Response {
-    let request = Request::new(query).variables(Variables::from_json(variables));
-    schema().execute(request).await
+/// How eager objects answer: as values, or (as the API does for documents
+/// that select no key twice) as JSON text.
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    Values,
+    JsonText,
+}
+
+/// The modes the API would use for `query`.
+fn modes(query: &str) -> Vec<Mode> {
+    let parsed = Documents::default().parse(query).expect("the query parses");
+    if parsed.writes_json {
+        vec![Mode::Values, Mode::JsonText]
+    } else {
+        vec![Mode::Values]
+    }
+}
+
+/// The response's data and errors, as JSON.
+async fn execute(query: &str, variables: Json, mode: Mode) -> (Json, Vec<ServerError>) {
+    let mut request = Request::new(query).variables(Variables::from_json(variables));
+    if let Mode::JsonText = mode {
+        request = request.data(WriteJson);
+    }
+    let response: Response = schema().execute(request).await;
+    let text = json::to_vec(&response).expect("the response is written");
+    let mut body: Json = serde_json::from_slice(&text).expect("the response is JSON");
+    (body["data"].take(), response.errors)
 }
 
 async fn run(query: &str, variables: Json) -> Json {
-    let response = execute(query, variables).await;
-    assert!(response.errors.is_empty(), "{:?}", response.errors);
-    response.data.into_json().unwrap_or_default()
+    let (data, errors) = execute(query, variables, Mode::Values).await;
+    assert!(errors.is_empty(), "{errors:?}");
+    data
 }
 
 /// A selection of every field of `type_name`, nested objects included,
@@ -192,9 +222,12 @@ async fn assert_same(suffix: &str, selection: &str, header: &str, fragments: &st
         }}
         {fragments}"
     );
-    let data = run(&query, json!({ "yes": true, "no": false })).await;
-    assert_ne!(data["eager"], Json::Null, "{query}");
-    assert_eq!(data["derived"], data["eager"], "{query}");
+    for mode in modes(&query) {
+        let (data, errors) = execute(&query, json!({ "yes": true, "no": false }), mode).await;
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_ne!(data["eager"], Json::Null, "{mode:?}: {query}");
+        assert_eq!(data["derived"], data["eager"], "{mode:?}: {query}");
+    }
 }
 
 #[tokio::test]
@@ -208,6 +241,49 @@ async fn eager_types_answer_every_field_as_their_derived_resolvers_do() {
         let selection = every_field(type_name).await;
         assert_same(field, &selection, "", "").await;
     }
+}
+
+#[tokio::test]
+async fn eager_types_handle_aliases_fragments_and_directives_as_json_text() {
+    let selection = r#"{
+        __typename
+        q: quantity
+        quantity @skip(if: $yes)
+        currentMrr @include(if: $yes) { ...Money }
+        renewalMrr @include(if: $no) { amount }
+        ...ProductFields
+        again: product @skip(if: $no) { __typename ... on Node { id } ... on Product { name } ... { sku } }
+        emptied: product { sku @skip(if: $yes) }
+    }"#;
+    let header = "($yes: Boolean!, $no: Boolean!)";
+    let fragments = "fragment Money on Money { currencyCode amount }
+        fragment ProductFields on ProductRenewal { qty: quantity product { id } }";
+    let query = format!("query {header} {{ eager {selection} }} {fragments}");
+    assert_eq!(modes(&query).len(), 2, "the selection writes JSON text");
+    assert_same("", selection, header, fragments).await;
+    assert_same("List", selection, header, fragments).await;
+}
+
+#[tokio::test]
+async fn eager_objects_hand_up_json_text_only_when_the_request_asks() {
+    let query = "{ eager { quantity } eagerList { quantity } derived { currentMrr { amount } } }";
+    let data = |request: Request| async move {
+        match schema().execute(request).await.data {
+            async_graphql::Value::Object(fields) => fields,
+            other => panic!("{other:?}"),
+        }
+    };
+    let text = data(Request::new(query).data(WriteJson)).await;
+    let binary = |key: &str| matches!(text[key], async_graphql::Value::Binary(_));
+    assert!(binary("eager") && binary("eagerList"), "{text:?}");
+    // The derived object holds a value tree, its eager amount JSON text.
+    let derived = &text["derived"];
+    assert!(
+        matches!(derived, async_graphql::Value::Object(f) if matches!(f["currentMrr"], async_graphql::Value::Binary(_))),
+        "{derived:?}"
+    );
+    let values = data(Request::new(query)).await;
+    assert!(matches!(values["eager"], async_graphql::Value::Object(_)));
 }
 
 #[tokio::test]
@@ -241,8 +317,14 @@ async fn eager_objects_await_fields_that_wait_and_report_failed_fields_as_errors
         "{{ derived: derivedProbe {selection} eager: eagerProbe {selection}
             derivedList: derivedProbes {selection} eagerList: eagerProbes {selection} }}"
     );
-    let response = execute(&query, json!({})).await;
-    let data = response.data.into_json().unwrap_or_default();
+    assert_eq!(modes(&query).len(), 2);
+    for mode in modes(&query) {
+        let (data, errors) = execute(&query, json!({}), mode).await;
+        assert_waits_and_fails_alike(&data, &errors);
+    }
+}
+
+fn assert_waits_and_fails_alike(data: &Json, errors: &[ServerError]) {
     assert_eq!(data["derived"], data["eager"]);
     assert_eq!(data["derivedList"], data["eagerList"]);
     assert_eq!(data["eager"]["later"], 10);
@@ -250,8 +332,7 @@ async fn eager_objects_await_fields_that_wait_and_report_failed_fields_as_errors
 
     // The same errors, at the same paths under each root field.
     let errors = |root: &str, list: &str| {
-        let mut errors: Vec<String> = response
-            .errors
+        let mut errors: Vec<String> = errors
             .iter()
             .filter(|e| {
                 matches!(e.path.first(), Some(PathSegment::Field(f)) if [root, list].contains(&f.as_str()))

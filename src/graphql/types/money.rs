@@ -1,40 +1,54 @@
 //! Money as the API shows it.
 
-use async_graphql::SimpleObject;
+use async_graphql::Object;
 
 use crate::{
     domain::{Currency, money},
     graphql::scalars::Decimal,
 };
 
-/// An amount of money in a currency.
-#[derive(SimpleObject, Clone, Debug)]
-pub struct Money {
-    /// The amount with exactly the currency's minor digits, e.g. `"1250.00"` (USD) or `"1200"` (JPY).
-    pub amount: Decimal,
-    /// ISO 4217 currency code, e.g. `USD`.
-    pub currency_code: String,
+/// An amount of money in a currency. Its text is written only when a field
+/// asks for it: a dashboard page holds hundreds of amounts.
+#[derive(Clone, Debug)]
+pub enum Money {
+    Valid(money::Money),
+    /// A code that is not ISO 4217 (codes are validated on write): the minor
+    /// units are shown as they are.
+    Unknown {
+        minor: i64,
+        code: String,
+    },
 }
 
 impl Money {
     /// `minor` units of the currency with ISO code `code`.
     pub fn new(minor: i64, code: &str) -> Self {
         match Currency::parse(code) {
-            Ok(currency) => money::Money::new(minor, currency).into(),
-            // Codes are validated on write; show an unknown one with two digits.
-            Err(_) => Self {
-                amount: Decimal(minor.to_string()),
-                currency_code: code.to_owned(),
+            Ok(currency) => Self::Valid(money::Money::new(minor, currency)),
+            Err(_) => Self::Unknown {
+                minor,
+                code: code.to_owned(),
             },
         }
     }
 }
 
-impl From<money::Money> for Money {
-    fn from(money: money::Money) -> Self {
-        Self {
-            amount: Decimal(money.amount()),
-            currency_code: money.currency.code().to_owned(),
+/// An amount of money in a currency.
+#[Object]
+impl Money {
+    /// The amount with exactly the currency's minor digits, e.g. `"1250.00"` (USD) or `"1200"` (JPY).
+    async fn amount(&self) -> Decimal {
+        Decimal(match self {
+            Self::Valid(money) => money.amount(),
+            Self::Unknown { minor, .. } => minor.to_string(),
+        })
+    }
+
+    /// ISO 4217 currency code, e.g. `USD`.
+    async fn currency_code(&self) -> &str {
+        match self {
+            Self::Valid(money) => money.currency.code(),
+            Self::Unknown { code, .. } => code,
         }
     }
 }
