@@ -81,7 +81,10 @@ impl Money {
             at -= 1;
             buf[at] = b'-';
         }
-        buf[at..].iter().map(|&b| char::from(b)).collect()
+        // Only ASCII digits, '.' and '-' were written.
+        std::str::from_utf8(&buf[at..])
+            .unwrap_or_default()
+            .to_owned()
     }
 }
 
