@@ -74,13 +74,48 @@ pub fn machine() -> String {
         .map_or(0.0, |kib| kib as f64 / 1024.0 / 1024.0);
     let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     format!(
-        "{model}, {cores} cores, {mem_gib:.0} GiB RAM, Linux {}",
-        kernel.trim()
+        "{model}, {cores} cores, {mem_gib:.0} GiB RAM, Linux {}; CPU speed: SHA-256 of \
+         {REFERENCE_MIB} MiB on one core in {} ms (best of 3; lower is faster)",
+        kernel.trim(),
+        cpu_reference().as_millis()
     )
+}
+
+/// The size of the reference workload of [`cpu_reference`].
+const REFERENCE_MIB: usize = 64;
+
+/// How long one core takes to hash [`REFERENCE_MIB`] MiB with SHA-256, best of
+/// three. Virtual machines of the same description differ in speed, and one
+/// machine from hour to hour; this figure tells runs on fast and slow CPUs apart.
+pub fn cpu_reference() -> Duration {
+    hash_time(REFERENCE_MIB)
+}
+
+/// The best of three times to hash `mib` MiB with SHA-256.
+fn hash_time(mib: usize) -> Duration {
+    use sha2::{Digest, Sha256};
+    let block = vec![0x5au8; 1024 * 1024];
+    (0..3)
+        .map(|_| {
+            let started = std::time::Instant::now();
+            let mut hasher = Sha256::new();
+            for _ in 0..mib {
+                hasher.update(&block);
+            }
+            std::hint::black_box(hasher.finalize());
+            started.elapsed()
+        })
+        .min()
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn times_the_cpu_speed_reference() {
+        assert!(super::hash_time(1) > std::time::Duration::ZERO);
+    }
+
     #[test]
     fn reads_its_own_cpu_and_memory() {
         let _ = (0..2_000_000u64).fold(0u64, |a, b| a.wrapping_add(b * b));
