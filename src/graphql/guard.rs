@@ -12,6 +12,12 @@
 //!
 //! [`Ticket::finish`] then gives every error a stable `extensions.code` and
 //! reports the cost in `extensions.cost`.
+//!
+//! Validation is a function of the request's text, operation name and
+//! variables alone (the schema and its limits are fixed), and a dashboard
+//! sends the same request on every visit. The guard keeps the results of
+//! requests that passed, by a SHA-256 of those three ([`ValidationKey`]), and
+//! skips validating them again. Failures are not kept.
 
 use std::{
     sync::{
@@ -22,12 +28,15 @@ use std::{
 };
 
 use async_graphql::{
-    ErrorExtensionValues, Response, ServerError, ServerResult, ValidationResult, Value, Variables,
+    ErrorExtensionValues, Request, Response, ServerError, ServerResult, ValidationResult, Value,
+    Variables,
     extensions::{
         Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
     },
     parser::types::ExecutableDocument,
 };
+use quick_cache::sync::Cache;
+use sha2::{Digest, Sha256};
 
 use super::session::Session;
 use crate::{
@@ -41,8 +50,9 @@ use crate::{
 pub struct Credentials(pub String);
 
 /// What the guard learnt about one request.
-#[derive(Default)]
 pub struct Ticket {
+    /// What the request's validation depends on; `None` if it cannot be told.
+    validation_key: Option<ValidationKey>,
     /// The query's complexity, known once it has been validated.
     cost: AtomicU64,
     throttle: Mutex<Option<ThrottleStatus>>,
@@ -51,6 +61,15 @@ pub struct Ticket {
 }
 
 impl Ticket {
+    pub fn new(request: &Request) -> Self {
+        Self {
+            validation_key: ValidationKey::of(request),
+            cost: AtomicU64::default(),
+            throttle: Mutex::default(),
+            session: OnceLock::default(),
+        }
+    }
+
     pub fn session(&self) -> Option<&Session> {
         self.session.get()
     }
@@ -99,6 +118,36 @@ impl Ticket {
     }
 }
 
+/// A SHA-256 of what validating a request depends on: its text, operation
+/// name and variables, each with its length, so no two requests share one.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct ValidationKey([u8; 32]);
+
+impl ValidationKey {
+    fn of(request: &Request) -> Option<Self> {
+        let variables = serde_json::to_vec(&request.variables).ok()?;
+        let mut hasher = Sha256::new();
+        for part in [
+            request.query.as_bytes(),
+            request
+                .operation_name
+                .as_deref()
+                .unwrap_or_default()
+                .as_bytes(),
+            &variables,
+        ] {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part);
+        }
+        // An absent operation name differs from an empty one.
+        hasher.update([u8::from(request.operation_name.is_some())]);
+        Some(Self(hasher.finalize().into()))
+    }
+}
+
+/// How many validation results the guard keeps (a few dozen bytes each).
+const VALIDATED_REQUESTS: usize = 4096;
+
 /// Error codes of requests refused before execution.
 pub mod codes {
     pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
@@ -118,6 +167,8 @@ struct GuardExtension {
     store: Store,
     limiter: RateLimiter,
     today: Today,
+    /// Results of requests that passed validation, by their key.
+    validated: Cache<ValidationKey, ValidationResult>,
 }
 
 impl Guard {
@@ -126,6 +177,7 @@ impl Guard {
             store,
             limiter,
             today,
+            validated: Cache::new(VALIDATED_REQUESTS),
         }))
     }
 }
@@ -206,23 +258,32 @@ impl Extension for GuardExtension {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        match next.run(ctx).await {
-            Ok(result) => {
-                if let Some(ticket) = ctx.data_opt::<Arc<Ticket>>() {
-                    ticket
-                        .cost
-                        .store(result.complexity as u64, Ordering::Relaxed);
+        let ticket = ctx.data_opt::<Arc<Ticket>>();
+        let key = ticket.and_then(|ticket| ticket.validation_key);
+        let result = match key.and_then(|key| self.validated.get(&key)) {
+            Some(result) => result,
+            None => {
+                let result = next.run(ctx).await.map_err(|errors| {
+                    errors
+                        .into_iter()
+                        .map(|e| {
+                            let code = validation_code(&e.message);
+                            with_code(e, code)
+                        })
+                        .collect::<Vec<_>>()
+                })?;
+                if let Some(key) = key {
+                    self.validated.insert(key, result);
                 }
-                Ok(result)
+                result
             }
-            Err(errors) => Err(errors
-                .into_iter()
-                .map(|e| {
-                    let code = validation_code(&e.message);
-                    with_code(e, code)
-                })
-                .collect()),
+        };
+        if let Some(ticket) = ticket {
+            ticket
+                .cost
+                .store(result.complexity as u64, Ordering::Relaxed);
         }
+        Ok(result)
     }
 
     /// Admits the request and runs it, or refuses it without running anything.
@@ -272,5 +333,38 @@ impl GuardExtension {
         // A ticket is new for every request, so its session is always unset here.
         let _ = ticket.session.set(session);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{Request, Variables};
+    use serde_json::json;
+
+    use super::ValidationKey;
+
+    fn key(query: &str, operation: Option<&str>, variables: serde_json::Value) -> ValidationKey {
+        let mut request = Request::new(query).variables(Variables::from_json(variables));
+        request.operation_name = operation.map(str::to_owned);
+        ValidationKey::of(&request).expect("variables serialise")
+    }
+
+    #[test]
+    fn validation_keys_tell_apart_whatever_validation_depends_on() {
+        let base = key("{ a }", Some("A"), json!({ "x": 1 }));
+        assert!(base == key("{ a }", Some("A"), json!({ "x": 1 })));
+        for other in [
+            key("{ b }", Some("A"), json!({ "x": 1 })),
+            key("{ a }", Some("B"), json!({ "x": 1 })),
+            key("{ a }", None, json!({ "x": 1 })),
+            key("{ a }", Some("A"), json!({ "x": 2 })),
+            key("{ a }", Some("A"), json!({ "x": "1" })),
+            key("{ a }", Some("A"), json!({})),
+        ] {
+            assert!(base != other);
+        }
+        // Parts are length-prefixed: moving text from one part to the next differs.
+        assert!(key("{ a }A", Some(""), json!({})) != key("{ a }", Some("A"), json!({})));
+        assert!(key("{ a }", Some(""), json!({})) != key("{ a }", None, json!({})));
     }
 }

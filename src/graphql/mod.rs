@@ -59,7 +59,7 @@ impl Api {
 
     /// Runs the request if the guard admits it. `request` carries no data.
     pub async fn execute(&self, request: Request, credentials: Option<Credentials>) -> Response {
-        let ticket = Arc::new(Ticket::default());
+        let ticket = Arc::new(Ticket::new(&request));
         let mut request = request.data(Arc::clone(&ticket));
         if let Some(credentials) = credentials {
             request = request.data(credentials);

@@ -212,7 +212,80 @@ async fn a_partner_hammering_the_api_is_throttled_while_another_is_served(backen
     );
 }
 
+/// Sends `body` (JSON) as the partner and returns the response.
+async fn post_body(app: &TestApp, body: Value) -> Value {
+    let request = axum::http::Request::post("/graphql")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {}", app.token))
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    let (_, _, body) = app.send(request).await;
+    serde_json::from_slice(&body).unwrap()
+}
+
+fn cost_of(body: &Value) -> u64 {
+    body["extensions"]["cost"]["requestedQueryCost"]
+        .as_u64()
+        .unwrap_or_default()
+}
+
+/// The guard keeps validation results by request text, operation name and
+/// variables; a request that differs in any of them is validated afresh, and
+/// a failed validation is not kept.
+async fn a_kept_validation_never_stands_for_another_request(backend: Backend) {
+    let app = TestApp::with_customers(backend, 5).await;
+    let text = "query Small { viewer { id } }
+        query Page($first: Int!) { renewals(first: $first) { nodes { id customer { id name } } } }";
+    let run = |operation: &str, variables: Value| {
+        post_body(
+            &app,
+            json!({ "query": text, "operationName": operation, "variables": variables }),
+        )
+    };
+    let page_of = |first: u64| run("Page", json!({ "first": first }));
+    // async-graphql checks the variables of every operation of the document.
+    let (small, page_2, page_4) = (
+        run("Small", json!({ "first": 2 })).await,
+        page_of(2).await,
+        page_of(4).await,
+    );
+    assert!(small["data"]["viewer"]["id"].is_string(), "{small}");
+    assert_eq!(
+        page_2["data"]["renewals"]["nodes"].as_array().map(Vec::len),
+        Some(2)
+    );
+    assert!(cost_of(&page_4) > cost_of(&page_2), "{page_2} {page_4}");
+    // Again, the other way round: the kept results, unchanged.
+    let again = page_of(2).await;
+    assert_eq!(
+        (&again["data"], cost_of(&again)),
+        (&page_2["data"], cost_of(&page_2))
+    );
+    let again = run("Small", json!({ "first": 2 })).await;
+    assert_eq!(
+        (&again["data"], cost_of(&again)),
+        (&small["data"], cost_of(&small))
+    );
+
+    // Variables that fail validation fail every time, and do not spoil the text.
+    for _ in 0..2 {
+        let bad = run("Page", json!({ "first": "ten" })).await;
+        let codes = error_codes(&bad);
+        assert!(
+            !codes.is_empty() && codes.iter().all(|c| c == "BAD_USER_INPUT"),
+            "{bad}"
+        );
+    }
+    let missing = run("Page", json!({})).await;
+    assert!(missing["errors"].is_array(), "{missing}");
+    assert_eq!(page_of(2).await["data"], page_2["data"]);
+    // An unknown operation name is an error, not another operation's result.
+    let unknown = run("Other", json!({ "first": 2 })).await;
+    assert!(unknown["errors"].is_array(), "{unknown}");
+}
+
 db_tests!(
+    a_kept_validation_never_stands_for_another_request,
     graphiqls_introspection_query_passes_the_limits,
     hostile_shapes_are_rejected_before_touching_the_database,
     every_response_reports_its_cost_and_the_remaining_budget,
