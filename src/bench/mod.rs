@@ -7,11 +7,13 @@
 //! - [`client`]: the load generator process (`renewals bench-client`).
 //! - [`run`]: the scenarios of one database and size.
 //! - [`pgbench`]: the PostgreSQL floor (the same statements run by pgbench).
+//! - [`instructions`]: instructions per dashboard request, under callgrind.
 //! - [`probe`]: CPU and memory from `/proc`.
 //! - [`report`]: the Markdown report.
 
 pub mod client;
 pub mod data;
+pub mod instructions;
 pub mod pgbench;
 pub mod probe;
 pub mod queries;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::{
     client::{self, Outcome, Spec, Workload},
     data::{DASHBOARD_PARTNER, SMALL_PARTNER},
-    pgbench, probe, queries,
+    instructions, pgbench, probe, queries,
     report::{Scenario, SizeResult},
     target::Target,
 };
@@ -288,6 +288,7 @@ async fn scenarios(ctx: &Ctx, renewals: u64, args: &BenchArgs) -> anyhow::Result
     } else {
         None
     };
+    let instructions = instruction_count(ctx, args, &token, &dashboard).await;
     Ok(SizeResult {
         backend: ctx.target.label(),
         renewals,
@@ -301,7 +302,28 @@ async fn scenarios(ctx: &Ctx, renewals: u64, args: &BenchArgs) -> anyhow::Result
         pgbench: floor,
         dashboard_sql,
         peak_rss_mib: probe::peak_rss_mib(),
+        instructions_per_request: instructions,
     })
+}
+
+/// Instructions per dashboard request under callgrind, if valgrind is here.
+/// A failure is reported and leaves the figure out; the run goes on.
+async fn instruction_count(
+    ctx: &Ctx,
+    args: &BenchArgs,
+    token: &str,
+    dashboard: &str,
+) -> Option<u64> {
+    if !instructions::available().await {
+        eprintln!("  valgrind is not installed: no instruction counts");
+        return None;
+    }
+    eprintln!("  instructions per dashboard request (callgrind) ...");
+    let first_page = json!({ "first": 50 });
+    instructions::per_request(&ctx.target.url, args.today, token, dashboard, first_page)
+        .await
+        .inspect_err(|error| eprintln!("  instruction count failed: {error:#}"))
+        .ok()
 }
 
 async fn token_for_small(ctx: &Ctx) -> anyhow::Result<String> {
