@@ -13,7 +13,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Store, opaque, rows};
+use super::{Store, inline, opaque, rows};
 use crate::domain::{
     ActionWindow, OwnerParty, RenewalStatus,
     dates::{renewal_date_for_deadline, visible_renewal_dates},
@@ -106,11 +106,13 @@ impl SortField {
 }
 
 impl SortValue {
-    fn into_expr(self) -> Expr {
+    /// The value, [`opaque`]: a cursor moves with every page, and the plan is
+    /// the same for any.
+    fn into_expr(self, backend: DatabaseBackend) -> Expr {
         match self {
-            Self::Date(date) => Expr::val(date),
-            Self::Int(n) => Expr::val(n),
-            Self::Text(text) => Expr::val(text),
+            Self::Date(date) => opaque(backend, date),
+            Self::Int(n) => opaque(backend, n),
+            Self::Text(text) => opaque(backend, text),
         }
     }
 }
@@ -159,25 +161,36 @@ pub struct RenewalPage {
 }
 
 impl RenewalList {
-    fn condition(&self) -> Condition {
+    /// The list's rows. The values the plan depends on are [`inline`]d, the
+    /// search text is bound.
+    fn condition(&self, backend: DatabaseBackend) -> Condition {
         let (first_visible, last_visible) = visible_renewal_dates(self.today);
         let filter = &self.filter;
+        let v = |value: sea_orm::Value| inline(backend, value);
+        let renewal = |column: renewal::Column| Expr::col((renewal::Entity, column));
+        let customer = |column: customer::Column| Expr::col((customer::Entity, column));
         // The partner is named on both tables (they always agree: the foreign key
         // is `(customer_id, partner_id)`), so that the planner can start from
         // either side's partner-leading index.
         let mut all = Condition::all()
-            .add(renewal::Column::PartnerId.eq(self.partner_id))
-            .add(customer::Column::PartnerId.eq(self.partner_id))
-            .add(renewal::Column::RenewalDate.between(first_visible, last_visible));
+            .add(renewal(renewal::Column::PartnerId).eq(v(self.partner_id.into())))
+            .add(customer(customer::Column::PartnerId).eq(v(self.partner_id.into())))
+            .add(
+                renewal(renewal::Column::RenewalDate)
+                    .between(v(first_visible.into()), v(last_visible.into())),
+            );
         if !filter.include_ended_services {
             all = all.add(customer::Column::ServicesEndedAt.is_null());
         }
         if let Some(wanted) = filter.action_required {
             let window = ActionWindow::on(self.today);
             let requires_action = Condition::all()
-                .add(renewal::Column::Status.eq(RenewalStatus::Pending.as_str()))
+                .add(renewal(renewal::Column::Status).eq(v(RenewalStatus::Pending.as_str().into())))
                 .add(customer::Column::ServicesEndedAt.is_null())
-                .add(renewal::Column::RenewalDate.between(window.earliest, window.latest));
+                .add(
+                    renewal(renewal::Column::RenewalDate)
+                        .between(v(window.earliest.into()), v(window.latest.into())),
+                );
             all = all.add(if wanted {
                 requires_action
             } else {
@@ -185,7 +198,8 @@ impl RenewalList {
             });
         }
         if let Some(party) = filter.owner_party {
-            let mut owner = Condition::any().add(customer::Column::OwnerParty.eq(party.as_str()));
+            let mut owner = Condition::any()
+                .add(customer(customer::Column::OwnerParty).eq(v(party.as_str().into())));
             if self.default_owner.party == party {
                 owner = owner.add(customer::Column::OwnerParty.is_null());
             }
@@ -195,7 +209,7 @@ impl RenewalList {
             let mut notified = Condition::any().add(
                 Condition::all()
                     .add(customer::Column::OwnerParty.is_not_null())
-                    .add(customer::Column::OwnerNotifyUserId.eq(user_id)),
+                    .add(customer(customer::Column::OwnerNotifyUserId).eq(v(user_id.into()))),
             );
             if self.default_owner.notify_user_id == Some(user_id) {
                 notified = notified.add(customer::Column::OwnerParty.is_null());
@@ -211,20 +225,23 @@ impl RenewalList {
             );
         }
         if let Some(statuses) = &filter.statuses {
-            all = all.add(renewal::Column::Status.is_in(statuses.iter().map(|s| s.as_str())));
+            all = all.add(
+                renewal(renewal::Column::Status)
+                    .is_in(statuses.iter().map(|s| v(s.as_str().into()))),
+            );
         }
-        let date = renewal::Column::RenewalDate;
+        let date = || renewal(renewal::Column::RenewalDate);
         if let Some(from) = filter.deadline_from {
-            all = all.add(date.gte(renewal_date_for_deadline(from)));
+            all = all.add(date().gte(v(renewal_date_for_deadline(from).into())));
         }
         if let Some(to) = filter.deadline_to {
-            all = all.add(date.lte(renewal_date_for_deadline(to)));
+            all = all.add(date().lte(v(renewal_date_for_deadline(to).into())));
         }
         if let Some(from) = filter.renewal_date_from {
-            all = all.add(date.gte(from));
+            all = all.add(date().gte(v(from.into())));
         }
         if let Some(to) = filter.renewal_date_to {
-            all = all.add(date.lte(to));
+            all = all.add(date().lte(v(to.into())));
         }
         all
     }
@@ -298,10 +315,10 @@ impl RenewalList {
         Some(select)
     }
 
-    fn select(&self) -> Select<renewal::Entity> {
+    fn select(&self, backend: DatabaseBackend) -> Select<renewal::Entity> {
         renewal::Entity::find()
             .join(JoinType::InnerJoin, renewal::Relation::Customer.def())
-            .filter(self.condition())
+            .filter(self.condition(backend))
     }
 }
 
@@ -325,8 +342,9 @@ impl Store {
         } else {
             list.direction
         };
+        let backend = self.backend();
         let id = Expr::col((renewal::Entity, renewal::Column::Id));
-        let mut select = list.select();
+        let mut select = list.select(backend);
         if let Some(cursor) = &page.cursor {
             if !list.sort.accepts(&cursor.value) {
                 return Ok(RenewalPage {
@@ -335,7 +353,10 @@ impl Store {
                 });
             }
             let row = Expr::tuple([list.sort.column(), id.clone()]);
-            let at = Expr::tuple([cursor.value.clone().into_expr(), Expr::val(cursor.id)]);
+            let at = Expr::tuple([
+                cursor.value.clone().into_expr(backend),
+                opaque(backend, cursor.id),
+            ]);
             select = select.filter(match direction {
                 Direction::Asc => row.gt(at),
                 Direction::Desc => row.lt(at),
@@ -344,12 +365,17 @@ impl Store {
         let query = select
             .order_by(list.sort.column(), order(direction))
             .order_by(id, order(direction))
-            .limit(page.limit + 1)
             .select_also(customer::Entity)
             .into_query();
+        // The page size in the text, as an [`inline`]d value: SQLite's planner
+        // reads `LIMIT ?` too.
+        let mut statement = backend.build(&query);
+        statement
+            .sql
+            .push_str(&format!(" LIMIT {}", page.limit + 1));
         let mut rows = self
             .read
-            .query_all(&query)
+            .query_all_raw(statement)
             .await?
             .iter()
             .map(rows::renewal_with_customer)
@@ -381,7 +407,7 @@ impl Store {
     /// [`Store::renewal_count`] by counting the matching renewals (any filter).
     #[tracing::instrument(level = "debug", skip_all, fields(partner_id = list.partner_id))]
     pub async fn renewal_count_exact(&self, list: &RenewalList) -> Result<u64, DbErr> {
-        list.select().count(&self.read).await
+        list.select(self.backend()).count(&self.read).await
     }
 
     /// The partner's visible renewals among `ids`, with their customers.

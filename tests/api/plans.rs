@@ -195,14 +195,15 @@ async fn no_list_reads_a_whole_renewal_or_customer_table(backend: Backend) {
 
 db_tests!(no_list_reads_a_whole_renewal_or_customer_table);
 
-/// SQLite is built with STAT4 and without memory statistics (`.cargo/config.toml`):
-/// without STAT4, `orderBy: MRR_CHANGE` pages sorted every matching renewal
-/// instead of walking their index (10-1000x slower at 100k-1M renewals).
+/// SQLite is built with STAT4, `sqlite_stmt` and without memory statistics
+/// (`.cargo/config.toml`): without STAT4, `orderBy: MRR_CHANGE` pages sorted
+/// every matching renewal instead of walking their index (10-1000x slower at
+/// 100k-1M renewals).
 #[tokio::test]
-async fn sqlite_is_built_with_stat4_and_without_memory_statistics() {
+async fn sqlite_is_built_with_stat4_stmtvtab_and_without_memory_statistics() {
     let db = TestDb::new(Backend::Sqlite).await;
     let store = db.store().await;
-    for option in ["ENABLE_STAT4", "DEFAULT_MEMSTATUS=0"] {
+    for option in ["ENABLE_STAT4", "ENABLE_STMTVTAB", "DEFAULT_MEMSTATUS=0"] {
         let sql = format!("SELECT sqlite_compileoption_used('{option}')");
         assert_eq!(
             sqlite_number(&store, &sql).await,
