@@ -9,16 +9,16 @@ use crate::{
 };
 
 #[derive(Serialize, Deserialize)]
-struct Cursor {
+struct Cursor<P> {
     f: SortField,
     d: Direction,
-    p: Position,
+    p: P,
 }
 
 /// Cursors are short; anything longer is not one.
 const MAX_CURSOR_LEN: usize = 512;
 
-pub fn encode(sort: SortField, direction: Direction, position: Position) -> String {
+pub fn encode(sort: SortField, direction: Direction, position: &Position) -> String {
     let cursor = Cursor {
         f: sort,
         d: direction,
@@ -30,7 +30,7 @@ pub fn encode(sort: SortField, direction: Direction, position: Position) -> Stri
 
 /// The position in a cursor made for this order, or `BAD_USER_INPUT`.
 pub fn decode(text: &str, sort: SortField, direction: Direction) -> Result<Position, Error> {
-    let cursor: Cursor = (text.len() <= MAX_CURSOR_LEN)
+    let cursor: Cursor<Position> = (text.len() <= MAX_CURSOR_LEN)
         .then(|| URL_SAFE_NO_PAD.decode(text).ok())
         .flatten()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
@@ -54,7 +54,7 @@ mod tests {
             value: SortValue::Int(-350),
             id: 9,
         };
-        let text = encode(SortField::MrrChange, Direction::Desc, position.clone());
+        let text = encode(SortField::MrrChange, Direction::Desc, &position);
         assert_eq!(
             decode(&text, SortField::MrrChange, Direction::Desc).unwrap(),
             position

@@ -41,7 +41,18 @@ impl NodeKind {
 const MAX_ID_LEN: usize = 64;
 
 pub fn encode(kind: NodeKind, id: i64) -> ID {
-    ID(URL_SAFE_NO_PAD.encode(format!("{}:{id}", kind.name())))
+    // `Type:number` assembled in place: a dashboard page writes hundreds of IDs,
+    // and `format!` was about 1 % of its CPU.
+    let name = kind.name().as_bytes();
+    let mut digits = itoa::Buffer::new();
+    let number = digits.format(id).as_bytes();
+    // The longest name (11 bytes), `:` and the longest i64 (20).
+    let mut raw = [0u8; 32];
+    let len = name.len() + 1 + number.len();
+    raw[..name.len()].copy_from_slice(name);
+    raw[name.len()] = b':';
+    raw[name.len() + 1..len].copy_from_slice(number);
+    ID(URL_SAFE_NO_PAD.encode(&raw[..len]))
 }
 
 /// The kind and database id behind a global ID, if it is one.
@@ -76,6 +87,18 @@ mod tests {
         assert_eq!(decode(&id), Some((NodeKind::Renewal, 42)));
         assert_eq!(decode_as(&id, NodeKind::Renewal), Some(42));
         assert_eq!(decode_as(&id, NodeKind::Customer), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ids_are_base64_of_type_and_number(kind in 0..5usize, id in proptest::num::i64::ANY) {
+            let kind = NodeKind::ALL[kind];
+            let expected = URL_SAFE_NO_PAD.encode(format!("{}:{id}", kind.name()));
+            proptest::prop_assert_eq!(&encode(kind, id).0, &expected);
+            if id > 0 {
+                proptest::prop_assert_eq!(decode(&expected), Some((kind, id)));
+            }
+        }
     }
 
     #[test]

@@ -153,11 +153,9 @@ pub fn connection(
         .rows
         .into_iter()
         .map(|(renewal, customer)| RenewalEdge {
-            cursor: cursor::encode(
-                list.sort,
-                list.direction,
-                list.sort.position_of(&renewal, &customer),
-            ),
+            sort: list.sort,
+            direction: list.direction,
+            position: list.sort.position_of(&renewal, &customer),
             node: Eager({
                 let rows = preloaded.product_renewals.get(&renewal.id);
                 Renewal::new(renewal, customer.into(), session.default_owner())
@@ -174,8 +172,8 @@ pub fn connection(
     let page_info = PageInfo {
         has_next_page,
         has_previous_page,
-        start_cursor: edges.first().map(|e| e.cursor.clone()),
-        end_cursor: edges.last().map(|e| e.cursor.clone()),
+        start_cursor: edges.first().map(RenewalEdge::cursor_text),
+        end_cursor: edges.last().map(RenewalEdge::cursor_text),
     };
     RenewalConnection {
         list: list.into(),

@@ -8,10 +8,11 @@ use super::Renewal;
 use crate::{
     error::Error,
     graphql::{
+        cursor,
         eager::{Eager, EagerList},
         session::session,
     },
-    store::RenewalList,
+    store::{Direction, Position, RenewalList, SortField},
 };
 
 /// A page of renewals (Relay cursor connection).
@@ -21,12 +22,32 @@ pub struct RenewalConnection {
     pub page_info: PageInfo,
 }
 
-/// A renewal and the cursor that points at it.
-#[derive(SimpleObject, Clone)]
+/// A renewal and where it stands in its list, written as a cursor only when
+/// asked for (a dashboard asks for the page's last).
 pub struct RenewalEdge {
-    /// Pass as `after` or `before` to page from here.
-    pub cursor: String,
+    pub sort: SortField,
+    pub direction: Direction,
+    pub position: Position,
     pub node: Eager<Renewal>,
+}
+
+/// A renewal and the cursor that points at it.
+#[Object]
+impl RenewalEdge {
+    /// Pass as `after` or `before` to page from here.
+    async fn cursor(&self) -> String {
+        self.cursor_text()
+    }
+
+    async fn node(&self) -> &Eager<Renewal> {
+        &self.node
+    }
+}
+
+impl RenewalEdge {
+    pub fn cursor_text(&self) -> String {
+        cursor::encode(self.sort, self.direction, &self.position)
+    }
 }
 
 /// Where this page lies in the list.
