@@ -13,6 +13,7 @@ use super::{
     SetOwnerError, Store,
     events::{self, EventKind, NewEvent},
     failures::with_retries,
+    one_of,
 };
 use crate::domain::owner::{OwnerChoice, effective_owner};
 
@@ -55,7 +56,11 @@ impl Store {
         let column = |c| Expr::col((partner_user::Entity, c));
         partner_user::Entity::find()
             .filter(column(partner_user::Column::PartnerId).eq(self.opaque(partner_id)))
-            .filter(column(partner_user::Column::Id).is_in(ids.iter().map(|&id| self.opaque(id))))
+            .filter(one_of(
+                self.backend(),
+                column(partner_user::Column::Id),
+                ids,
+            ))
             .all(&self.read)
             .await
     }

@@ -13,7 +13,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Store, inline, opaque, rows};
+use super::{Store, inline, one_of, opaque, rows};
 use crate::domain::{
     ActionWindow, OwnerParty, RenewalStatus,
     dates::{renewal_date_for_deadline, visible_renewal_dates},
@@ -458,7 +458,7 @@ impl Store {
         partner_id: i64,
         renewal_ids: &[i64],
     ) -> Result<Vec<(product_renewal::Model, product::Model)>, DbErr> {
-        let ids = || renewal_ids.iter().map(|&id| self.opaque(id));
+        let backend = self.backend();
         let query = product_renewal::Entity::find()
             .join(
                 JoinType::InnerJoin,
@@ -475,11 +475,16 @@ impl Store {
             // The ids bound `renewal` too: a generic plan (PostgreSQL, after five
             // runs of the prepared statement) otherwise read all of the partner's
             // renewals to join them, 6 ms instead of 0.4 ms at 100k renewals.
-            .filter(Expr::col((renewal::Entity, renewal::Column::Id)).is_in(ids()))
-            .filter(
-                Expr::col((product_renewal::Entity, product_renewal::Column::RenewalId))
-                    .is_in(ids()),
-            )
+            .filter(one_of(
+                backend,
+                Expr::col((renewal::Entity, renewal::Column::Id)),
+                renewal_ids,
+            ))
+            .filter(one_of(
+                backend,
+                Expr::col((product_renewal::Entity, product_renewal::Column::RenewalId)),
+                renewal_ids,
+            ))
             .order_by_asc(product_renewal::Column::Id)
             .select_also(product::Entity)
             .into_query();

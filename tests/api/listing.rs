@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use renewals::{
     domain::{OwnerParty, RenewalStatus, dates},
-    seed::SeedCustomer,
+    seed::{PRODUCTS, SeedCustomer},
 };
 use serde_json::{Value, json};
 
@@ -438,7 +438,67 @@ async fn a_key_selected_twice_answers_as_one_selection(backend: Backend) {
     }
 }
 
+/// Each renewal of a page shows its own product renewals and notify user, as
+/// seeded: a page reads them in one statement each, for all of its renewals
+/// at once (`store::one_of`).
+async fn each_renewal_of_a_page_shows_its_own_products_and_notify_user(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let partner = &app.data.partners[0];
+    let data = app
+        .data(
+            r#"{ renewals(first: 100, filter: {includeEndedServices: true}) { nodes {
+                customer { domain }
+                owner { notifyUser { email } }
+                productRenewals { quantity product { sku } }
+            } } }"#,
+            json!({}),
+        )
+        .await;
+    let nodes = data["renewals"]["nodes"].as_array().unwrap();
+    assert!(nodes.len() >= 50, "{} renewals", nodes.len());
+    let mut notified = 0;
+    for node in nodes {
+        let domain = node["customer"]["domain"].as_str().unwrap();
+        let customer = partner
+            .customers
+            .iter()
+            .find(|c| c.domain == domain)
+            .unwrap();
+        let mut seeded: Vec<(&str, i64)> = customer
+            .renewal
+            .products
+            .iter()
+            .map(|&(product, quantity, _, _)| (PRODUCTS[product].sku, i64::from(quantity)))
+            .collect();
+        let mut shown: Vec<(&str, i64)> = node["productRenewals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["product"]["sku"].as_str().unwrap(),
+                    p["quantity"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        seeded.sort_unstable();
+        shown.sort_unstable();
+        assert!(!seeded.is_empty(), "{domain}");
+        assert_eq!(shown, seeded, "{domain}");
+        let user = customer.owner.and_then(|(_, user)| user);
+        let email = user.map(|user| partner.users[user].email.as_str());
+        assert_eq!(
+            node["owner"]["notifyUser"]["email"].as_str(),
+            email,
+            "{domain}"
+        );
+        notified += usize::from(email.is_some());
+    }
+    assert!(notified >= 2, "{notified} renewals notify a user");
+}
+
 db_tests!(
+    each_renewal_of_a_page_shows_its_own_products_and_notify_user,
     a_key_selected_twice_answers_as_one_selection,
     every_filter_matches_its_computed_expectation,
     every_order_sorts_by_its_key_then_id,

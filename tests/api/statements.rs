@@ -91,7 +91,7 @@ async fn the_action_required_dashboard_costs_at_most_6_statements_for_10_50_and_
 
 /// The page's product renewals are read by the page's renewal ids on both
 /// tables, so that no plan (PostgreSQL's generic plan among them) has to read
-/// all of the partner's renewals to join them.
+/// all of the partner's renewals to join them; the ids are bound as one value.
 async fn product_renewals_are_bounded_by_the_pages_renewal_ids(backend: Backend) {
     let app = TestApp::new(backend).await;
     app.store.start_capture();
@@ -102,16 +102,18 @@ async fn product_renewals_are_bounded_by_the_pages_renewal_ids(backend: Backend)
         .filter(|sql| sql.contains("FROM \"product_renewal\""))
         .collect();
     assert_eq!(products.len(), 1, "{statements:#?}");
-    assert!(
-        products[0].contains("\"renewal\".\"id\" IN ("),
-        "{}",
-        products[0]
-    );
-    assert!(
-        products[0].contains("\"product_renewal\".\"renewal_id\" IN ("),
-        "{}",
-        products[0]
-    );
+    // All ids as one value (`store::one_of`).
+    let one_of = match backend {
+        Backend::Sqlite => " IN (SELECT \"value\" FROM json_each(",
+        Backend::Postgres => " = ANY(ARRAY [",
+    };
+    for column in ["\"renewal\".\"id\"", "\"product_renewal\".\"renewal_id\""] {
+        assert!(
+            products[0].contains(&format!("{column}{one_of}")),
+            "{}",
+            products[0]
+        );
+    }
 }
 
 /// On SQLite, the dashboard's statements, first page or next, are prepared
