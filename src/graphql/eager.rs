@@ -162,6 +162,11 @@ impl Object {
     fn insert(&mut self, key: &Name, value: Value) -> ServerResult<()> {
         match self {
             Self::Json(out) => {
+                // Room for the key, the text and the closing brace: after a long
+                // text (a list), the brace would copy the object's text again.
+                if let Value::Binary(text) = &value {
+                    out.reserve(key.len() + 5 + text.len());
+                }
                 out.extend_from_slice(if out.is_empty() { b"{\"" } else { b",\"" });
                 // A response key is a GraphQL name (`[_A-Za-z][_0-9A-Za-z]*`),
                 // which never needs escaping.
