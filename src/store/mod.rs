@@ -255,7 +255,7 @@ pub fn inline(
 /// by `json_each` on SQLite, an `int8[]` compared with `= ANY` on PostgreSQL.
 /// The statement's text is the same whatever the number of ids, and a page's
 /// ids are neither written out as parameters by the query builder nor bound
-/// one by one (−3 % of a dashboard request's instructions on PostgreSQL, even
+/// one by one (−1 % of a dashboard request's instructions on PostgreSQL; even
 /// on SQLite, where `json_each` costs what the builder saves). SQLite's
 /// planner does not look at the array (see [`opaque`]).
 pub fn one_of(
