@@ -227,28 +227,25 @@ async fn connect_pool(
     Database::connect(options).await
 }
 
-/// A `value` the planner should see, written into SQLite's statement text.
+/// A `value` the planner should see, written into the statement's text.
 ///
-/// SQLite plans with the values of the parameters it compares to indexed
-/// columns (STAT4), and so prepares such a statement again each time they are
-/// bound: the page query was planned on every execution (7 % of a dashboard
-/// request's instructions). Written into the text, the values are planned
-/// once, and the prepared statement stays in the connection's statement cache
-/// for as long as the text recurs (a day, for a dashboard). For the values a
-/// list's plan depends on: a partner, the days of its window, a status (and
-/// the page size, which `renewal_page` writes as `LIMIT n`).
+/// For the values a list's plan depends on: a partner, the days of its window,
+/// a status (and the page size, which `renewal_page` writes as `LIMIT n`).
+/// Written into the text, they are planned once per connection, and the
+/// prepared statement stays in the connection's statement cache for as long as
+/// the text recurs (a day, for a dashboard). Bound, they were planned on every
+/// execution, by both databases:
+/// - SQLite plans with the values of the parameters it compares to indexed
+///   columns (STAT4), and so prepared the page query again each time they were
+///   bound (7 % of a dashboard request's instructions);
+/// - PostgreSQL found the page query's generic plan dearer than a plan for the
+///   values, and so never settled on it (a fifth of its backends' CPU per
+///   dashboard request at 100k renewals).
+///
 /// Only typed values: the query builder writes them as SQL literals, strings
-/// escaped. PostgreSQL gets a bound parameter, which it plans once anyway (a
-/// generic plan after five executions).
-pub fn inline(
-    backend: DatabaseBackend,
-    value: impl Into<sea_orm::Value>,
-) -> sea_orm::sea_query::Expr {
-    use sea_orm::sea_query::Expr;
-    match backend {
-        DatabaseBackend::Sqlite => Expr::Constant(value.into()),
-        _ => Expr::val(value),
-    }
+/// escaped.
+pub fn inline(value: impl Into<sea_orm::Value>) -> sea_orm::sea_query::Expr {
+    sea_orm::sea_query::Expr::Constant(value.into())
 }
 
 /// `column` is one of `ids`, all of them bound as one value: a JSON array read
@@ -296,8 +293,9 @@ pub fn one_of(
 /// they are bound: on every execution (about a tenth of a dashboard request's
 /// CPU). `+?` hides the value from the planner, and the index is still used.
 /// It suits the lookups whose plan does not depend on the value (a partner, a
-/// page's ids); a statement whose plan does (the page query's dates and order)
-/// keeps plain parameters. PostgreSQL gets the plain parameter.
+/// token, a keyset cursor); the values a plan does depend on are [`inline`]d.
+/// PostgreSQL gets the plain parameter: it settles on a generic plan for these
+/// lookups after five executions.
 pub fn opaque(
     backend: DatabaseBackend,
     value: impl Into<sea_orm::Value>,

@@ -163,10 +163,10 @@ pub struct RenewalPage {
 impl RenewalList {
     /// The list's rows. The values the plan depends on are [`inline`]d, the
     /// search text is bound.
-    fn condition(&self, backend: DatabaseBackend) -> Condition {
+    fn condition(&self) -> Condition {
         let (first_visible, last_visible) = visible_renewal_dates(self.today);
         let filter = &self.filter;
-        let v = |value: sea_orm::Value| inline(backend, value);
+        let v = |value: sea_orm::Value| inline(value);
         let renewal = |column: renewal::Column| Expr::col((renewal::Entity, column));
         let customer = |column: customer::Column| Expr::col((customer::Entity, column));
         // The partner is named on both tables (they always agree: the foreign key
@@ -315,10 +315,10 @@ impl RenewalList {
         Some(select)
     }
 
-    fn select(&self, backend: DatabaseBackend) -> Select<renewal::Entity> {
+    fn select(&self) -> Select<renewal::Entity> {
         renewal::Entity::find()
             .join(JoinType::InnerJoin, renewal::Relation::Customer.def())
-            .filter(self.condition(backend))
+            .filter(self.condition())
     }
 }
 
@@ -344,7 +344,7 @@ impl Store {
         };
         let backend = self.backend();
         let id = Expr::col((renewal::Entity, renewal::Column::Id));
-        let mut select = list.select(backend);
+        let mut select = list.select();
         if let Some(cursor) = &page.cursor {
             if !list.sort.accepts(&cursor.value) {
                 return Ok(RenewalPage {
@@ -407,7 +407,7 @@ impl Store {
     /// [`Store::renewal_count`] by counting the matching renewals (any filter).
     #[tracing::instrument(level = "debug", skip_all, fields(partner_id = list.partner_id))]
     pub async fn renewal_count_exact(&self, list: &RenewalList) -> Result<u64, DbErr> {
-        list.select(self.backend()).count(&self.read).await
+        list.select().count(&self.read).await
     }
 
     /// The partner's visible renewals among `ids`, with their customers.

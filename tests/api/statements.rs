@@ -181,6 +181,79 @@ async fn sqlite_never_plans_the_dashboards_statements_again() {
     assert!(planned_again.is_empty(), "{planned_again:#?}");
 }
 
+/// On PostgreSQL, the dashboard's first page is planned once per connection:
+/// the page query carries no parameter at all (`store::inline` writes its
+/// values into the text), and the lookups' parameters do not change their plan,
+/// so PostgreSQL settles on a generic plan after its five custom ones. With the
+/// page query's values bound, PostgreSQL found its generic plan dearer than a
+/// custom one and planned the query on every execution: a fifth of the
+/// backends' CPU per dashboard request. Read from PostgreSQL's own counters
+/// (`pg_prepared_statements`, one row per statement a connection prepared).
+#[tokio::test]
+async fn postgres_plans_the_dashboards_statements_once() {
+    if crate::helpers::postgres_url().is_none() {
+        return;
+    }
+    let app = TestApp::with_customers(Backend::Postgres, 300).await;
+    default_owner_notifies_a_user(&app).await;
+    let dashboard = renewals::bench::queries::action_required();
+    // Enough requests for each pooled connection to run each statement 8 times.
+    for _ in 0..100 {
+        let page = app.data(&dashboard, json!({ "first": 10 })).await;
+        assert_eq!(page["renewals"]["nodes"].as_array().unwrap().len(), 10);
+    }
+    const PAGE: usize = 1;
+    let statements: [&str; 5] = [
+        "FROM \"api_token\"",
+        "FROM \"renewal\" INNER JOIN \"customer\"",
+        "FROM \"product_renewal\"",
+        "FROM \"partner_user\"",
+        "FROM \"renewal_tally\"",
+    ];
+    let counters = Statement::from_string(
+        DatabaseBackend::Postgres,
+        "SELECT pg_backend_pid(), statement, generic_plans, custom_plans FROM pg_prepared_statements",
+    );
+    // Executions and custom plans of each statement on each connection.
+    let mut plans = std::collections::HashMap::new();
+    // The pool hands out its idle connections in turn.
+    for _ in 0..16 {
+        for row in app
+            .store
+            .reader()
+            .query_all_raw(counters.clone())
+            .await
+            .unwrap()
+        {
+            let connection: i32 = row.try_get_by_index(0).unwrap();
+            let sql: String = row.try_get_by_index(1).unwrap();
+            let generic: i64 = row.try_get_by_index(2).unwrap();
+            let custom: i64 = row.try_get_by_index(3).unwrap();
+            if let Some(at) = statements.iter().position(|mark| sql.contains(mark)) {
+                plans.insert((connection, at), (generic + custom, custom, sql));
+            }
+        }
+    }
+    // PostgreSQL plans the first five executions of a statement with parameters
+    // for their values; more custom plans mean it plans every execution. The
+    // page query, whose plan depends on its values, has no parameter: PostgreSQL
+    // would plan it each time at scale, if not in this small data set.
+    for (at, mark) in statements.iter().enumerate() {
+        let most_custom = if at == PAGE { 0 } else { 5 };
+        let on_connections: Vec<_> = plans.iter().filter(|((_, s), _)| *s == at).collect();
+        assert!(
+            on_connections.iter().any(|(_, (runs, _, _))| *runs >= 8),
+            "{mark}: too few executions on one connection to tell: {on_connections:#?}"
+        );
+        for (_, (runs, custom, sql)) in on_connections {
+            assert!(
+                *custom <= most_custom,
+                "planned {custom} times in {runs} executions: {sql}"
+            );
+        }
+    }
+}
+
 db_tests!(
     a_page_costs_the_same_statements_for_1_10_and_100_renewals,
     the_action_required_dashboard_costs_at_most_6_statements_for_10_50_and_100_renewals,
