@@ -164,7 +164,7 @@ impl RenewalList {
     /// The list's rows. The values the plan depends on are [`inline`]d, the
     /// search text is bound.
     fn condition(&self) -> Condition {
-        let (first_visible, last_visible) = visible_renewal_dates(self.today);
+        let (from, to) = self.renewal_dates();
         let filter = &self.filter;
         let v = |value: sea_orm::Value| inline(value);
         let renewal = |column: renewal::Column| Expr::col((renewal::Entity, column));
@@ -175,10 +175,7 @@ impl RenewalList {
         let mut all = Condition::all()
             .add(renewal(renewal::Column::PartnerId).eq(v(self.partner_id.into())))
             .add(customer(customer::Column::PartnerId).eq(v(self.partner_id.into())))
-            .add(
-                renewal(renewal::Column::RenewalDate)
-                    .between(v(first_visible.into()), v(last_visible.into())),
-            );
+            .add(renewal(renewal::Column::RenewalDate).between(v(from.into()), v(to.into())));
         if !filter.include_ended_services {
             all = all.add(customer::Column::ServicesEndedAt.is_null());
         }
@@ -230,51 +227,18 @@ impl RenewalList {
                     .is_in(statuses.iter().map(|s| v(s.as_str().into()))),
             );
         }
-        let date = || renewal(renewal::Column::RenewalDate);
-        if let Some(from) = filter.deadline_from {
-            all = all.add(date().gte(v(renewal_date_for_deadline(from).into())));
-        }
-        if let Some(to) = filter.deadline_to {
-            all = all.add(date().lte(v(renewal_date_for_deadline(to).into())));
-        }
-        if let Some(from) = filter.renewal_date_from {
-            all = all.add(date().gte(v(from.into())));
-        }
-        if let Some(to) = filter.renewal_date_to {
-            all = all.add(date().lte(v(to.into())));
-        }
         all
     }
 
-    /// The count as a sum over `renewal_tally`, for lists filtered only by
-    /// status, dates and services state (the dashboard's `actionRequired: true`
-    /// among them); `None` for the others.
-    fn tally(&self, backend: DatabaseBackend) -> Option<SelectStatement> {
+    /// The renewal dates the list covers, `from..=to`: the visible ones (see
+    /// [`visible_renewal_dates`]), narrowed by the filter's date bounds. Only
+    /// dates of the visible window reach a statement, whatever the bounds: a
+    /// deadline of `9999-12-31` is a renewal date in year 10000, which neither
+    /// database writes as it does 2027. With no date left, `from > to`.
+    fn renewal_dates(&self) -> (NaiveDate, NaiveDate) {
         let filter = &self.filter;
-        if filter.owner_party.is_some()
-            || filter.notify_user_id.is_some()
-            || filter.search.is_some()
-            || filter.action_required == Some(false)
-        {
-            return None;
-        }
-        let (mut from, mut to) = visible_renewal_dates(self.today);
-        let mut statuses: Option<Vec<&str>> = filter
-            .statuses
-            .as_ref()
-            .map(|list| list.iter().map(|s| s.as_str()).collect());
-        let mut serviced_only = !filter.include_ended_services;
-        if filter.action_required == Some(true) {
-            let window = ActionWindow::on(self.today);
-            from = Ord::max(from, window.earliest);
-            to = Ord::min(to, window.latest);
-            let pending = RenewalStatus::Pending.as_str();
-            statuses = Some(match statuses {
-                Some(list) => list.into_iter().filter(|s| *s == pending).collect(),
-                None => vec![pending],
-            });
-            serviced_only = true;
-        }
+        let (first, last) = visible_renewal_dates(self.today);
+        let (mut from, mut to) = (first, last);
         for bound in [
             filter.deadline_from.map(renewal_date_for_deadline),
             filter.renewal_date_from,
@@ -292,6 +256,42 @@ impl RenewalList {
         .flatten()
         {
             to = Ord::min(to, bound);
+        }
+        if from > to {
+            // The window reversed: as empty, with dates of the window.
+            return (last, first);
+        }
+        (from, to)
+    }
+
+    /// The count as a sum over `renewal_tally`, for lists filtered only by
+    /// status, dates and services state (the dashboard's `actionRequired: true`
+    /// among them); `None` for the others.
+    fn tally(&self, backend: DatabaseBackend) -> Option<SelectStatement> {
+        let filter = &self.filter;
+        if filter.owner_party.is_some()
+            || filter.notify_user_id.is_some()
+            || filter.search.is_some()
+            || filter.action_required == Some(false)
+        {
+            return None;
+        }
+        let (mut from, mut to) = self.renewal_dates();
+        let mut statuses: Option<Vec<&str>> = filter
+            .statuses
+            .as_ref()
+            .map(|list| list.iter().map(|s| s.as_str()).collect());
+        let mut serviced_only = !filter.include_ended_services;
+        if filter.action_required == Some(true) {
+            let window = ActionWindow::on(self.today);
+            from = Ord::max(from, window.earliest);
+            to = Ord::min(to, window.latest);
+            let pending = RenewalStatus::Pending.as_str();
+            statuses = Some(match statuses {
+                Some(list) => list.into_iter().filter(|s| *s == pending).collect(),
+                None => vec![pending],
+            });
+            serviced_only = true;
         }
         let column =
             |name: &'static str| Expr::col((Alias::new("renewal_tally"), Alias::new(name)));

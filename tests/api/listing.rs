@@ -190,6 +190,28 @@ async fn every_filter_matches_its_computed_expectation(backend: Backend) {
             false,
             Box::new(move |c| in_window(c.renewal.renewal_date)),
         ),
+        // The farthest dates the API accepts narrow nothing (9999-12-31 is a
+        // renewal date in year 10000, which no database writes as it does 2027).
+        (
+            json!({"deadlineFrom": "0001-01-01", "deadlineTo": "9999-12-31"}),
+            false,
+            Box::new(|_| true),
+        ),
+        (
+            json!({"renewalDateFrom": "0001-01-01", "renewalDateTo": "9999-12-31"}),
+            false,
+            Box::new(|_| true),
+        ),
+        (
+            json!({"deadlineFrom": "9999-12-31"}),
+            false,
+            Box::new(|_| false),
+        ),
+        (
+            json!({"renewalDateTo": "0001-01-01"}),
+            false,
+            Box::new(|_| false),
+        ),
         (
             json!({"actionRequired": true, "ownerParty": "HUBSPOT", "search": "e"}),
             false,
