@@ -13,7 +13,7 @@ use crate::{
     http::{self, AppState},
     ratelimit::{RateLimit, RateLimiter},
     seed,
-    store::Store,
+    store::{Store, StoreOptions},
 };
 
 /// Everything `serve` needs.
@@ -81,7 +81,11 @@ pub fn router(store: Store, settings: Settings) -> Router {
 impl App {
     /// Connects and migrates the database, seeds it in demo mode, and binds the address.
     pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
-        let store = Store::connect(&config.database_url)
+        let options = StoreOptions {
+            statement_timeout: Some(config.settings.request_timeout),
+            ..StoreOptions::default()
+        };
+        let store = Store::open(&config.database_url, options)
             .await
             .with_context(|| {
                 format!(

@@ -36,8 +36,10 @@ pub fn classify(err: &DbErr) -> Failure {
             Some("40001" | "40P01") => Failure::Transient,
             // SQLite: BUSY, LOCKED, BUSY_SNAPSHOT.
             Some("5" | "6" | "517") => Failure::Transient,
-            // PostgreSQL: connection exceptions, shutting down.
+            // PostgreSQL: connection exceptions, shutting down, and a statement
+            // cancelled (`statement_timeout`: the request has timed out too).
             Some(code) if code.starts_with("08") || code.starts_with("57P") => Failure::Unavailable,
+            Some("57014") => Failure::Unavailable,
             _ => Failure::Other,
         },
         _ => Failure::Other,

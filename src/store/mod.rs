@@ -63,23 +63,58 @@ struct Capture {
     statements: Mutex<Vec<String>>,
 }
 
+/// How a [`Store`] connects, beyond its URL.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StoreOptions<'a> {
+    /// The PostgreSQL schema to use (tests isolate by schema).
+    pub pg_schema: Option<&'a str>,
+    /// PostgreSQL cancels a statement that runs longer (`statement_timeout`;
+    /// migrations are not bound by it). A request that times out stops waiting
+    /// for its statements, but without this the database runs them to the end.
+    pub statement_timeout: Option<Duration>,
+}
+
 impl Store {
     /// Connects to `url` (SQLite or PostgreSQL) and brings the schema up to date.
     pub async fn connect(url: &str) -> Result<Self, DbErr> {
-        Self::connect_with(url, None).await
+        Self::open(url, StoreOptions::default()).await
     }
 
     /// Like [`Store::connect`], with the PostgreSQL schema to use (tests isolate by schema).
     pub async fn connect_with(url: &str, pg_schema: Option<&str>) -> Result<Self, DbErr> {
+        let options = StoreOptions {
+            pg_schema,
+            ..StoreOptions::default()
+        };
+        Self::open(url, options).await
+    }
+
+    /// Connects to `url` as `options` say and brings the schema up to date.
+    pub async fn open(url: &str, options: StoreOptions<'_>) -> Result<Self, DbErr> {
+        let StoreOptions {
+            pg_schema,
+            statement_timeout,
+        } = options;
         let statements = Arc::new(AtomicU64::new(0));
+        let mut migrated = false;
         let (read, write) = if url.starts_with("sqlite:") {
             let readers = sqlite_read_connections();
             let cache = Some(SQLITE_READER_CACHE_KIB);
-            let read = connect_pool(url, readers, ACQUIRE_TIMEOUT, pg_schema, cache).await?;
-            let write = connect_pool(url, 1, SQLITE_WRITE_QUEUE_TIMEOUT, pg_schema, None).await?;
+            let read = connect_pool(url, readers, ACQUIRE_TIMEOUT, pg_schema, cache, None).await?;
+            let write =
+                connect_pool(url, 1, SQLITE_WRITE_QUEUE_TIMEOUT, pg_schema, None, None).await?;
             (read, write)
         } else {
-            let pool = connect_pool(url, 16, ACQUIRE_TIMEOUT, pg_schema, None).await?;
+            if statement_timeout.is_some() {
+                // Migrations may take longer than a request (an index on a big table).
+                let migrations =
+                    connect_pool(url, 1, ACQUIRE_TIMEOUT, pg_schema, None, None).await?;
+                Migrator::up(&migrations, None).await?;
+                migrations.close().await?;
+                migrated = true;
+            }
+            let pool =
+                connect_pool(url, 16, ACQUIRE_TIMEOUT, pg_schema, None, statement_timeout).await?;
             (pool.clone(), pool)
         };
         let mut store = Self {
@@ -89,7 +124,9 @@ impl Store {
             capture: Arc::default(),
         };
         store.count_statements();
-        Migrator::up(&store.write, None).await?;
+        if !migrated {
+            Migrator::up(&store.write, None).await?;
+        }
         store.refresh_statistics().await?;
         Ok(store)
     }
@@ -199,6 +236,7 @@ async fn connect_pool(
     acquire_timeout: Duration,
     pg_schema: Option<&str>,
     sqlite_cache_kib: Option<u32>,
+    pg_statement_timeout: Option<Duration>,
 ) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url);
     options
@@ -223,6 +261,12 @@ async fn connect_pool(
         });
     if let Some(schema) = pg_schema {
         options.set_schema_search_path(schema);
+    }
+    if let Some(timeout) = pg_statement_timeout {
+        let milliseconds = timeout.as_millis();
+        options.map_sqlx_postgres_opts(move |opts| {
+            opts.options([("statement_timeout", format!("{milliseconds}ms"))])
+        });
     }
     Database::connect(options).await
 }

@@ -7,7 +7,15 @@ use sea_orm::{
     IntoActiveModel, QueryFilter, Statement,
 };
 
-use crate::helpers::{Backend, TestApp, db_tests};
+use std::time::{Duration, Instant};
+
+use renewals::{
+    app::{App, ServeConfig, Settings},
+    config::Today,
+    store::{Failure, Store, StoreOptions, classify},
+};
+
+use crate::helpers::{Backend, TestApp, TestDb, db_tests};
 
 async fn sqlite_runs_in_wal_mode_with_a_busy_timeout_and_foreign_keys(backend: Backend) {
     let app = TestApp::with_customers(backend, 1).await;
@@ -96,6 +104,79 @@ async fn stored_mrr_totals_equal_the_sums_over_product_renewals(backend: Backend
     assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 0);
     let renewals = renewal::Entity::find().all(db).await.unwrap();
     assert_eq!(renewals.len(), 2 * crate::helpers::CUSTOMERS as usize);
+}
+
+/// On PostgreSQL, a statement is cancelled once it has run for as long as a
+/// request may take: the request has been answered with 503 by then, and the
+/// database stops working for nobody. The cancellation reads as the database
+/// being unavailable, not as an internal error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cancels_a_statement_that_outlives_the_request() {
+    if crate::helpers::postgres_url().is_none() {
+        return;
+    }
+    let db = TestDb::new(Backend::Postgres).await;
+    let options = StoreOptions {
+        pg_schema: db.pg_schema.as_deref(),
+        statement_timeout: Some(Duration::from_millis(300)),
+    };
+    let store = Store::open(&db.url, options).await.unwrap();
+    let sleep = |seconds: f64| {
+        Statement::from_string(
+            DatabaseBackend::Postgres,
+            format!("SELECT pg_sleep({seconds})"),
+        )
+    };
+    let started = Instant::now();
+    let err = store
+        .reader()
+        .execute_raw(sleep(5.0))
+        .await
+        .expect_err("cancelled");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(classify(&err), Failure::Unavailable, "{err}");
+    assert_eq!(
+        renewals::error::Error::from(err).code(),
+        "DATABASE_UNAVAILABLE"
+    );
+    // The connection is fine afterwards, and a quick statement runs.
+    store.reader().execute_raw(sleep(0.01)).await.unwrap();
+}
+
+/// The server bounds its statements by its request timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_bounds_postgres_statements_by_its_request_timeout() {
+    if crate::helpers::postgres_url().is_none() {
+        return;
+    }
+    let db = TestDb::new(Backend::Postgres).await;
+    let schema = db.pg_schema.as_deref().unwrap();
+    let separator = if db.url.contains('?') { '&' } else { '?' };
+    let mut settings = Settings::new(Today::Fixed(crate::helpers::today()));
+    settings.request_timeout = Duration::from_secs(7);
+    let app = App::build(ServeConfig {
+        database_url: format!("{}{separator}options=-c%20search_path%3D{schema}", db.url),
+        bind: "127.0.0.1:0".parse().unwrap(),
+        demo: false,
+        settings,
+    })
+    .await
+    .unwrap();
+    let row = app
+        .store
+        .reader()
+        .query_one_raw(Statement::from_string(
+            DatabaseBackend::Postgres,
+            "SHOW statement_timeout",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get_by_index::<String>(0).unwrap(), "7s");
 }
 
 db_tests!(
