@@ -38,7 +38,7 @@ use async_graphql::{
 use quick_cache::sync::Cache;
 use sha2::{Digest, Sha256};
 
-use super::session::Session;
+use super::{MAX_COST, session::Session};
 use crate::{
     config::Today,
     error::Error,
@@ -282,6 +282,18 @@ impl Extension for GuardExtension {
             ticket
                 .cost
                 .store(result.complexity as u64, Ordering::Relaxed);
+        }
+        // Checked here rather than by async-graphql (`limit_complexity`), which
+        // refuses without telling the cost: the response reports it.
+        if result.complexity > MAX_COST {
+            let message = format!(
+                "Query is too complex: it costs {} points, and at most {MAX_COST} are accepted",
+                result.complexity
+            );
+            return Err(vec![with_code(
+                ServerError::new(message, None),
+                codes::TOO_COMPLEX,
+            )]);
         }
         Ok(result)
     }

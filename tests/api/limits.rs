@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use renewals::ratelimit::RateLimit;
+use renewals::{graphql::MAX_COST, ratelimit::RateLimit};
 use serde_json::{Value, json};
 
 use crate::{
@@ -95,6 +95,13 @@ async fn hostile_shapes_are_rejected_before_touching_the_database(backend: Backe
         );
         assert_eq!(body["data"], Value::Null);
         assert_eq!(statements, 0, "rejected before the database: {code}");
+        // A query refused for its cost says what it would have cost.
+        if code == "QUERY_TOO_COMPLEX" {
+            let cost = body["extensions"]["cost"]["requestedQueryCost"].as_u64();
+            assert!(cost > Some(MAX_COST as u64), "{cost:?}");
+            let message = body["errors"][0]["message"].as_str().unwrap();
+            assert!(message.contains(&cost.unwrap().to_string()), "{message}");
+        }
     }
     // No field suggestions that would reveal the schema piecemeal.
     let (body, _) = costed(&app, "{ viewr { id } }").await;
