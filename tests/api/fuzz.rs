@@ -240,7 +240,12 @@ fn request() -> impl Strategy<Value = (String, Value)> {
     prop_oneof![4 => list, 2 => lookups, 1 => mutations]
 }
 
+/// `cases` requests, or `FUZZ_CASES` of them when set (for a longer hunt).
 fn fuzz(backend: Backend, cases: u32) {
+    let cases = std::env::var("FUZZ_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(cases);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
