@@ -9,11 +9,11 @@ use entity::{customer, product, product_renewal, renewal};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, JoinType, Order,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait, Select,
-    sea_query::{Alias, Expr, ExprTrait, LikeExpr, Query, SelectStatement},
+    sea_query::{Alias, BinOper, Expr, ExprTrait, Query, SelectStatement},
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Store, inline, one_of, opaque, rows};
+use super::{Store, inline, one_of, opaque, rows, search_pattern};
 use crate::domain::{
     ActionWindow, OwnerParty, RenewalStatus,
     dates::{renewal_date_for_deadline, visible_renewal_dates},
@@ -163,7 +163,7 @@ pub struct RenewalPage {
 impl RenewalList {
     /// The list's rows. The values the plan depends on are [`inline`]d, the
     /// search text is bound.
-    fn condition(&self) -> Condition {
+    fn condition(&self, backend: DatabaseBackend) -> Condition {
         let (from, to) = self.renewal_dates();
         let filter = &self.filter;
         let v = |value: sea_orm::Value| inline(value);
@@ -214,11 +214,14 @@ impl RenewalList {
             all = all.add(notified);
         }
         if let Some(text) = filter.search.as_deref() {
-            let pattern = || LikeExpr::new(search::like_pattern(text)).escape(search::LIKE_ESCAPE);
+            let pattern = || {
+                search_pattern(backend, search::like_pattern(text))
+                    .binary(BinOper::Escape, Expr::Constant(search::LIKE_ESCAPE.into()))
+            };
             all = all.add(
                 Condition::any()
-                    .add(customer::Column::Domain.like(pattern()))
-                    .add(customer::Column::NameFolded.like(pattern())),
+                    .add(customer(customer::Column::Domain).binary(BinOper::Like, pattern()))
+                    .add(customer(customer::Column::NameFolded).binary(BinOper::Like, pattern())),
             );
         }
         if let Some(statuses) = &filter.statuses {
@@ -315,10 +318,10 @@ impl RenewalList {
         Some(select)
     }
 
-    fn select(&self) -> Select<renewal::Entity> {
+    fn select(&self, backend: DatabaseBackend) -> Select<renewal::Entity> {
         renewal::Entity::find()
             .join(JoinType::InnerJoin, renewal::Relation::Customer.def())
-            .filter(self.condition())
+            .filter(self.condition(backend))
     }
 }
 
@@ -344,7 +347,7 @@ impl Store {
         };
         let backend = self.backend();
         let id = Expr::col((renewal::Entity, renewal::Column::Id));
-        let mut select = list.select();
+        let mut select = list.select(backend);
         if let Some(cursor) = &page.cursor {
             if !list.sort.accepts(&cursor.value) {
                 return Ok(RenewalPage {
@@ -407,7 +410,7 @@ impl Store {
     /// [`Store::renewal_count`] by counting the matching renewals (any filter).
     #[tracing::instrument(level = "debug", skip_all, fields(partner_id = list.partner_id))]
     pub async fn renewal_count_exact(&self, list: &RenewalList) -> Result<u64, DbErr> {
-        list.select().count(&self.read).await
+        list.select(self.backend()).count(&self.read).await
     }
 
     /// The partner's visible renewals among `ids`, with their customers.

@@ -10,7 +10,7 @@ use renewals::{
 };
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, db_tests, error_codes, today};
+use crate::helpers::{Backend, CustomerBuilder, TestApp, db_tests, error_codes, today};
 
 const LIST: &str = r#"
 query List($filter: RenewalFilter, $orderBy: RenewalOrder, $first: Int, $after: String, $last: Int, $before: String) {
@@ -519,7 +519,59 @@ async fn each_renewal_of_a_page_shows_its_own_products_and_notify_user(backend: 
     assert!(notified >= 2, "{notified} renewals notify a user");
 }
 
+/// Search text is taken literally, whatever it holds: quotes, backslashes,
+/// dollar signs (PostgreSQL gets the pattern written into the statement) and
+/// `LIKE` wildcards. The list and its count agree.
+async fn search_takes_quotes_backslashes_dollars_and_wildcards_literally(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let tricky = [
+        "quote'd.example",
+        "back\\slash.example",
+        "dollar$s$sign.example",
+        "per%cent.example",
+        "under_score.example",
+    ];
+    for domain in tricky {
+        CustomerBuilder::new(domain).insert(&app).await;
+    }
+    let cases: [(&str, &[&str]); 8] = [
+        ("'d", &["quote'd.example"]),
+        ("K\\S", &["back\\slash.example"]),
+        ("$s$", &["dollar$s$sign.example"]),
+        ("r$s", &["dollar$s$sign.example"]),
+        ("%c", &["per%cent.example"]),
+        ("r_s", &["under_score.example"]),
+        ("'; DELETE FROM customer; --", &[]),
+        ("$s$; DELETE FROM customer; --", &[]),
+    ];
+    for (search, want) in cases {
+        let list = app
+            .data(
+                LIST,
+                json!({ "filter": { "search": search }, "first": 100 }),
+            )
+            .await;
+        let want: BTreeSet<String> = want.iter().map(|d| d.to_string()).collect();
+        let nodes = list["renewals"]["nodes"].as_array().unwrap();
+        assert_eq!(domains(nodes), want, "search {search:?}");
+        assert_eq!(
+            list["renewals"]["totalCount"],
+            json!(want.len()),
+            "search {search:?}"
+        );
+    }
+    let all = app
+        .data(
+            LIST,
+            json!({ "filter": { "search": ".example" }, "first": 100 }),
+        )
+        .await;
+    let nodes = all["renewals"]["nodes"].as_array().unwrap();
+    assert!(tricky.iter().all(|d| domains(nodes).contains(*d)));
+}
+
 db_tests!(
+    search_takes_quotes_backslashes_dollars_and_wildcards_literally,
     each_renewal_of_a_page_shows_its_own_products_and_notify_user,
     a_key_selected_twice_answers_as_one_selection,
     every_filter_matches_its_computed_expectation,

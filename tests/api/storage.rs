@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use renewals::{
     app::{App, ServeConfig, Settings},
     config::Today,
-    store::{Failure, Store, StoreOptions, classify},
+    store::{Failure, Store, StoreOptions, classify, postgres_text_literal},
 };
 
 use crate::helpers::{Backend, TestApp, TestDb, db_tests};
@@ -147,9 +147,79 @@ async fn postgres_cancels_a_statement_that_outlives_the_request() {
     store.reader().execute_raw(sleep(0.01)).await.unwrap();
 }
 
-/// The server bounds its statements by its request timeout.
+/// A search pattern reaches PostgreSQL written into the statement's text
+/// (`store::search_pattern`): whatever the text, PostgreSQL reads back exactly
+/// it, so no search can end the string constant early.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_server_bounds_postgres_statements_by_its_request_timeout() {
+async fn postgres_reads_back_every_text_written_as_a_literal() {
+    use proptest::{collection::vec, prelude::*, strategy::ValueTree, test_runner::TestRunner};
+    if crate::helpers::postgres_url().is_none() {
+        return;
+    }
+    let db = TestDb::new(Backend::Postgres).await;
+    let store = db.store().await;
+    let read_back = |text: String| {
+        let sql = format!("SELECT {}", postgres_text_literal(&text));
+        let store = store.clone();
+        async move {
+            let row = store
+                .reader()
+                .query_one_raw(Statement::from_string(DatabaseBackend::Postgres, sql))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get_by_index::<String>(0).unwrap()
+        }
+    };
+    let mut texts: Vec<String> = [
+        "",
+        "$",
+        "$$",
+        "$s$",
+        "$s",
+        "s$",
+        "$s$$s1$",
+        "x$s",
+        "$$s$",
+        "'",
+        "''",
+        "\\",
+        "\\'",
+        "E'\\'",
+        "'; DROP TABLE customer; --",
+        "$s$; DROP TABLE customer; --$s$",
+        "é$s$日本",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    // And random texts from the characters that matter (no NUL: searches
+    // refuse it, and PostgreSQL's text cannot hold it).
+    let chars = prop_oneof![
+        Just('$'),
+        Just('s'),
+        Just('1'),
+        Just('\''),
+        Just('\\'),
+        Just('"'),
+        Just('\n'),
+        Just('\u{1a}'),
+        any::<char>().prop_filter("no NUL", |c| *c != '\0'),
+    ];
+    let strategy = vec(chars, 0..12).prop_map(|c| c.into_iter().collect::<String>());
+    let mut runner = TestRunner::deterministic();
+    for _ in 0..300 {
+        texts.push(strategy.new_tree(&mut runner).unwrap().current());
+    }
+    for text in texts {
+        assert_eq!(read_back(text.clone()).await, text);
+    }
+}
+
+/// The server bounds its statements by its request timeout, and runs no
+/// parallel query (requests run side by side; see `store::connect_pool`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_postgres_sessions_have_its_timeout_and_no_parallel_query() {
     if crate::helpers::postgres_url().is_none() {
         return;
     }
@@ -166,17 +236,20 @@ async fn the_server_bounds_postgres_statements_by_its_request_timeout() {
     })
     .await
     .unwrap();
-    let row = app
-        .store
-        .reader()
-        .query_one_raw(Statement::from_string(
-            DatabaseBackend::Postgres,
-            "SHOW statement_timeout",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(row.try_get_by_index::<String>(0).unwrap(), "7s");
+    let show = |setting: &str| {
+        let sql = format!("SHOW {setting}");
+        let db = app.store.reader().clone();
+        async move {
+            let row = db
+                .query_one_raw(Statement::from_string(DatabaseBackend::Postgres, sql))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get_by_index::<String>(0).unwrap()
+        }
+    };
+    assert_eq!(show("statement_timeout").await, "7s");
+    assert_eq!(show("max_parallel_workers_per_gather").await, "0");
 }
 
 db_tests!(
