@@ -383,7 +383,8 @@ pub fn one_of(
 /// It suits the lookups whose plan does not depend on the value (a partner, a
 /// token, a keyset cursor); the values a plan does depend on are [`inline`]d.
 /// PostgreSQL gets the plain parameter: it settles on a generic plan for these
-/// lookups after five executions.
+/// lookups after five executions (not for a next page, whose cursor it plans
+/// each time: its generic plan is the same, but estimated dearer).
 pub fn opaque(
     backend: DatabaseBackend,
     value: impl Into<sea_orm::Value>,

@@ -161,8 +161,8 @@ pub struct RenewalPage {
 }
 
 impl RenewalList {
-    /// The list's rows. The values the plan depends on are [`inline`]d, the
-    /// search text is bound.
+    /// The list's rows. The values the plan depends on are [`inline`]d, and
+    /// so is a search's pattern on PostgreSQL ([`search_pattern`]).
     fn condition(&self, backend: DatabaseBackend) -> Condition {
         let (from, to) = self.renewal_dates();
         let filter = &self.filter;
@@ -241,25 +241,20 @@ impl RenewalList {
     fn renewal_dates(&self) -> (NaiveDate, NaiveDate) {
         let filter = &self.filter;
         let (first, last) = visible_renewal_dates(self.today);
-        let (mut from, mut to) = (first, last);
-        for bound in [
+        let from = [
             filter.deadline_from.map(renewal_date_for_deadline),
             filter.renewal_date_from,
         ]
         .into_iter()
         .flatten()
-        {
-            from = Ord::max(from, bound);
-        }
-        for bound in [
+        .fold(first, Ord::max);
+        let to = [
             filter.deadline_to.map(renewal_date_for_deadline),
             filter.renewal_date_to,
         ]
         .into_iter()
         .flatten()
-        {
-            to = Ord::min(to, bound);
-        }
+        .fold(last, Ord::min);
         if from > to {
             // The window reversed: as empty, with dates of the window.
             return (last, first);

@@ -2,7 +2,7 @@
 //! statements whatever its size: the dataloaders batch, and the list resolver
 //! pre-loads the page's keys so that batching does not depend on timing.
 
-use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+use sea_orm::{ConnectionTrait, DatabaseBackend, QueryResult, Statement};
 use serde_json::json;
 
 use crate::helpers::{Backend, TestApp, db_tests};
@@ -40,6 +40,18 @@ pub const STATEMENTS_PER_DASHBOARD_PAGE: u64 = 7;
 pub const STATEMENTS_PER_ACTION_REQUIRED_DASHBOARD: u64 = 5;
 // Issue 4: at most 6.
 const _: () = assert!(STATEMENTS_PER_ACTION_REQUIRED_DASHBOARD <= 6);
+
+/// The rows `sql` returns on each of the store's readers: each keeps its own
+/// prepared statements, and the pool hands its idle readers out in turn.
+async fn on_every_reader(app: &TestApp, backend: DatabaseBackend, sql: &str) -> Vec<QueryResult> {
+    let statement = Statement::from_string(backend, sql);
+    let mut rows = Vec::new();
+    for _ in 0..16 {
+        let reader = app.store.reader();
+        rows.extend(reader.query_all_raw(statement.clone()).await.unwrap());
+    }
+    rows
+}
 
 /// Makes every customer on the default owner notify a user, so each page has users to load.
 async fn default_owner_notifies_a_user(app: &TestApp) {
@@ -147,34 +159,22 @@ async fn sqlite_never_plans_the_dashboards_statements_again() {
         &["FROM \"partner_user\"", "\"partner_user\".\"id\" IN ("],
         &["FROM \"renewal_tally\""],
     ];
-    // Each reader keeps its own statements, and the pool hands readers out in turn.
-    let counters = Statement::from_string(
-        DatabaseBackend::Sqlite,
-        "SELECT sql, run, reprep FROM sqlite_stmt",
-    );
+    let counters = "SELECT sql, run, reprep FROM sqlite_stmt";
     let mut runs = [0; 5];
     let mut planned_again = Vec::new();
-    for _ in 0..16 {
-        for row in app
-            .store
-            .reader()
-            .query_all_raw(counters.clone())
-            .await
-            .unwrap()
-        {
-            let sql: String = row.try_get_by_index(0).unwrap();
-            let run: i64 = row.try_get_by_index(1).unwrap();
-            let reprep: i64 = row.try_get_by_index(2).unwrap();
-            let Some(at) = statements
-                .iter()
-                .position(|marks| marks.iter().all(|mark| sql.contains(mark)))
-            else {
-                continue;
-            };
-            runs[at] += run;
-            if reprep > 0 {
-                planned_again.push(format!("planned {reprep} more times in {run} runs: {sql}"));
-            }
+    for row in on_every_reader(&app, DatabaseBackend::Sqlite, counters).await {
+        let sql: String = row.try_get_by_index(0).unwrap();
+        let run: i64 = row.try_get_by_index(1).unwrap();
+        let reprep: i64 = row.try_get_by_index(2).unwrap();
+        let Some(at) = statements
+            .iter()
+            .position(|marks| marks.iter().all(|mark| sql.contains(mark)))
+        else {
+            continue;
+        };
+        runs[at] += run;
+        if reprep > 0 {
+            planned_again.push(format!("planned {reprep} more times in {run} runs: {sql}"));
         }
     }
     assert!(runs.iter().all(|&n| n >= 2), "runs: {runs:?}");
@@ -210,28 +210,16 @@ async fn postgres_plans_the_dashboards_statements_once() {
         "FROM \"partner_user\"",
         "FROM \"renewal_tally\"",
     ];
-    let counters = Statement::from_string(
-        DatabaseBackend::Postgres,
-        "SELECT pg_backend_pid(), statement, generic_plans, custom_plans FROM pg_prepared_statements",
-    );
+    let counters = "SELECT pg_backend_pid(), statement, generic_plans, custom_plans FROM pg_prepared_statements";
     // Executions and custom plans of each statement on each connection.
     let mut plans = std::collections::HashMap::new();
-    // The pool hands out its idle connections in turn.
-    for _ in 0..16 {
-        for row in app
-            .store
-            .reader()
-            .query_all_raw(counters.clone())
-            .await
-            .unwrap()
-        {
-            let connection: i32 = row.try_get_by_index(0).unwrap();
-            let sql: String = row.try_get_by_index(1).unwrap();
-            let generic: i64 = row.try_get_by_index(2).unwrap();
-            let custom: i64 = row.try_get_by_index(3).unwrap();
-            if let Some(at) = statements.iter().position(|mark| sql.contains(mark)) {
-                plans.insert((connection, at), (generic + custom, custom, sql));
-            }
+    for row in on_every_reader(&app, DatabaseBackend::Postgres, counters).await {
+        let connection: i32 = row.try_get_by_index(0).unwrap();
+        let sql: String = row.try_get_by_index(1).unwrap();
+        let generic: i64 = row.try_get_by_index(2).unwrap();
+        let custom: i64 = row.try_get_by_index(3).unwrap();
+        if let Some(at) = statements.iter().position(|mark| sql.contains(mark)) {
+            plans.insert((connection, at), (generic + custom, custom, sql));
         }
     }
     // PostgreSQL plans the first five executions of a statement with parameters
@@ -269,25 +257,14 @@ async fn postgres_plans_each_search_for_its_words() {
     for words in ["a", "e", "bakery", "a", "e", "bakery", "a", "e"] {
         app.data(search, json!({ "s": words })).await;
     }
-    let counters = Statement::from_string(
-        DatabaseBackend::Postgres,
-        "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements \
-         WHERE statement LIKE '%LIKE%'",
-    );
+    let counters = "SELECT statement, custom_plans FROM pg_prepared_statements \
+                    WHERE statement LIKE '%LIKE%'";
     let mut seen = 0;
-    for _ in 0..16 {
-        for row in app
-            .store
-            .reader()
-            .query_all_raw(counters.clone())
-            .await
-            .unwrap()
-        {
-            let sql: String = row.try_get_by_index(0).unwrap();
-            let custom: i64 = row.try_get_by_index(2).unwrap();
-            assert_eq!(custom, 0, "planned for bound values: {sql}");
-            seen += 1;
-        }
+    for row in on_every_reader(&app, DatabaseBackend::Postgres, counters).await {
+        let sql: String = row.try_get_by_index(0).unwrap();
+        let custom: i64 = row.try_get_by_index(1).unwrap();
+        assert_eq!(custom, 0, "planned for bound values: {sql}");
+        seen += 1;
     }
     assert!(seen > 0, "no search statement prepared");
 }
