@@ -84,7 +84,7 @@ pub fn machine() -> String {
 /// The size of the reference workload of [`cpu_reference`].
 const REFERENCE_MIB: usize = 64;
 
-/// How long one core takes to hash [`REFERENCE_MIB`] MiB with SHA-256, best of
+/// How long one core takes to hash `REFERENCE_MIB` MiB with SHA-256, best of
 /// three. Virtual machines of the same description differ in speed, and one
 /// machine from hour to hour; this figure tells runs on fast and slow CPUs apart.
 pub fn cpu_reference() -> Duration {

@@ -8,7 +8,7 @@
 //! test compares the two writers' bytes.
 //!
 //! **`Value::Binary` holds JSON text.** Eager objects write their JSON
-//! themselves ([`Eager`](super::eager::Eager)) and hand it up as a binary
+//! themselves (`Eager`) and hand it up as a binary
 //! value, which this writer copies as it is. The schema has no binary scalar,
 //! so no other binary value can reach a response.
 
