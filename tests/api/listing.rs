@@ -530,17 +530,20 @@ async fn search_takes_quotes_backslashes_dollars_and_wildcards_literally(backend
         "dollar$s$sign.example",
         "per%cent.example",
         "under_score.example",
+        "price$1.example",
     ];
     for domain in tricky {
         CustomerBuilder::new(domain).insert(&app).await;
     }
-    let cases: [(&str, &[&str]); 8] = [
+    let cases: [(&str, &[&str]); 9] = [
         ("'d", &["quote'd.example"]),
         ("K\\S", &["back\\slash.example"]),
         ("$s$", &["dollar$s$sign.example"]),
         ("r$s", &["dollar$s$sign.example"]),
         ("%c", &["per%cent.example"]),
         ("r_s", &["under_score.example"]),
+        // Looks like a parameter; is text.
+        ("e$1", &["price$1.example"]),
         ("'; DELETE FROM customer; --", &[]),
         ("$s$; DELETE FROM customer; --", &[]),
     ];
@@ -568,6 +571,22 @@ async fn search_takes_quotes_backslashes_dollars_and_wildcards_literally(backend
         .await;
     let nodes = all["renewals"]["nodes"].as_array().unwrap();
     assert!(tricky.iter().all(|d| domains(nodes).contains(*d)));
+    // A next page binds its cursor beside the written pattern.
+    let search = json!({ "search": "$" });
+    let first = app
+        .data(LIST, json!({ "filter": search, "first": 1 }))
+        .await;
+    let after = first["renewals"]["pageInfo"]["endCursor"].clone();
+    let next = app
+        .data(
+            LIST,
+            json!({ "filter": search, "first": 1, "after": after }),
+        )
+        .await;
+    let pages = [&first, &next].map(|page| domains(page["renewals"]["nodes"].as_array().unwrap()));
+    let both: BTreeSet<String> = pages.iter().flatten().cloned().collect();
+    let want = ["dollar$s$sign.example", "price$1.example"];
+    assert_eq!(both, want.iter().map(|d| d.to_string()).collect());
 }
 
 db_tests!(
