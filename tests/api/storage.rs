@@ -3,8 +3,8 @@
 
 use entity::{customer, partner, partner_user, renewal};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait,
-    IntoActiveModel, QueryFilter, Statement,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend,
+    DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, Statement,
 };
 
 use std::time::{Duration, Instant};
@@ -17,25 +17,21 @@ use renewals::{
 
 use crate::helpers::{Backend, TestApp, TestDb, db_tests};
 
+/// The first value of the one row `sql` returns, as text (integers too).
+async fn text_of(db: &DatabaseConnection, sql: String) -> String {
+    let statement = Statement::from_string(db.get_database_backend(), sql);
+    let row = db.query_one_raw(statement).await.unwrap().unwrap();
+    row.try_get_by_index::<String>(0)
+        .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))
+        .unwrap()
+}
+
 async fn sqlite_runs_in_wal_mode_with_a_busy_timeout_and_foreign_keys(backend: Backend) {
     let app = TestApp::with_customers(backend, 1).await;
     if app.store.backend() != DatabaseBackend::Sqlite {
         return;
     }
-    let db = app.store.reader();
-    let pragma = |name: &str| {
-        let sql = format!("PRAGMA {name}");
-        async move {
-            let row = db
-                .query_one_raw(Statement::from_string(DatabaseBackend::Sqlite, sql))
-                .await
-                .unwrap()
-                .unwrap();
-            row.try_get_by_index::<String>(0)
-                .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))
-                .unwrap()
-        }
-    };
+    let pragma = |name: &str| text_of(app.store.reader(), format!("PRAGMA {name}"));
     assert_eq!(pragma("journal_mode").await, "wal");
     assert_eq!(pragma("busy_timeout").await, "5000");
     assert_eq!(pragma("foreign_keys").await, "1");
@@ -159,17 +155,10 @@ async fn postgres_reads_back_every_text_written_as_a_literal() {
     let db = TestDb::new(Backend::Postgres).await;
     let store = db.store().await;
     let read_back = |text: String| {
-        let sql = format!("SELECT {}", postgres_text_literal(&text));
-        let store = store.clone();
-        async move {
-            let row = store
-                .reader()
-                .query_one_raw(Statement::from_string(DatabaseBackend::Postgres, sql))
-                .await
-                .unwrap()
-                .unwrap();
-            row.try_get_by_index::<String>(0).unwrap()
-        }
+        text_of(
+            store.reader(),
+            format!("SELECT {}", postgres_text_literal(&text)),
+        )
     };
     let mut texts: Vec<String> = [
         "",
@@ -236,18 +225,7 @@ async fn the_servers_postgres_sessions_have_its_timeout_and_no_parallel_query() 
     })
     .await
     .unwrap();
-    let show = |setting: &str| {
-        let sql = format!("SHOW {setting}");
-        let db = app.store.reader().clone();
-        async move {
-            let row = db
-                .query_one_raw(Statement::from_string(DatabaseBackend::Postgres, sql))
-                .await
-                .unwrap()
-                .unwrap();
-            row.try_get_by_index::<String>(0).unwrap()
-        }
-    };
+    let show = |setting: &str| text_of(app.store.reader(), format!("SHOW {setting}"));
     assert_eq!(show("statement_timeout").await, "7s");
     assert_eq!(show("max_parallel_workers_per_gather").await, "0");
 }
