@@ -67,7 +67,7 @@ pub struct App {
 pub fn router(store: Store, settings: Settings) -> Router {
     let guard = Guard::new(
         store.clone(),
-        RateLimiter::new(settings.rate_limit),
+        RateLimiter::new(settings.rate_limit, &store),
         settings.today,
     );
     let state = AppState {

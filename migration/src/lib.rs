@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_create_tables;
 mod m20261201_000001_list_indexes;
 mod m20261201_000002_renewal_tally;
+mod m20261202_000001_rate_limit_buckets;
 
 /// Rebuilds `renewal_tally` from scratch (bulk loaders that bypass the triggers).
 pub const REFILL_RENEWAL_TALLY: &str = m20261201_000002_renewal_tally::REFILL;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_create_tables::Migration),
             Box::new(m20261201_000001_list_indexes::Migration),
             Box::new(m20261201_000002_renewal_tally::Migration),
+            Box::new(m20261202_000001_rate_limit_buckets::Migration),
         ]
     }
 }

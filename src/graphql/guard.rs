@@ -19,12 +19,9 @@
 //! requests that passed, by a SHA-256 of those three ([`ValidationKey`]), and
 //! skips validating them again. Failures are not kept.
 
-use std::{
-    sync::{
-        Arc, Mutex, OnceLock,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::Instant,
+use std::sync::{
+    Arc, Mutex, OnceLock,
+    atomic::{AtomicU64, Ordering},
 };
 
 use async_graphql::{
@@ -330,7 +327,7 @@ impl GuardExtension {
             .ok_or(Error::InvalidToken)?;
         tracing::Span::current().record("partner", partner.slug.as_str());
         let cost = ticket.cost.load(Ordering::Relaxed);
-        let taken = self.limiter.take(partner.id, cost, Instant::now());
+        let taken = self.limiter.take(partner.id, cost).await?;
         let status = match taken {
             Ok(status) => status,
             Err(throttled) => throttled.status,

@@ -1,5 +1,6 @@
 //! All database access: queries and writes over SeaORM, always scoped by partner.
 
+mod buckets;
 mod customers;
 mod events;
 mod failures;

@@ -158,8 +158,8 @@ impl Drop for TestDb {
 
 /// The application over a test database, with tokens for both demo partners.
 pub struct TestApp {
-    /// Kept for its `Drop`, which removes the database.
-    _db: TestDb,
+    /// Removes the database when dropped.
+    db: TestDb,
     pub store: Store,
     pub router: Router,
     pub data: Dataset,
@@ -208,7 +208,7 @@ impl TestApp {
         adjust(&mut settings);
         let router = app::router(store.clone(), settings);
         Self {
-            _db: db,
+            db,
             store,
             router,
             data,
@@ -217,27 +217,20 @@ impl TestApp {
         }
     }
 
+    /// Another server process over the same database, as a second `renewals
+    /// serve` would be: its own store (pools) and router, with these settings.
+    pub async fn another_process(&self, adjust: impl FnOnce(&mut app::Settings)) -> Router {
+        let mut settings = app::Settings::new(Today::Fixed(today()));
+        adjust(&mut settings);
+        app::router(self.db.store().await, settings)
+    }
+
     /// Sends a raw HTTP request through the router.
     pub async fn send(
         &self,
         request: Request<Body>,
     ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("infallible");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes()
-            .to_vec();
-        (status, headers, body)
+        send_to(&self.router, request).await
     }
 
     /// POSTs a GraphQL request with a token (or none) and returns status and JSON body.
@@ -247,16 +240,7 @@ impl TestApp {
         query: &str,
         variables: Value,
     ) -> (StatusCode, Value) {
-        let mut request =
-            Request::post("/graphql").header(header::CONTENT_TYPE, "application/json");
-        if let Some(token) = token {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        let body = json!({ "query": query, "variables": variables }).to_string();
-        let (status, _, body) = self
-            .send(request.body(Body::from(body)).expect("request"))
-            .await;
-        (status, serde_json::from_slice(&body).expect("JSON body"))
+        post_to(&self.router, token, query, variables).await
     }
 
     /// The full GraphQL response for `northwind`.
@@ -282,6 +266,41 @@ impl TestApp {
         assert!(body.get("errors").is_none(), "unexpected errors: {body}");
         body["data"].clone()
     }
+}
+
+/// Sends a raw HTTP request through `router`.
+pub async fn send_to(
+    router: &Router,
+    request: Request<Body>,
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let response = router.clone().oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .to_vec();
+    (status, headers, body)
+}
+
+/// POSTs a GraphQL request through `router` with a token (or none), and
+/// returns status and JSON body.
+pub async fn post_to(
+    router: &Router,
+    token: Option<&str>,
+    query: &str,
+    variables: Value,
+) -> (StatusCode, Value) {
+    let mut request = Request::post("/graphql").header(header::CONTENT_TYPE, "application/json");
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let body = json!({ "query": query, "variables": variables }).to_string();
+    let (status, _, body) = send_to(router, request.body(Body::from(body)).expect("request")).await;
+    (status, serde_json::from_slice(&body).expect("JSON body"))
 }
 
 /// The `extensions.code` of each error of a response.

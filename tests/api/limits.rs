@@ -7,7 +7,7 @@ use renewals::{graphql::MAX_COST, ratelimit::RateLimit};
 use serde_json::{Value, json};
 
 use crate::{
-    helpers::{Backend, TestApp, db_tests, error_codes},
+    helpers::{Backend, TestApp, db_tests, error_codes, post_to, postgres_url},
     statements::DASHBOARD,
 };
 
@@ -219,6 +219,116 @@ async fn a_partner_hammering_the_api_is_throttled_while_another_is_served(backen
     );
 }
 
+/// On PostgreSQL, several server processes share the database, and so each
+/// partner's budget (DESIGN.md: the server keeps no state of its own between
+/// requests): what a partner spends through one process is gone in the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_processes_on_one_postgres_share_each_partners_budget() {
+    if postgres_url().is_none() {
+        return;
+    }
+    let limit = RateLimit {
+        capacity: 10_000,
+        restore_rate: 1,
+    };
+    let app = TestApp::with_settings(Backend::Postgres, 30, |s| s.rate_limit = limit).await;
+    let other_process = app.another_process(|s| s.rate_limit = limit).await;
+    let page = json!({ "first": 20 });
+
+    let mut spent = 0;
+    let refused = loop {
+        let (status, body) = app.post_as(Some(&app.token), DASHBOARD, page.clone()).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            break body;
+        }
+        assert_eq!(status, StatusCode::OK, "{body}");
+        spent += cost_of(&body);
+        assert!(spent <= limit.capacity, "served beyond the budget");
+    };
+    let page_cost = cost_of(&refused);
+    assert!(spent > limit.capacity - page_cost, "{spent} spent");
+
+    // The other process refuses the same page, and reports the same budget.
+    let (status, body) = post_to(&other_process, Some(&app.token), DASHBOARD, page).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(error_codes(&body), ["RATE_LIMITED"]);
+    let left = body["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"]
+        .as_u64()
+        .unwrap();
+    assert!(left < page_cost, "{left} left, the page costs {page_cost}");
+    // A small query fits in what is left, through either process, and the
+    // other partner's budget is untouched.
+    let (status, body) = post_to(
+        &other_process,
+        Some(&app.token),
+        "{ viewer { id } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = post_to(
+        &other_process,
+        Some(&app.other_token),
+        DASHBOARD,
+        json!({ "first": 20 }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"],
+        json!(limit.capacity - page_cost)
+    );
+}
+
+/// Concurrent requests never spend more than the budget: taking points is
+/// one atomic step, in the process (SQLite) or in one statement (PostgreSQL).
+async fn concurrent_requests_never_overspend_the_budget(backend: Backend) {
+    const SMALL: &str = "{ viewer { id } }";
+    let limit = RateLimit {
+        capacity: 20,
+        // Refills one point a second: no request's 2 points in the test's time.
+        restore_rate: 1,
+    };
+    let app = Arc::new(TestApp::with_settings(backend, 5, |s| s.rate_limit = limit).await);
+    let requests: Vec<_> = (0..40)
+        .map(|_| {
+            let app = Arc::clone(&app);
+            tokio::spawn(async move { app.post_as(Some(&app.token), SMALL, json!({})).await })
+        })
+        .collect();
+    let mut served = 0;
+    for request in requests {
+        let (status, body) = request.await.unwrap();
+        match status {
+            StatusCode::OK => {
+                assert_eq!(cost_of(&body), 2, "{body}");
+                served += 1;
+            }
+            StatusCode::TOO_MANY_REQUESTS => assert_eq!(error_codes(&body), ["RATE_LIMITED"]),
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert_eq!(served, 10, "a budget of 20 serves ten requests costing 2");
+}
+
+/// A restore rate of 0 turns rate limiting off.
+async fn a_zero_restore_rate_turns_rate_limiting_off(backend: Backend) {
+    let limit = RateLimit {
+        capacity: 10,
+        restore_rate: 0,
+    };
+    let app = TestApp::with_settings(backend, 5, |s| s.rate_limit = limit).await;
+    for _ in 0..5 {
+        let body = app.gql(DASHBOARD, json!({ "first": 20 })).await;
+        assert!(body.get("errors").is_none(), "{body}");
+        assert!(cost_of(&body) > limit.capacity);
+        assert_eq!(
+            body["extensions"]["cost"]["throttleStatus"],
+            json!({ "maximumAvailable": 10, "currentlyAvailable": 10, "restoreRate": 0 })
+        );
+    }
+}
+
 /// Sends `body` (JSON) as the partner and returns the response.
 async fn post_body(app: &TestApp, body: Value) -> Value {
     let request = axum::http::Request::post("/graphql")
@@ -297,4 +407,6 @@ db_tests!(
     hostile_shapes_are_rejected_before_touching_the_database,
     every_response_reports_its_cost_and_the_remaining_budget,
     a_partner_hammering_the_api_is_throttled_while_another_is_served,
+    concurrent_requests_never_overspend_the_budget,
+    a_zero_restore_rate_turns_rate_limiting_off,
 );

@@ -33,13 +33,26 @@ query Page($first: Int!) {
 
 /// The statements one request costs, authentication included: authentication,
 /// the page, the count, product renewals with their products, users, the
-/// customers' renewals and their history.
+/// customers' renewals and their history. The rate-limit charge comes on top
+/// ([`charge_statements`]).
 pub const STATEMENTS_PER_DASHBOARD_PAGE: u64 = 7;
 
-/// Authentication, the page, the count, product renewals with their products, users.
+/// Authentication, the page, the count, product renewals with their products,
+/// users; and the rate-limit charge.
 pub const STATEMENTS_PER_ACTION_REQUIRED_DASHBOARD: u64 = 5;
-// Issue 4: at most 6.
-const _: () = assert!(STATEMENTS_PER_ACTION_REQUIRED_DASHBOARD <= 6);
+// Issue 4: at most 6, the charge included.
+const _: () =
+    assert!(STATEMENTS_PER_ACTION_REQUIRED_DASHBOARD + charge_statements(Backend::Postgres) <= 6);
+
+/// The statements that charge a request to its partner's rate-limit bucket:
+/// one on PostgreSQL, whose buckets are in the database; none on SQLite, whose
+/// buckets are in the process.
+pub const fn charge_statements(backend: Backend) -> u64 {
+    match backend {
+        Backend::Postgres => 1,
+        Backend::Sqlite => 0,
+    }
+}
 
 /// The rows `sql` returns on each of the store's readers: each keeps its own
 /// prepared statements, and the pool hands its idle readers out in turn.
@@ -81,7 +94,8 @@ async fn a_page_costs_the_same_statements_for_1_10_and_100_renewals(backend: Bac
     default_owner_notifies_a_user(&app).await;
     let counts = statements_of(&app, DASHBOARD, &[1, 10, 100], "edges").await;
     assert_eq!(
-        counts, [STATEMENTS_PER_DASHBOARD_PAGE; 3],
+        counts,
+        [STATEMENTS_PER_DASHBOARD_PAGE + charge_statements(backend); 3],
         "statements for 1, 10, 100 renewals"
     );
 }
@@ -96,7 +110,8 @@ async fn the_action_required_dashboard_costs_at_most_6_statements_for_10_50_and_
     let dashboard = renewals::bench::queries::action_required();
     let counts = statements_of(&app, &dashboard, &[10, 50, 100], "nodes").await;
     assert_eq!(
-        counts, [STATEMENTS_PER_ACTION_REQUIRED_DASHBOARD; 3],
+        counts,
+        [STATEMENTS_PER_ACTION_REQUIRED_DASHBOARD + charge_statements(backend); 3],
         "statements for 10, 50, 100 renewals"
     );
 }
