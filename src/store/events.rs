@@ -104,4 +104,18 @@ impl Store {
             .all(&self.read)
             .await
     }
+
+    /// The partner's own events (those of no customer), newest first.
+    #[tracing::instrument(level = "debug", skip(self))]
+    pub async fn partner_history(
+        &self,
+        partner_id: i64,
+    ) -> Result<Vec<customer_event::Model>, DbErr> {
+        customer_event::Entity::find()
+            .filter(customer_event::Column::PartnerId.eq(partner_id))
+            .filter(customer_event::Column::CustomerId.is_null())
+            .order_by_desc(customer_event::Column::Id)
+            .all(&self.read)
+            .await
+    }
 }

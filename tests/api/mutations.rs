@@ -263,6 +263,47 @@ async fn the_default_owner_applies_to_customers_without_an_override(backend: Bac
     assert_eq!(unchanged["viewer"]["defaultRenewalOwner"], expected);
 }
 
+/// Changes of the default owner are the partner's history, newest first; a
+/// change to the same owner or a refused one writes nothing, and the other
+/// partner sees none of it.
+async fn changing_the_default_owner_writes_the_partners_history(backend: Backend) {
+    const HISTORY: &str = "{ viewer { history { kind at actor
+        ownerBefore { party isDefault notifyUser { id } }
+        ownerAfter { party isDefault notifyUser { id } } } } }";
+    let app = TestApp::new(backend).await;
+    let history = || async { app.data(HISTORY, json!({})).await["viewer"]["history"].clone() };
+    assert_eq!(history().await, json!([]));
+    let (users, customers) = ids(&app).await;
+    let hubspot = json!({ "party": "HUBSPOT", "isDefault": true, "notifyUser": null });
+    let partner =
+        json!({ "party": "PARTNER", "isDefault": true, "notifyUser": { "id": users[2] } });
+
+    let set = |owner: Value| app.data(SET_DEFAULT, json!({ "input": { "owner": owner } }));
+    set(json!({ "party": "PARTNER", "notifyUserId": users[2] })).await;
+    set(json!({ "party": "PARTNER", "notifyUserId": users[2] })).await;
+    set(json!({ "party": "PARTNER" })).await; // refused: nobody to notify
+    let first = history().await;
+    assert_eq!(first.as_array().map(Vec::len), Some(1), "{first}");
+    assert_eq!(first[0]["kind"], json!("DEFAULT_OWNER_CHANGED"));
+    assert_eq!(first[0]["actor"], json!("test-suite"));
+    assert_eq!(first[0]["ownerBefore"], hubspot);
+    assert_eq!(first[0]["ownerAfter"], partner);
+
+    set(json!({ "party": "HUBSPOT" })).await;
+    let second = history().await;
+    assert_eq!(second.as_array().map(Vec::len), Some(2), "{second}");
+    assert_eq!(second[1], first[0], "newest first");
+    assert_eq!(second[0]["ownerBefore"], partner);
+    assert_eq!(second[0]["ownerAfter"], hubspot);
+    assert!(second[0]["at"].as_str() >= second[1]["at"].as_str());
+
+    // Not a customer's history, and not the other partner's.
+    let customer = customer(&app, &customers[0]).await;
+    assert_eq!(customer["history"], json!([]), "{customer}");
+    let other = app.other_data(HISTORY, json!({})).await;
+    assert_eq!(other["viewer"]["history"], json!([]));
+}
+
 async fn ending_services_removes_the_customer_from_upcoming_renewals(backend: Backend) {
     let app = TestApp::new(backend).await;
     let (_, customers) = ids(&app).await;
@@ -353,6 +394,7 @@ async fn ending_services_removes_the_customer_from_upcoming_renewals(backend: Ba
 
 db_tests!(
     setting_an_owner_changes_it_and_writes_history,
+    changing_the_default_owner_writes_the_partners_history,
     a_bad_owner_change_is_a_user_error_and_changes_nothing,
     the_default_owner_applies_to_customers_without_an_override,
     ending_services_removes_the_customer_from_upcoming_renewals,

@@ -1,4 +1,4 @@
-//! Entries of a customer's history.
+//! Entries of the event log: a customer's history, and the partner's.
 
 use async_graphql::{Enum, Object};
 use entity::customer_event;
@@ -46,6 +46,22 @@ fn owner(
     }))
 }
 
+fn owner_before(r: &customer_event::Model) -> Option<RenewalOwner> {
+    owner(
+        r.before_party.as_deref(),
+        r.before_notify_user_id,
+        r.before_is_default,
+    )
+}
+
+fn owner_after(r: &customer_event::Model) -> Option<RenewalOwner> {
+    owner(
+        r.after_party.as_deref(),
+        r.after_notify_user_id,
+        r.after_is_default,
+    )
+}
+
 #[Object]
 impl CustomerEvent {
     async fn kind(&self) -> CustomerEventKind {
@@ -64,26 +80,68 @@ impl CustomerEvent {
 
     /// For OWNER_CHANGED: the effective owner before the change.
     async fn owner_before(&self) -> Option<RenewalOwner> {
-        let r = &self.row;
-        owner(
-            r.before_party.as_deref(),
-            r.before_notify_user_id,
-            r.before_is_default,
-        )
+        owner_before(&self.row)
     }
 
     /// For OWNER_CHANGED: the effective owner after the change.
     async fn owner_after(&self) -> Option<RenewalOwner> {
-        let r = &self.row;
-        owner(
-            r.after_party.as_deref(),
-            r.after_notify_user_id,
-            r.after_is_default,
-        )
+        owner_after(&self.row)
     }
 
     /// For SERVICES_ENDED: the reason given, if any.
     async fn reason(&self) -> Option<&str> {
         self.row.reason.as_deref()
+    }
+}
+
+/// What happened to the partner's own settings.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartnerEventKind {
+    /// The partner's default renewal owner was changed.
+    DefaultOwnerChanged,
+}
+
+/// One entry of the partner's history.
+#[derive(Clone, Debug)]
+pub struct PartnerEvent {
+    row: customer_event::Model,
+    kind: PartnerEventKind,
+}
+
+impl PartnerEvent {
+    /// The event as the API shows it; a customer's events are its own history.
+    pub fn new(row: customer_event::Model) -> Option<Self> {
+        let kind = match EventKind::parse(&row.kind)? {
+            EventKind::DefaultOwnerChanged => PartnerEventKind::DefaultOwnerChanged,
+            EventKind::OwnerChanged | EventKind::ServicesEnded => return None,
+        };
+        Some(Self { row, kind })
+    }
+}
+
+#[Object]
+impl PartnerEvent {
+    async fn kind(&self) -> PartnerEventKind {
+        self.kind
+    }
+
+    /// When it happened.
+    async fn at(&self) -> DateTime {
+        DateTime(self.row.at)
+    }
+
+    /// Who did it: the label of the API token used.
+    async fn actor(&self) -> &str {
+        &self.row.actor
+    }
+
+    /// The default renewal owner before the change.
+    async fn owner_before(&self) -> Option<RenewalOwner> {
+        owner_before(&self.row)
+    }
+
+    /// The default renewal owner after the change.
+    async fn owner_after(&self) -> Option<RenewalOwner> {
+        owner_after(&self.row)
     }
 }

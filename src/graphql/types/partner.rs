@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, Object, Result};
 use entity::{partner, partner_user};
 
-use super::owner::RenewalOwner;
+use super::{event::PartnerEvent, owner::RenewalOwner};
 use crate::{
     domain::owner::effective_owner,
     error::Error,
@@ -49,6 +49,19 @@ impl Partner {
             .await
             .map_err(Error::from)?;
         Ok(users.into_iter().map(PartnerUser).collect())
+    }
+
+    /// Changes to the partner's own settings (its default renewal owner),
+    /// newest first. What happened to a customer is in its `history`.
+    #[graphql(complexity = "10 * child_complexity")]
+    async fn history(&self, ctx: &Context<'_>) -> Result<Vec<PartnerEvent>> {
+        let s = session(ctx)?;
+        let events = s
+            .store
+            .partner_history(self.0.id)
+            .await
+            .map_err(Error::from)?;
+        Ok(events.into_iter().filter_map(PartnerEvent::new).collect())
     }
 }
 
