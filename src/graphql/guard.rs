@@ -2,8 +2,9 @@
 //! and validate the request; only a request within the depth, complexity and
 //! directive limits gets further. The guard then authenticates the token,
 //! charges the query's cost to the partner's rate-limit bucket, and opens the
-//! [`Session`] before any resolver runs, so a refused request costs no SQL
-//! beyond the token lookup.
+//! [`Session`] before any resolver runs: a request refused for its shape
+//! costs no SQL, one refused by the rate limit no more than the token lookup
+//! and the charge.
 //!
 //! The guard has no `resolve` hook: async-graphql puts every field of a
 //! derived object on a slower path when a schema has extensions, but the
