@@ -13,6 +13,10 @@
 //! server keeps no state of its own between requests. On SQLite, which one
 //! server process owns, they are in that process, and reads never wait for
 //! SQLite's single writer.
+//!
+//! The instants come from each server's own clock. Hosts that share a
+//! database keep their clocks in step (NTP): a clock one second ahead would
+//! give the requests it serves `restore_rate` points more.
 
 use std::{
     collections::HashMap,
@@ -33,7 +37,7 @@ pub type Micros = i64;
 const LONGEST: Micros = 1 << 60;
 
 /// The current instant on the buckets' clock.
-pub fn now() -> Micros {
+fn now() -> Micros {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_micros().min(LONGEST as u128) as Micros)

@@ -20,6 +20,7 @@ use chrono::NaiveDate;
 use tokio::process::{Child, Command};
 
 use super::client;
+use crate::ratelimit::RateLimit;
 
 /// Requests before the counters are zeroed: caches, pools, and the prepared
 /// statements of every pooled connection, which take the requests' statements
@@ -69,7 +70,7 @@ pub async fn per_request(
         .arg(exe)
         .args(["serve", "--database-url", database_url])
         .args(["--bind", &addr.to_string(), "--today", &today.to_string()])
-        .args(["--rate-limit-restore-rate", "0"])
+        .args(rate_limit_args(super::UNEXHAUSTIBLE_RATE_LIMIT))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -140,6 +141,16 @@ fn parse_total(dump: &str) -> Option<u64> {
                 .or_else(|| line.strip_prefix("totals:"))
         })
         .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+}
+
+/// `renewals serve`'s flags for `limit`.
+fn rate_limit_args(limit: RateLimit) -> [String; 4] {
+    [
+        "--rate-limit-capacity".to_owned(),
+        limit.capacity.to_string(),
+        "--rate-limit-restore-rate".to_owned(),
+        limit.restore_rate.to_string(),
+    ]
 }
 
 #[cfg(test)]

@@ -21,6 +21,14 @@ pub mod report;
 pub mod run;
 pub mod target;
 
+/// The rate limit the measured servers run with: the limiter stays in the
+/// path (on PostgreSQL, a statement per request), with a budget no benchmark
+/// exhausts.
+pub const UNEXHAUSTIBLE_RATE_LIMIT: crate::ratelimit::RateLimit = crate::ratelimit::RateLimit {
+    capacity: 1_000_000_000_000,
+    restore_rate: 1_000_000_000_000,
+};
+
 use std::time::Instant;
 
 use anyhow::{Context, bail};

@@ -17,7 +17,6 @@ use super::{
 use crate::{
     app::{App, ServeConfig, Settings},
     config::{BenchArgs, Today},
-    ratelimit::RateLimit,
     store::Store,
 };
 
@@ -44,11 +43,7 @@ pub async fn run(target: &Target, renewals: u64, args: &BenchArgs) -> anyhow::Re
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
         demo: false,
         settings: Settings {
-            // The limiter stays in the path, with a budget no benchmark exhausts.
-            rate_limit: RateLimit {
-                capacity: 1_000_000_000_000,
-                restore_rate: 1_000_000_000_000,
-            },
+            rate_limit: super::UNEXHAUSTIBLE_RATE_LIMIT,
             ..Settings::new(Today::Fixed(args.today))
         },
     })
