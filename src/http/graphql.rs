@@ -1,15 +1,12 @@
 //! `/graphql` over HTTP, following GraphQL-over-HTTP: JSON bodies only, no
 //! batches, no mutations over GET, a body limit, and `Accept` negotiation.
 
-use async_graphql::{
-    http::GraphiQLSource,
-    parser::{parse_query, types::OperationType},
-};
+use async_graphql::parser::{parse_query, types::OperationType};
 use axum::{
     body::{Body, to_bytes},
     extract::{Query, State, rejection::QueryRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 
@@ -195,13 +192,7 @@ fn is_mutation(query: &str, operation_name: Option<&str>) -> bool {
 
 fn graphiql(state: &AppState) -> Response {
     let authorization = state.demo_token.as_ref().map(|t| format!("Bearer {t}"));
-    let mut source = GraphiQLSource::build()
-        .endpoint("/graphql")
-        .title("Renewals API");
-    if let Some(value) = &authorization {
-        source = source.header("Authorization", value);
-    }
-    Html(source.finish()).into_response()
+    super::playground::page("/graphql", authorization.as_deref())
 }
 
 /// The `Authorization` header is there but is not `Bearer <token>`.

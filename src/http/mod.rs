@@ -1,6 +1,8 @@
-//! The HTTP surface: `/graphql` (POST, GET and GraphiQL), `/health`, `/ready`.
+//! The HTTP surface: `/graphql` (POST, GET and GraphiQL), GraphiQL's files
+//! under `/graphiql/`, `/health`, `/ready`.
 
 mod graphql;
+mod playground;
 mod problem;
 
 use std::{sync::Arc, time::Duration};
@@ -36,6 +38,10 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route(
             "/graphql",
             get(graphql::get_graphql).post(graphql::post_graphql),
+        )
+        .route(
+            &format!("{}/{{name}}", playground::ASSETS_PATH),
+            get(playground::asset),
         )
         .route("/health", get(health))
         .route("/ready", get(ready))

@@ -169,10 +169,83 @@ async fn health_ready_and_graphiql_are_served(backend: Backend) {
     assert!(headers.contains_key("x-request-id"));
 }
 
+/// The values of every `attribute="…"` in `html`.
+fn attribute_values<'a>(html: &'a str, attribute: &str) -> Vec<&'a str> {
+    let marker = format!(r#" {attribute}=""#);
+    html.match_indices(&marker)
+        .filter_map(|(at, _)| html[at + marker.len()..].split('"').next())
+        .collect()
+}
+
+/// GraphiQL comes from the server itself, with a policy that lets the page run
+/// this origin's scripts only: it works offline, and no third-party code sees
+/// the token typed into it.
+async fn the_playground_loads_nothing_from_another_origin(backend: Backend) {
+    let app = TestApp::with_customers(backend, 1).await;
+    let get = |path: &str| {
+        let request = Request::get(path)
+            .header(header::ACCEPT, "text/html")
+            .body(Body::empty())
+            .unwrap();
+        app.send(request)
+    };
+    let (status, headers, page) = get("/graphql").await;
+    assert_eq!(status, StatusCode::OK);
+    let policy = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self';",
+        "connect-src 'self';",
+    ] {
+        assert!(policy.contains(directive), "{policy}");
+    }
+    let page = String::from_utf8(page).unwrap();
+    assert!(!page.contains("<script>"), "no inline script: {page}");
+    assert!(
+        !page.contains("data-authorization"),
+        "no token outside demo mode"
+    );
+    let files: Vec<&str> = ["src", "href"]
+        .iter()
+        .flat_map(|attribute| attribute_values(&page, attribute))
+        .collect();
+    assert_eq!(files.len(), 5, "{page}");
+    let assets = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+    for file in files {
+        let (status, headers, body) = get(file).await;
+        assert_eq!(status, StatusCode::OK, "{file}");
+        let content_type = headers[header::CONTENT_TYPE].to_str().unwrap();
+        let expected_type = if file.ends_with(".css") {
+            "text/css"
+        } else {
+            "text/javascript"
+        };
+        assert!(
+            content_type.starts_with(expected_type),
+            "{file}: {content_type}"
+        );
+        let local = assets.join(file.trim_start_matches('/'));
+        assert_eq!(
+            body,
+            std::fs::read(&local).unwrap(),
+            "{file} is {}",
+            local.display()
+        );
+    }
+    for missing in [
+        "/graphiql/nope.js",
+        "/graphiql/..%2FREADME.md",
+        "/graphiql/",
+    ] {
+        assert_eq!(get(missing).await.0, StatusCode::NOT_FOUND, "{missing}");
+    }
+}
+
 db_tests!(
     requests_that_break_graphql_over_http_are_refused,
     queries_work_over_post_and_get_with_accept_negotiation,
     health_ready_and_graphiql_are_served,
+    the_playground_loads_nothing_from_another_origin,
 );
 
 mod layers {
