@@ -6,11 +6,14 @@
 //! ([`CONTENT_SECURITY_POLICY`]), so no third-party code sees a token typed
 //! into GraphiQL, or the demo token it is prefilled with.
 
+use std::sync::LazyLock;
+
 use axum::{
     extract::Path,
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
+use sha2::{Digest, Sha256};
 
 /// Where the playground's files are served.
 pub const ASSETS_PATH: &str = "/graphiql";
@@ -89,20 +92,47 @@ pub fn page(endpoint: &str, authorization: Option<&str>) -> Response {
     response
 }
 
-/// `GET /graphiql/{name}`: one of the playground's files.
-pub async fn asset(Path(name): Path<String>) -> Response {
-    let Some((_, content_type, content)) = ASSETS.iter().find(|(n, _, _)| *n == name) else {
+/// Each of [`ASSETS`]' entity tag: a digest of its content, so that a browser
+/// revalidates its copy cheaply and never keeps one from another version.
+static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    ASSETS
+        .iter()
+        .map(|(_, _, content)| {
+            let digest = Sha256::digest(content);
+            let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+            format!("\"{hex}\"")
+        })
+        .collect()
+});
+
+/// `GET /graphiql/{name}`: one of the playground's files; `304 Not Modified`
+/// when the browser already has this version.
+pub async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
+    let Some(index) = ASSETS.iter().position(|(n, _, _)| *n == name) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    (
-        [
-            (header::CONTENT_TYPE, *content_type),
-            (header::CACHE_CONTROL, "public, max-age=86400"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        *content,
-    )
-        .into_response()
+    let (_, content_type, content) = ASSETS[index];
+    let etag = ETAGS[index].as_str();
+    let cached = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|tags| tags.split(',').any(|tag| tag.trim() == etag));
+    let status = if cached {
+        StatusCode::NOT_MODIFIED
+    } else {
+        StatusCode::OK
+    };
+    let headers = [
+        (header::CONTENT_TYPE, content_type),
+        (header::CACHE_CONTROL, "no-cache"),
+        (header::ETAG, etag),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ];
+    if cached {
+        (status, headers).into_response()
+    } else {
+        (status, headers, content).into_response()
+    }
 }
 
 /// `value` escaped for a double-quoted HTML attribute.

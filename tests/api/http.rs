@@ -231,7 +231,24 @@ async fn the_playground_loads_nothing_from_another_origin(backend: Backend) {
             "{file} is {}",
             local.display()
         );
+        // A browser that has this version gets no body again.
+        let etag = headers[header::ETAG].clone();
+        let again = Request::get(file)
+            .header(header::IF_NONE_MATCH, etag)
+            .body(Body::empty())
+            .unwrap();
+        let (status, _, body) = app.send(again).await;
+        assert_eq!(
+            (status, body.len()),
+            (StatusCode::NOT_MODIFIED, 0),
+            "{file}"
+        );
     }
+    let stale = Request::get("/graphiql/init.js")
+        .header(header::IF_NONE_MATCH, "\"0123\"")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.send(stale).await.0, StatusCode::OK);
     for missing in [
         "/graphiql/nope.js",
         "/graphiql/..%2FREADME.md",
