@@ -236,6 +236,7 @@ async fn server_processes_on_one_postgres_share_each_partners_budget() {
     let page = json!({ "first": 20 });
 
     let mut spent = 0;
+    let start = std::time::Instant::now();
     let refused = loop {
         let (status, body) = app.post_as(Some(&app.token), DASHBOARD, page.clone()).await;
         if status == StatusCode::TOO_MANY_REQUESTS {
@@ -243,7 +244,12 @@ async fn server_processes_on_one_postgres_share_each_partners_budget() {
         }
         assert_eq!(status, StatusCode::OK, "{body}");
         spent += cost_of(&body);
-        assert!(spent <= limit.capacity, "served beyond the budget");
+        // The budget, and the point a second restored meanwhile.
+        let restored = start.elapsed().as_secs() + 1;
+        assert!(
+            spent <= limit.capacity + restored,
+            "served beyond the budget"
+        );
     };
     let page_cost = cost_of(&refused);
     assert!(spent > limit.capacity - page_cost, "{spent} spent");
@@ -286,10 +292,11 @@ async fn concurrent_requests_never_overspend_the_budget(backend: Backend) {
     const SMALL: &str = "{ viewer { id } }";
     let limit = RateLimit {
         capacity: 20,
-        // Refills one point a second: no request's 2 points in the test's time.
+        // One point a second: a request's 2 points every 2 s of the test.
         restore_rate: 1,
     };
     let app = Arc::new(TestApp::with_settings(backend, 5, |s| s.rate_limit = limit).await);
+    let start = std::time::Instant::now();
     let requests: Vec<_> = (0..40)
         .map(|_| {
             let app = Arc::clone(&app);
@@ -308,7 +315,13 @@ async fn concurrent_requests_never_overspend_the_budget(backend: Backend) {
             other => panic!("{other}: {body}"),
         }
     }
-    assert_eq!(served, 10, "a budget of 20 serves ten requests costing 2");
+    // Ten from the budget, and one per 2 points restored meanwhile (none
+    // unless the machine is very slow).
+    let restored = start.elapsed().as_secs() / 2;
+    assert!(
+        (10..=10 + restored).contains(&served),
+        "a budget of 20 serves ten requests costing 2, not {served}"
+    );
 }
 
 /// A restore rate of 0 turns rate limiting off.
