@@ -205,10 +205,11 @@ async fn postgres_reads_back_every_text_written_as_a_literal() {
     }
 }
 
-/// The server bounds its statements by its request timeout, and runs no
-/// parallel query (requests run side by side; see `store::connect_pool`).
+/// The server bounds its statements by its request timeout, runs no parallel
+/// query (requests run side by side) and generic plans only (see
+/// `store::connect_pool`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_servers_postgres_sessions_have_its_timeout_and_no_parallel_query() {
+async fn the_servers_postgres_sessions_have_its_timeout_no_parallel_query_and_generic_plans() {
     if crate::helpers::postgres_url().is_none() {
         return;
     }
@@ -228,6 +229,7 @@ async fn the_servers_postgres_sessions_have_its_timeout_and_no_parallel_query() 
     let show = |setting: &str| text_of(app.store.reader(), format!("SHOW {setting}"));
     assert_eq!(show("statement_timeout").await, "7s");
     assert_eq!(show("max_parallel_workers_per_gather").await, "0");
+    assert_eq!(show("plan_cache_mode").await, "force_generic_plan");
 }
 
 db_tests!(
