@@ -27,6 +27,7 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
 
 const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
+const SVG: &str = "image/svg+xml";
 
 /// The files under [`ASSETS_PATH`]: name, content type, content.
 const ASSETS: &[(&str, &str, &[u8])] = &[
@@ -55,6 +56,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         JAVASCRIPT,
         include_bytes!("../../assets/graphiql/init.js"),
     ),
+    (
+        "favicon.svg",
+        SVG,
+        include_bytes!("../../assets/graphiql/favicon.svg"),
+    ),
 ];
 
 /// The GraphiQL page for `endpoint`, with the `Authorization` header prefilled
@@ -71,6 +77,7 @@ pub fn page(endpoint: &str, authorization: Option<&str>) -> Response {
 <meta name="robots" content="noindex">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Renewals API</title>
+<link rel="icon" type="image/svg+xml" href="{ASSETS_PATH}/favicon.svg">
 <link rel="stylesheet" href="{ASSETS_PATH}/graphiql.min.css">
 </head>
 <body style="margin: 0">

@@ -209,16 +209,16 @@ async fn the_playground_loads_nothing_from_another_origin(backend: Backend) {
         .iter()
         .flat_map(|attribute| attribute_values(&page, attribute))
         .collect();
-    assert_eq!(files.len(), 5, "{page}");
+    assert_eq!(files.len(), 6, "{page}");
     let assets = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
     for file in files {
         let (status, headers, body) = get(file).await;
         assert_eq!(status, StatusCode::OK, "{file}");
         let content_type = headers[header::CONTENT_TYPE].to_str().unwrap();
-        let expected_type = if file.ends_with(".css") {
-            "text/css"
-        } else {
-            "text/javascript"
+        let expected_type = match file.rsplit_once('.').map(|(_, extension)| extension) {
+            Some("css") => "text/css",
+            Some("svg") => "image/svg+xml",
+            _ => "text/javascript",
         };
         assert!(
             content_type.starts_with(expected_type),
