@@ -313,10 +313,40 @@ impl RenewalList {
         Some(select)
     }
 
-    fn select(&self, backend: DatabaseBackend) -> Select<renewal::Entity> {
-        renewal::Entity::find()
-            .join(JoinType::InnerJoin, renewal::Relation::Customer.def())
-            .filter(self.condition(backend))
+    /// The list's renewals joined to their customers, `FROM renewal` (so that
+    /// a count reads the renewal side's range), or for a page in customer
+    /// order, see [`customers_first`](Self::customers_first).
+    fn select(&self, backend: DatabaseBackend, page: bool) -> Select<renewal::Entity> {
+        let mut select = renewal::Entity::find();
+        if page && backend == DatabaseBackend::Sqlite && self.customers_first() {
+            // SQLite joins the tables of a `CROSS JOIN` in the order written.
+            // (sea-query writes no `ON` for one: the join is a condition.)
+            QueryTrait::query(&mut select)
+                .from_clear()
+                .from(customer::Entity)
+                .cross_join(renewal::Entity)
+                .and_where(
+                    Expr::col((renewal::Entity, renewal::Column::CustomerId))
+                        .equals((customer::Entity, customer::Column::Id)),
+                );
+        } else {
+            select = select.join(JoinType::InnerJoin, renewal::Relation::Customer.def());
+        }
+        select.filter(self.condition(backend))
+    }
+
+    /// Whether SQLite should read a page by walking the partner's customers
+    /// in domain order, each one's renewals looked up: a page in customer
+    /// order over a range of a month or more. SQLite's planner starts from the
+    /// renewals' range otherwise, and sorts the whole range by domain: 1.1 s
+    /// for a page at a million renewals, against 2 ms. Over a shorter range,
+    /// few customers have a renewal in it, and the walk would pass most of
+    /// them by (0.5 s for one day's rare status, against 1 ms from the range).
+    /// PostgreSQL's planner weighs both orders itself.
+    fn customers_first(&self) -> bool {
+        const MIN_DAYS: i64 = 28;
+        let (from, to) = self.renewal_dates();
+        self.sort == SortField::CustomerDomain && (to - from).num_days() + 1 >= MIN_DAYS
     }
 }
 
@@ -342,7 +372,7 @@ impl Store {
         };
         let backend = self.backend();
         let id = Expr::col((renewal::Entity, renewal::Column::Id));
-        let mut select = list.select(backend);
+        let mut select = list.select(backend, true);
         if let Some(cursor) = &page.cursor {
             if !list.sort.accepts(&cursor.value) {
                 return Ok(RenewalPage {
@@ -405,7 +435,7 @@ impl Store {
     /// [`Store::renewal_count`] by counting the matching renewals (any filter).
     #[tracing::instrument(level = "debug", skip_all, fields(partner_id = list.partner_id))]
     pub async fn renewal_count_exact(&self, list: &RenewalList) -> Result<u64, DbErr> {
-        list.select(self.backend()).count(&self.read).await
+        list.select(self.backend(), false).count(&self.read).await
     }
 
     /// The partner's visible renewals among `ids`, with their customers.

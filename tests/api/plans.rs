@@ -6,7 +6,9 @@
 //! PostgreSQL: `EXPLAIN (FORMAT JSON)` with `enable_seqscan = off`, so that a
 //! sequential scan in the plan means no index path exists; an index scan
 //! without an index condition (a full index scan) fails too.
-//! SQLite: `EXPLAIN QUERY PLAN` must not `SCAN` either table.
+//! SQLite: `EXPLAIN QUERY PLAN` must not `SCAN` either table, nor sort a
+//! customer-ordered page's whole range (`USE TEMP B-TREE FOR ORDER BY`) to
+//! keep its first rows.
 //!
 //! PostgreSQL runs generic plans only (`plan_cache_mode = force_generic_plan`
 //! on the server's sessions): the plans of the statements the server's
@@ -121,7 +123,18 @@ async fn full_scans(db: &DatabaseConnection, sql: &str) -> Vec<String> {
     } else {
         for row in rows {
             let detail: String = row.try_get("", "detail").unwrap();
-            if detail.starts_with("SCAN renewal") || detail.starts_with("SCAN customer") {
+            // A page in customer order sorted whole: every renewal of the
+            // range read, to keep 50. (For the other orders, sorting is the
+            // planner's choice to make on this data set's statistics: a range
+            // of 1,000 action-required renewals sorts faster than an MRR index
+            // walk finds 50 of them.)
+            let sorted_whole = detail == "USE TEMP B-TREE FOR ORDER BY"
+                && sql.contains(r#"ORDER BY "customer"."domain""#)
+                && sql.contains(" LIMIT ");
+            if detail.starts_with("SCAN renewal")
+                || detail.starts_with("SCAN customer")
+                || sorted_whole
+            {
                 found.push(detail);
             }
         }
