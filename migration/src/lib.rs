@@ -6,9 +6,12 @@ mod m20261126_000001_create_tables;
 mod m20261201_000001_list_indexes;
 mod m20261201_000002_renewal_tally;
 mod m20261202_000001_rate_limit_buckets;
+mod m20261203_000001_renewal_owner_tally;
 
 /// Rebuilds `renewal_tally` from scratch (bulk loaders that bypass the triggers).
 pub const REFILL_RENEWAL_TALLY: &str = m20261201_000002_renewal_tally::REFILL;
+/// Rebuilds `renewal_owner_tally` from scratch (likewise).
+pub const REFILL_RENEWAL_OWNER_TALLY: &str = m20261203_000001_renewal_owner_tally::REFILL;
 
 pub struct Migrator;
 
@@ -20,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_list_indexes::Migration),
             Box::new(m20261201_000002_renewal_tally::Migration),
             Box::new(m20261202_000001_rate_limit_buckets::Migration),
+            Box::new(m20261203_000001_renewal_owner_tally::Migration),
         ]
     }
 }

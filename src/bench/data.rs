@@ -6,8 +6,9 @@
 //! customers) share the database. Each customer has one renewal, dated within
 //! the year around "today" (contracts renew yearly), with one to five products
 //! (three on average). Customer `i` gets id `i + 1`, and so does its renewal, so
-//! nothing is read back while loading. `renewal_tally` is kept by its triggers
-//! on SQLite, and rebuilt once at the end on PostgreSQL.
+//! nothing is read back while loading. `renewal_tally` and `renewal_owner_tally`
+//! are kept by their triggers on SQLite, and rebuilt once at the end on
+//! PostgreSQL.
 
 use std::{fmt::Write as _, time::Instant};
 
@@ -381,8 +382,11 @@ pub async fn load(
         for definition in deferred_indexes {
             db.execute_unprepared(&definition).await?;
         }
-        db.execute_unprepared("DELETE FROM renewal_tally").await?;
+        db.execute_unprepared("DELETE FROM renewal_tally; DELETE FROM renewal_owner_tally")
+            .await?;
         db.execute_unprepared(migration::REFILL_RENEWAL_TALLY)
+            .await?;
+        db.execute_unprepared(migration::REFILL_RENEWAL_OWNER_TALLY)
             .await?;
         db.execute_unprepared("SET session_replication_role = origin")
             .await?;

@@ -12,6 +12,8 @@ pub enum OwnerParty {
 }
 
 impl OwnerParty {
+    pub const ALL: [Self; 2] = [Self::Hubspot, Self::Partner];
+
     /// The value stored in the database.
     pub fn as_str(self) -> &'static str {
         match self {
