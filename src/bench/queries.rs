@@ -39,6 +39,13 @@ pub fn search() -> String {
     dashboard(r#"filter: {actionRequired: true, search: "maple"}"#)
 }
 
+/// The dashboard of one partner user: the renewals it is notified about.
+pub fn notified(user_id: &str) -> String {
+    dashboard(&format!(
+        r#"filter: {{actionRequired: true, notifyUserId: "{user_id}"}}"#
+    ))
+}
+
 /// A request body (JSON text).
 pub fn body(query: &str, variables: Value) -> String {
     json!({ "query": query, "variables": variables }).to_string()

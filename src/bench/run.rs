@@ -141,6 +141,19 @@ async fn scenarios(ctx: &Ctx, renewals: u64, args: &BenchArgs) -> anyhow::Result
     )
     .await?;
 
+    let found = client::request(
+        ctx.addr,
+        &token,
+        queries::USERS_AND_CUSTOMERS,
+        json!({ "first": 100 }),
+    )
+    .await?;
+    let users = ids(&found["data"]["viewer"]["users"]);
+    let customers = ids(&found["data"]["renewals"]["nodes"]);
+    if users.is_empty() || customers.is_empty() {
+        bail!("no users or customers to run the mutations on");
+    }
+
     let mut scenarios = Vec::new();
     let dashboard_workload = read("dashboard", &dashboard, first_page.clone());
     scenarios.push(measure(ctx, dashboard_workload.clone(), ctx.duration_ms).await?);
@@ -177,19 +190,20 @@ async fn scenarios(ctx: &Ctx, renewals: u64, args: &BenchArgs) -> anyhow::Result
         .await?,
     );
 
+    scenarios.push(
+        measure(
+            ctx,
+            read(
+                "notifyUserId (one user's)",
+                &queries::notified(&users[0]),
+                first_page.clone(),
+            ),
+            half,
+        )
+        .await?,
+    );
+
     // Mutations.
-    let found = client::request(
-        ctx.addr,
-        &token,
-        queries::USERS_AND_CUSTOMERS,
-        json!({ "first": 100 }),
-    )
-    .await?;
-    let users = ids(&found["data"]["viewer"]["users"]);
-    let customers = ids(&found["data"]["renewals"]["nodes"]);
-    if users.is_empty() || customers.is_empty() {
-        bail!("no users or customers to run the mutations on");
-    }
     let owner_bodies = owner_changes(&customers, &users);
     let set_owner = Workload {
         name: "setRenewalOwner".to_owned(),
