@@ -297,44 +297,40 @@ impl RenewalList {
                 vec![(false, listed), (true, requiring_action)]
             }
         };
+        // Each sum, and whether it is subtracted.
         let owner = self.owner_match();
-        let sums = terms.iter().flat_map(|(negated, rows)| {
-            let parts = match &owner {
-                None => vec![(false, rows.sum(backend, self.partner_id, None))],
+        let partner = self.partner_id;
+        let mut sums = Vec::new();
+        for (subtracted, rows) in terms {
+            match &owner {
+                None => sums.push((subtracted, rows.sum(backend, partner, None))),
                 Some(owner) if !owner.default_matches => {
-                    vec![(
-                        false,
-                        rows.sum(backend, self.partner_id, Some((owner, true))),
-                    )]
+                    sums.push((subtracted, rows.sum(backend, partner, Some((owner, true)))));
                 }
-                Some(owner) => vec![
-                    (false, rows.sum(backend, self.partner_id, None)),
-                    (
-                        true,
-                        rows.sum(backend, self.partner_id, Some((owner, false))),
-                    ),
-                ],
-            };
-            parts
-                .into_iter()
-                .map(move |(minus, sum)| (minus != *negated, sum))
+                Some(owner) => {
+                    sums.push((subtracted, rows.sum(backend, partner, None)));
+                    let unmatched = rows.sum(backend, partner, Some((owner, false)));
+                    sums.push((!subtracted, unmatched));
+                }
+            }
+        }
+        let mut sums = sums.into_iter();
+        // The first sum is never subtracted.
+        let (_, first) = sums.next()?;
+        if sums.len() == 0 {
+            return Some(first);
+        }
+        let value =
+            |sum: SelectStatement| Expr::SubQuery(None, Box::new(sum.into_sub_query_statement()));
+        let total = sums.fold(value(first), |total, (subtracted, sum)| {
+            if subtracted {
+                total.sub(value(sum))
+            } else {
+                total.add(value(sum))
+            }
         });
-        let mut sums: Vec<(bool, SelectStatement)> = sums.collect();
-        if let [(false, _)] = sums.as_slice() {
-            return sums.pop().map(|(_, sum)| sum);
-        }
-        let mut total: Option<Expr> = None;
-        for (minus, sum) in sums {
-            let sum = Expr::SubQuery(None, Box::new(sum.into_sub_query_statement()));
-            total = Some(match (total, minus) {
-                (None, false) => sum,
-                (None, true) => Expr::val(0).sub(sum),
-                (Some(total), false) => total.add(sum),
-                (Some(total), true) => total.sub(sum),
-            });
-        }
         let mut select = Query::select();
-        select.expr_as(total?, Alias::new("n"));
+        select.expr_as(total, Alias::new("n"));
         Some(select)
     }
 
