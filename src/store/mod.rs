@@ -8,6 +8,7 @@ mod partners;
 mod renewals;
 mod rows;
 pub mod seed;
+mod tallies;
 mod tokens;
 
 use std::{
