@@ -107,6 +107,58 @@ fn opt_int(n: Option<i64>) -> String {
     n.map_or_else(|| "NULL".to_owned(), |n| n.to_string())
 }
 
+/// A customer's first draws: its partner, renewal manager and owner, and the
+/// generator for the rest. One generator per customer, so that any chunk can
+/// be generated on its own.
+struct Drawn {
+    rng: SplitMix64,
+    /// The partner's index in [`PARTNERS`].
+    p: usize,
+    manager: (&'static str, &'static str),
+    owner: Option<(OwnerParty, Option<i64>)>,
+}
+
+impl Drawn {
+    fn new(seed: u64, i: u64) -> Self {
+        let mut rng = SplitMix64::new(seed ^ i.wrapping_mul(0x2545_F491_4F6C_DD1D));
+        let mut pick = rng.below(100);
+        let p = PARTNERS
+            .iter()
+            .position(|(_, _, share, _)| {
+                let hit = pick < *share;
+                pick = pick.saturating_sub(*share);
+                hit
+            })
+            .unwrap_or(0);
+        let users = PARTNERS[p].3;
+        let manager = MANAGERS[rng.below(5) as usize];
+        let owner = match rng.below(8) {
+            0 | 1 => Some((
+                OwnerParty::Partner,
+                Some(user_id(p, rng.below(users as u64) as usize)),
+            )),
+            2 => Some((
+                OwnerParty::Hubspot,
+                Some(user_id(p, rng.below(users as u64) as usize)),
+            )),
+            3 => Some((OwnerParty::Hubspot, None)),
+            _ => None,
+        };
+        Self {
+            rng,
+            p,
+            manager,
+            owner,
+        }
+    }
+}
+
+/// The owner override customer `id` was seeded with: party and notified user.
+pub fn seeded_owner(seed: u64, id: i64) -> Option<(OwnerParty, Option<i64>)> {
+    let index = u64::try_from(id - 1).ok()?;
+    Drawn::new(seed, index).owner
+}
+
 /// The rows of customers `range`: customers, renewals and product renewals.
 /// `next_product_renewal` is the id of the next product renewal.
 fn chunk(
@@ -131,18 +183,12 @@ fn chunk(
     );
     let first_date = today - Days::new(DAYS_BEFORE);
     for i in range {
-        // One generator per customer: any chunk can be generated on its own.
-        let mut rng = SplitMix64::new(seed ^ i.wrapping_mul(0x2545_F491_4F6C_DD1D));
-        let mut pick = rng.below(100);
-        let p = PARTNERS
-            .iter()
-            .position(|(_, _, share, _)| {
-                let hit = pick < *share;
-                pick = pick.saturating_sub(*share);
-                hit
-            })
-            .unwrap_or(0);
-        let users = PARTNERS[p].3;
+        let Drawn {
+            mut rng,
+            p,
+            manager: (manager, manager_email),
+            owner,
+        } = Drawn::new(seed, i);
         let id = i as i64 + 1;
         let first = FIRST_WORDS[(i % FIRST_WORDS.len() as u64) as usize];
         let second =
@@ -153,19 +199,6 @@ fn chunk(
             second.to_lowercase()
         );
         let name = format!("{first} {second} {i}");
-        let (manager, manager_email) = MANAGERS[rng.below(5) as usize];
-        let owner: Option<(OwnerParty, Option<i64>)> = match rng.below(8) {
-            0 | 1 => Some((
-                OwnerParty::Partner,
-                Some(user_id(p, rng.below(users as u64) as usize)),
-            )),
-            2 => Some((
-                OwnerParty::Hubspot,
-                Some(user_id(p, rng.below(users as u64) as usize)),
-            )),
-            3 => Some((OwnerParty::Hubspot, None)),
-            _ => None,
-        };
         let ended = rng.below(20) == 0;
         customers.row(format_args!(
             "{id},{},{},{},{},{},{},{},{},{},{},{}",
@@ -445,6 +478,36 @@ mod tests {
         assert!(rows(&parts) >= rows(&whole));
         let mut c = 1;
         assert_eq!(whole, chunk(7, today(), 0..1200, &mut c));
+    }
+
+    #[test]
+    fn seeded_owners_are_the_owners_written() {
+        let mut next = 1;
+        let statements = chunk(7, today(), 0..300, &mut next);
+        let customers = statements
+            .iter()
+            .find(|s| s.starts_with("INSERT INTO customer "))
+            .unwrap();
+        let rows = customers.split_once(" VALUES (").unwrap().1;
+        let mut overrides = 0;
+        for row in rows.trim_end_matches(')').split("),(") {
+            // No value of a seeded customer holds a comma.
+            let values: Vec<&str> = row.split(',').collect();
+            let id: i64 = values[0].parse().unwrap();
+            let expected = match seeded_owner(7, id) {
+                Some((party, user)) => {
+                    overrides += 1;
+                    (lit(party.as_str()), opt_int(user))
+                }
+                None => ("NULL".to_owned(), "NULL".to_owned()),
+            };
+            assert_eq!(
+                (values[8].to_owned(), values[9].to_owned()),
+                expected,
+                "{id}"
+            );
+        }
+        assert!(overrides > 50, "{overrides}");
     }
 
     #[test]

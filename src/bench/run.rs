@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::{
     client::{self, Outcome, Spec, Workload},
-    data::{DASHBOARD_PARTNER, SMALL_PARTNER},
+    data::{self, DASHBOARD_PARTNER, SMALL_PARTNER},
     instructions, pgbench, probe, queries,
     report::{Scenario, SizeResult},
     target::Target,
@@ -153,6 +153,8 @@ async fn scenarios(ctx: &Ctx, renewals: u64, args: &BenchArgs) -> anyhow::Result
     if users.is_empty() || customers.is_empty() {
         bail!("no users or customers to run the mutations on");
     }
+    // The owners an earlier run left, should it have stopped half-way.
+    restore_owners(&ctx.target, args.seed, &customers).await?;
 
     let mut scenarios = Vec::new();
     let dashboard_workload = read("dashboard", &dashboard, first_page.clone());
@@ -283,6 +285,7 @@ async fn scenarios(ctx: &Ctx, renewals: u64, args: &BenchArgs) -> anyhow::Result
     let mut readers = dashboard_workload;
     readers.name = "dashboard (with writes)".to_owned();
     let mixed = drive(ctx, vec![readers, writers], ctx.duration_ms).await?;
+    restore_owners(&ctx.target, args.seed, &customers).await?;
 
     let floor = if ctx.target.backend == DatabaseBackend::Postgres {
         Some(
@@ -358,31 +361,70 @@ fn owner_changes(customers: &[String], users: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// Gives back the customers whose services the benchmark ended, so that the
-/// data set stays the same from run to run.
-async fn restore_services(target: &Target, customer_ids: &[String]) -> anyhow::Result<()> {
-    let ids: Vec<String> = customer_ids
+/// The database ids of customers' global ids.
+fn customer_ids(global_ids: &[String]) -> Vec<i64> {
+    global_ids
         .iter()
         .filter_map(|id| crate::graphql::ids::decode(id))
-        .map(|(_, id)| id.to_string())
-        .collect();
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let list = ids.join(",");
+        .map(|(_, id)| id)
+        .collect()
+}
+
+/// Runs `statements` on the target, on a connection of its own.
+async fn execute(target: &Target, statements: &[String]) -> anyhow::Result<()> {
     let mut options = ConnectOptions::new(target.url.clone());
     options.max_connections(1).sqlx_logging(false);
     let db = Database::connect(options).await?;
-    db.execute_unprepared(&format!(
-        "DELETE FROM customer_event WHERE kind = 'SERVICES_ENDED' AND customer_id IN ({list})"
-    ))
-    .await?;
-    db.execute_unprepared(&format!(
-        "UPDATE customer SET services_ended_at = NULL, services_end_reason = NULL WHERE id IN ({list})"
-    ))
-    .await?;
+    for statement in statements {
+        db.execute_unprepared(statement).await?;
+    }
     db.close().await?;
     Ok(())
+}
+
+/// Gives back the customers whose services the benchmark ended, so that the
+/// data set stays the same from run to run.
+async fn restore_services(target: &Target, customers: &[String]) -> anyhow::Result<()> {
+    let ids = customer_ids(customers);
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    execute(
+        target,
+        &[
+            format!("DELETE FROM customer_event WHERE kind = 'SERVICES_ENDED' AND customer_id IN ({list})"),
+            format!("UPDATE customer SET services_ended_at = NULL, services_end_reason = NULL WHERE id IN ({list})"),
+        ],
+    )
+    .await
+}
+
+/// Gives the customers whose owners the benchmark changes their seeded
+/// owners back, and forgets every owner change (the data set holds none), so
+/// that each run measures the same data: a dashboard page whose customers all
+/// follow the default owner needs no partner users, and one statement less.
+async fn restore_owners(target: &Target, seed: u64, customers: &[String]) -> anyhow::Result<()> {
+    let mut statements: Vec<String> = customer_ids(customers)
+        .into_iter()
+        .map(|id| {
+            let (party, user) = match data::seeded_owner(seed, id) {
+                Some((party, user)) => (
+                    format!("'{}'", party.as_str()),
+                    user.map_or_else(|| "NULL".to_owned(), |user| user.to_string()),
+                ),
+                None => ("NULL".to_owned(), "NULL".to_owned()),
+            };
+            format!(
+                "UPDATE customer SET owner_party = {party}, owner_notify_user_id = {user} WHERE id = {id}"
+            )
+        })
+        .collect();
+    statements.push(
+        "DELETE FROM customer_event WHERE kind IN ('OWNER_CHANGED', 'DEFAULT_OWNER_CHANGED')"
+            .to_owned(),
+    );
+    execute(target, &statements).await
 }
 
 /// The outcomes of a run of workloads, with the server's costs over it.
