@@ -400,10 +400,10 @@ async fn restore_services(target: &Target, customers: &[String]) -> anyhow::Resu
     .await
 }
 
-/// Gives the customers whose owners the benchmark changes their seeded
-/// owners back, and forgets every owner change (the data set holds none), so
-/// that each run measures the same data: a dashboard page whose customers all
-/// follow the default owner needs no partner users, and one statement less.
+/// Gives the customers whose owners the benchmark changes (the soonest
+/// renewing, not the dashboard's) their seeded owners back, and forgets every
+/// owner change (the data set holds none), so that each run starts from the
+/// same data whatever the last one left.
 async fn restore_owners(target: &Target, seed: u64, customers: &[String]) -> anyhow::Result<()> {
     let mut statements: Vec<String> = customer_ids(customers)
         .into_iter()
