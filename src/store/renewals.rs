@@ -164,7 +164,7 @@ impl RenewalList {
     /// The list's rows. The values the plan depends on are [`inline`]d, and
     /// so is a search's pattern on PostgreSQL ([`search_pattern`]).
     fn condition(&self, backend: DatabaseBackend) -> Condition {
-        let (from, to) = self.renewal_dates();
+        let (from, to) = self.scanned_dates();
         let filter = &self.filter;
         let v = |value: sea_orm::Value| inline(value);
         let renewal = |column: renewal::Column| Expr::col((renewal::Entity, column));
@@ -180,18 +180,20 @@ impl RenewalList {
             all = all.add(customer::Column::ServicesEndedAt.is_null());
         }
         if let Some(wanted) = filter.action_required {
-            let window = ActionWindow::on(self.today);
-            let requires_action = Condition::all()
+            let pending_and_serviced = Condition::all()
                 .add(renewal(renewal::Column::Status).eq(v(RenewalStatus::Pending.as_str().into())))
-                .add(customer::Column::ServicesEndedAt.is_null())
-                .add(
-                    renewal(renewal::Column::RenewalDate)
-                        .between(v(window.earliest.into()), v(window.latest.into())),
-                );
+                .add(customer::Column::ServicesEndedAt.is_null());
             all = all.add(if wanted {
-                requires_action
+                // The dates are the action window's already (`scanned_dates`).
+                pending_and_serviced
             } else {
-                requires_action.not()
+                let window = ActionWindow::on(self.today);
+                pending_and_serviced
+                    .add(
+                        renewal(renewal::Column::RenewalDate)
+                            .between(v(window.earliest.into()), v(window.latest.into())),
+                    )
+                    .not()
             });
         }
         if let Some(party) = filter.owner_party {
@@ -231,6 +233,25 @@ impl RenewalList {
             );
         }
         all
+    }
+
+    /// The range of renewal dates a list statement reads: [`renewal_dates`],
+    /// narrowed to the action window for `actionRequired: true`. One range
+    /// rather than two over the same column: the dashboard's page cost
+    /// PostgreSQL 0.2 ms instead of 0.7 at 1M renewals (`EXPLAIN ANALYZE`), and
+    /// SQLite, which with two ranges read the renewals by date and then their
+    /// rows for the status, now reads the status index. A page of one user's
+    /// renewals, which passes over 1,900 of them: 6 ms instead of 16 on
+    /// SQLite, 11 instead of 20–24 on PostgreSQL.
+    ///
+    /// [`renewal_dates`]: Self::renewal_dates
+    fn scanned_dates(&self) -> (NaiveDate, NaiveDate) {
+        let (from, to) = self.renewal_dates();
+        if self.filter.action_required != Some(true) {
+            return (from, to);
+        }
+        let window = ActionWindow::on(self.today);
+        (Ord::max(from, window.earliest), Ord::min(to, window.latest))
     }
 
     /// The renewal dates the list covers, `from..=to`: the visible ones (see
@@ -294,7 +315,7 @@ impl RenewalList {
     /// PostgreSQL's planner weighs both orders itself.
     fn customers_first(&self) -> bool {
         const MIN_DAYS: i64 = 28;
-        let (from, to) = self.renewal_dates();
+        let (from, to) = self.scanned_dates();
         self.sort == SortField::CustomerDomain && (to - from).num_days() + 1 >= MIN_DAYS
     }
 }
