@@ -1,6 +1,7 @@
 //! All database access: queries and writes over SeaORM, always scoped by partner.
 
 mod buckets;
+mod customer_search;
 mod customers;
 mod events;
 mod failures;

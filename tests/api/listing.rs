@@ -521,7 +521,8 @@ async fn each_renewal_of_a_page_shows_its_own_products_and_notify_user(backend: 
 
 /// Search text is taken literally, whatever it holds: quotes, backslashes,
 /// dollar signs (PostgreSQL gets the pattern written into the statement) and
-/// `LIKE` wildcards. The list and its count agree.
+/// `LIKE` wildcards, and on SQLite, what its trigram index would read as query
+/// syntax. The list and its count agree.
 async fn search_takes_quotes_backslashes_dollars_and_wildcards_literally(backend: Backend) {
     let app = TestApp::new(backend).await;
     let tricky = [
@@ -531,11 +532,13 @@ async fn search_takes_quotes_backslashes_dollars_and_wildcards_literally(backend
         "per%cent.example",
         "under_score.example",
         "price$1.example",
+        "double\"quote.example",
+        "star*ry-or.example",
     ];
     for domain in tricky {
         CustomerBuilder::new(domain).insert(&app).await;
     }
-    let cases: [(&str, &[&str]); 9] = [
+    let cases: [(&str, &[&str]); 12] = [
         ("'d", &["quote'd.example"]),
         ("K\\S", &["back\\slash.example"]),
         ("$s$", &["dollar$s$sign.example"]),
@@ -545,6 +548,11 @@ async fn search_takes_quotes_backslashes_dollars_and_wildcards_literally(backend
         // Looks like a parameter; is text.
         ("e$1", &["price$1.example"]),
         ("'; DELETE FROM customer; --", &[]),
+        // Quotes and the index's query syntax, which SQLite's trigram index
+        // is asked for: text too.
+        ("e\"q", &["double\"quote.example"]),
+        ("r*r", &["star*ry-or.example"]),
+        ("\" OR \"", &[]),
         ("$s$; DELETE FROM customer; --", &[]),
     ];
     for (search, want) in cases {
@@ -589,7 +597,103 @@ async fn search_takes_quotes_backslashes_dollars_and_wildcards_literally(backend
     assert_eq!(both, want.iter().map(|d| d.to_string()).collect());
 }
 
+/// A search finds customers by their domain and name as they are now: on
+/// SQLite, the trigram index follows every insert, rename and delete (its
+/// triggers), which its integrity check against the customers confirms.
+async fn search_follows_customers_renamed_and_deleted(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::new(backend).await;
+    for domain in ["quince-one.example", "quince-two.example", "medlar.example"] {
+        CustomerBuilder::new(domain).insert(&app).await;
+    }
+    let app = &app;
+    let sql = |statement: &'static str| async move {
+        app.store
+            .reader()
+            .execute_unprepared(statement)
+            .await
+            .unwrap();
+    };
+    let found = |search: &'static str| async move {
+        let list = app
+            .data(
+                LIST,
+                json!({ "filter": { "search": search }, "first": 100 }),
+            )
+            .await;
+        let found = domains(list["renewals"]["nodes"].as_array().unwrap());
+        assert_eq!(
+            list["renewals"]["totalCount"],
+            json!(found.len()),
+            "{search}"
+        );
+        found.into_iter().collect::<Vec<_>>()
+    };
+    assert_eq!(
+        found("QUINCE").await,
+        ["quince-one.example", "quince-two.example"]
+    );
+    sql("UPDATE customer SET domain = 'sloe.example', name = 'Sloe Ltd',          name_folded = 'sloe ltd' WHERE domain = 'quince-one.example'")
+    .await;
+    sql("UPDATE customer SET name = 'Quince & Medlar', name_folded = 'quince & medlar'          WHERE domain = 'medlar.example'")
+    .await;
+    assert_eq!(
+        found("quince").await,
+        ["medlar.example", "quince-two.example"]
+    );
+    assert_eq!(found("sloe").await, ["sloe.example"]);
+    assert!(found("one.ex").await.is_empty());
+    sql("DELETE FROM product_renewal WHERE renewal_id IN (SELECT r.id FROM renewal r          JOIN customer c ON c.id = r.customer_id WHERE c.domain = 'quince-two.example')")
+    .await;
+    sql("DELETE FROM renewal WHERE customer_id IN          (SELECT id FROM customer WHERE domain = 'quince-two.example')")
+    .await;
+    sql("DELETE FROM customer WHERE domain = 'quince-two.example'").await;
+    assert_eq!(found("quince").await, ["medlar.example"]);
+    assert!(found("two.ex").await.is_empty());
+    if backend == Backend::Sqlite {
+        // Fails ("malformed") unless the index holds exactly the customers' text.
+        sql("INSERT INTO customer_search (customer_search, rank) VALUES ('integrity-check', 1)")
+            .await;
+    }
+}
+
+/// SQLite's trigram index, created on a database that holds customers
+/// already, indexes them (and can be dropped and made again).
+#[tokio::test]
+async fn the_trigram_index_starts_with_the_customers_already_there() {
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::new(Backend::Sqlite).await;
+    CustomerBuilder::new("quince.example").insert(&app).await;
+    let db = app.store.reader();
+    // The index's own migration is the last.
+    Migrator::down(db, Some(1)).await.unwrap();
+    CustomerBuilder::new("quince-later.example")
+        .insert(&app)
+        .await;
+    Migrator::up(db, None).await.unwrap();
+    let list = app
+        .data(
+            LIST,
+            json!({ "filter": { "search": "quince" }, "first": 100 }),
+        )
+        .await;
+    assert_eq!(
+        domains(list["renewals"]["nodes"].as_array().unwrap()),
+        BTreeSet::from([
+            "quince.example".to_owned(),
+            "quince-later.example".to_owned()
+        ])
+    );
+    db.execute_unprepared(
+        "INSERT INTO customer_search (customer_search, rank) VALUES ('integrity-check', 1)",
+    )
+    .await
+    .unwrap();
+}
+
 db_tests!(
+    search_follows_customers_renamed_and_deleted,
     search_takes_quotes_backslashes_dollars_and_wildcards_literally,
     each_renewal_of_a_page_shows_its_own_products_and_notify_user,
     a_key_selected_twice_answers_as_one_selection,

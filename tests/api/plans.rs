@@ -8,7 +8,8 @@
 //! without an index condition (a full index scan) fails too.
 //! SQLite: `EXPLAIN QUERY PLAN` must not `SCAN` either table, nor sort a
 //! customer-ordered page's whole range (`USE TEMP B-TREE FOR ORDER BY`) to
-//! keep its first rows.
+//! keep its first rows; a search's count reads its candidates from the
+//! trigram index (`customer_search`), and so does a page of a rare word.
 //!
 //! PostgreSQL runs generic plans only (`plan_cache_mode = force_generic_plan`
 //! on the server's sessions): the plans of the statements the server's
@@ -84,6 +85,26 @@ async fn post(router: &axum::Router, token: &str, query: &str) -> Value {
     body
 }
 
+/// The benchmark's data set of [`RENEWALS`] loaded at `url`: its store, a
+/// router and a token of the dashboard's partner.
+async fn benchmark_data_set(url: &str) -> (Store, axum::Router, String) {
+    let store = Store::connect(url).await.unwrap();
+    let today = bench::default_today();
+    let loader = bench::data::loader_connection(url).await.unwrap();
+    bench::data::load(&loader, RENEWALS, 7, today)
+        .await
+        .unwrap();
+    loader.close().await.unwrap();
+    let token = store
+        .create_token(bench::data::DASHBOARD_PARTNER, "plans")
+        .await
+        .unwrap()
+        .unwrap()
+        .secret;
+    let router = app::router(store.clone(), app::Settings::new(Today::Fixed(today)));
+    (store, router, token)
+}
+
 /// The scans of renewal or customer in a PostgreSQL JSON plan that read a whole table.
 fn full_scans_pg(plan: &Value, found: &mut Vec<String>) {
     let relation = plan["Relation Name"].as_str().unwrap_or_default();
@@ -131,10 +152,13 @@ async fn full_scans(db: &DatabaseConnection, sql: &str) -> Vec<String> {
             let sorted_whole = detail == "USE TEMP B-TREE FOR ORDER BY"
                 && sql.contains(r#"ORDER BY "customer"."domain""#)
                 && sql.contains(" LIMIT ");
-            if detail.starts_with("SCAN renewal")
-                || detail.starts_with("SCAN customer")
-                || sorted_whole
-            {
+            // (`SCAN customer_search VIRTUAL TABLE INDEX 0:M…` is a search's
+            // lookup in its trigram index: a MATCH.)
+            let table_scan = detail == "SCAN renewal"
+                || detail == "SCAN customer"
+                || detail.starts_with("SCAN renewal ")
+                || detail.starts_with("SCAN customer ");
+            if table_scan || sorted_whole {
                 found.push(detail);
             }
         }
@@ -156,20 +180,7 @@ async fn no_list_reads_a_whole_renewal_or_customer_table(backend: Backend) {
         }
         None => db.url.clone(),
     };
-    let store = Store::connect(&url).await.unwrap();
-    let today = bench::default_today();
-    let loader = bench::data::loader_connection(&url).await.unwrap();
-    bench::data::load(&loader, RENEWALS, 7, today)
-        .await
-        .unwrap();
-    loader.close().await.unwrap();
-    let token = store
-        .create_token(bench::data::DASHBOARD_PARTNER, "plans")
-        .await
-        .unwrap()
-        .unwrap()
-        .secret;
-    let router = app::router(store.clone(), app::Settings::new(Today::Fixed(today)));
+    let (store, router, token) = benchmark_data_set(&url).await;
 
     let mut options = ConnectOptions::new(url.clone());
     options.max_connections(1).sqlx_logging(false);
@@ -266,6 +277,62 @@ async fn generic_plans(store: &Store) -> Vec<(String, String)> {
 }
 
 db_tests!(no_list_reads_a_whole_renewal_or_customer_table);
+
+/// On SQLite, a search's count reads its candidate customers from the trigram
+/// index, and so does a page of a word few customers hold; a page of a common
+/// word walks the list in its order, where its first rows match. A short
+/// needle, which the index cannot find, walks the list.
+#[tokio::test]
+async fn sqlite_searches_read_their_candidates_from_the_trigram_index() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let (store, router, token) = benchmark_data_set(&db.url).await;
+    let explain = store.reader();
+    // (search, its count reads the index, its page reads the index)
+    let cases = [
+        // 1 customer in 24.
+        ("maple", true, true),
+        ("MAPLE BAKERY", true, true),
+        // Every domain.
+        (".example", true, false),
+        ("ma", false, false),
+    ];
+    for (search, count_indexed, page_indexed) in cases {
+        let query = format!(
+            r#"{{ renewals(filter: {{search: "{search}"}}, first: 50) {{ totalCount nodes {{ id }} }} }}"#
+        );
+        store.start_capture();
+        let body = post(&router, &token, &query).await;
+        let lists: Vec<String> = store
+            .stop_capture()
+            .into_iter()
+            .filter(|sql| sql.contains(r#"FROM "renewal""#))
+            .collect();
+        assert_eq!(lists.len(), 2, "{search}: a page and a count: {lists:?}");
+        for sql in lists {
+            let plan = explain
+                .query_all_raw(Statement::from_string(
+                    DatabaseBackend::Sqlite,
+                    format!("EXPLAIN QUERY PLAN {sql}"),
+                ))
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.try_get::<String>("", "detail").unwrap())
+                .collect::<Vec<_>>();
+            let indexed = plan
+                .iter()
+                .any(|d| d.starts_with("SCAN customer_search VIRTUAL TABLE INDEX 0:M"));
+            let want = if sql.contains("COUNT(") {
+                count_indexed
+            } else {
+                page_indexed
+            };
+            assert_eq!(indexed, want, "{search}: {plan:?}\n{sql}");
+        }
+        let total = body["data"]["renewals"]["totalCount"].as_u64().unwrap();
+        assert!(total > 0, "{search}: nothing found");
+    }
+}
 
 /// SQLite is built with STAT4, `sqlite_stmt` and without memory statistics
 /// (`.cargo/config.toml`): without STAT4, `orderBy: MRR_CHANGE` pages sorted
