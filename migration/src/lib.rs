@@ -13,6 +13,10 @@ mod m20261204_000001_customer_search;
 pub const REFILL_RENEWAL_TALLY: &str = m20261201_000002_renewal_tally::REFILL;
 /// Rebuilds `renewal_owner_tally` from scratch (likewise).
 pub const REFILL_RENEWAL_OWNER_TALLY: &str = m20261203_000001_renewal_owner_tally::REFILL;
+/// SQLite: the trigger that indexes new customers for search, and the
+/// statement that indexes them all (bulk loaders drop the trigger meanwhile).
+pub const CUSTOMER_SEARCH_INSERT_TRIGGER: &str = m20261204_000001_customer_search::INSERT_TRIGGER;
+pub const REBUILD_CUSTOMER_SEARCH: &str = m20261204_000001_customer_search::REBUILD;
 
 pub struct Migrator;
 

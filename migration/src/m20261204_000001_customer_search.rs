@@ -21,10 +21,7 @@ const SQLITE_UP: &[&str] = &[
         content = 'customer', content_rowid = 'id',
         tokenize = 'trigram case_sensitive 1'
     )",
-    "CREATE TRIGGER customer_search_insert AFTER INSERT ON customer BEGIN
-        INSERT INTO customer_search (rowid, domain, name_folded)
-        VALUES (NEW.id, NEW.domain, NEW.name_folded);
-    END",
+    INSERT_TRIGGER,
     // An index without its own copy of the text forgets a row by being told
     // the row's old text.
     "CREATE TRIGGER customer_search_delete AFTER DELETE ON customer BEGIN
@@ -39,8 +36,19 @@ const SQLITE_UP: &[&str] = &[
         VALUES (NEW.id, NEW.domain, NEW.name_folded);
     END",
     // The customers already there.
-    "INSERT INTO customer_search (customer_search) VALUES ('rebuild')",
+    REBUILD,
 ];
+
+/// Indexes each new customer (bulk loaders drop it while loading, then
+/// create it again and [`REBUILD`]).
+pub const INSERT_TRIGGER: &str = "CREATE TRIGGER customer_search_insert
+    AFTER INSERT ON customer BEGIN
+        INSERT INTO customer_search (rowid, domain, name_folded)
+        VALUES (NEW.id, NEW.domain, NEW.name_folded);
+    END";
+
+/// Indexes every customer again, from scratch.
+pub const REBUILD: &str = "INSERT INTO customer_search (customer_search) VALUES ('rebuild')";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

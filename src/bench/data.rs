@@ -8,7 +8,7 @@
 //! (three on average). Customer `i` gets id `i + 1`, and so does its renewal, so
 //! nothing is read back while loading. `renewal_tally` and `renewal_owner_tally`
 //! are kept by their triggers on SQLite, and rebuilt once at the end on
-//! PostgreSQL.
+//! PostgreSQL; SQLite's search index is built once at the end.
 
 use std::{fmt::Write as _, time::Instant};
 
@@ -382,6 +382,10 @@ pub async fn load(
         }
         definitions
     } else {
+        // SQLite: customers are indexed for search once, at the end (a fifth
+        // of the loading time when each was indexed as it came).
+        db.execute_unprepared("DROP TRIGGER customer_search_insert")
+            .await?;
         Vec::new()
     };
     let txn = db.begin().await?;
@@ -446,6 +450,10 @@ pub async fn load(
         // (needs the privilege; without it the next checkpoint comes when it comes).
         let _ = db.execute_unprepared("CHECKPOINT").await;
     } else {
+        db.execute_unprepared(migration::CUSTOMER_SEARCH_INSERT_TRIGGER)
+            .await?;
+        db.execute_unprepared(migration::REBUILD_CUSTOMER_SEARCH)
+            .await?;
         db.execute_unprepared("ANALYZE").await?;
     }
     eprintln!(
