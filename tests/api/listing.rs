@@ -666,8 +666,22 @@ async fn the_trigram_index_starts_with_the_customers_already_there() {
     let app = TestApp::new(Backend::Sqlite).await;
     CustomerBuilder::new("quince.example").insert(&app).await;
     let db = app.store.reader();
-    // The index's own migration is the last.
-    Migrator::down(db, Some(1)).await.unwrap();
+    // Back to before the index's migration.
+    let applied = Migrator::get_applied_migrations(db).await.unwrap();
+    let after = applied
+        .iter()
+        .rev()
+        .position(|m| m.name() == "m20261204_000001_customer_search")
+        .unwrap();
+    Migrator::down(db, Some(after as u32 + 1)).await.unwrap();
+    let tables = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Sqlite,
+            "SELECT name FROM sqlite_master WHERE name = 'customer_search'",
+        ))
+        .await
+        .unwrap();
+    assert!(tables.is_empty(), "the index is still there");
     CustomerBuilder::new("quince-later.example")
         .insert(&app)
         .await;

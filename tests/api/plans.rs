@@ -278,6 +278,59 @@ async fn generic_plans(store: &Store) -> Vec<(String, String)> {
 
 db_tests!(no_list_reads_a_whole_renewal_or_customer_table);
 
+/// PostgreSQL knows how many customers notify each user: a user is notified
+/// only for customers with an owner of their own, which the planner, taking
+/// columns to be independent, did not know, and it expected a quarter of them.
+/// With so few expected, it read every customer for a page of one user's
+/// renewals at 100k rather than walk the window (23 ms against 2.4). The
+/// extended statistics on the owner columns give it the true share: its
+/// estimate must be within 1.5× of the count, for each of the partner's users.
+#[tokio::test]
+async fn postgres_knows_how_many_customers_notify_each_user() {
+    if crate::helpers::postgres_url().is_none() {
+        return;
+    }
+    let db = TestDb::new(Backend::Postgres).await;
+    let schema = db.pg_schema.as_deref().unwrap();
+    let separator = if db.url.contains('?') { '&' } else { '?' };
+    let url = format!("{}{separator}options=-c%20search_path%3D{schema}", db.url);
+    let (store, _, _) = benchmark_data_set(&url).await;
+    let counts = store
+        .reader()
+        .query_all_raw(Statement::from_string(
+            DatabaseBackend::Postgres,
+            "SELECT owner_notify_user_id AS user_id, COUNT(*) AS n FROM customer
+             WHERE partner_id = 1 AND owner_notify_user_id IS NOT NULL
+             GROUP BY owner_notify_user_id",
+        ))
+        .await
+        .unwrap();
+    assert!(counts.len() >= 5, "{} users notified", counts.len());
+    for row in counts {
+        let (user, n): (i64, i64) = (
+            row.try_get("", "user_id").unwrap(),
+            row.try_get("", "n").unwrap(),
+        );
+        let explain = format!(
+            "EXPLAIN (FORMAT JSON) SELECT id FROM customer WHERE partner_id = 1 \
+             AND owner_party IS NOT NULL AND owner_notify_user_id = {user}"
+        );
+        let plan = store
+            .reader()
+            .query_one_raw(Statement::from_string(DatabaseBackend::Postgres, explain))
+            .await
+            .unwrap()
+            .unwrap();
+        let plan: Value = plan.try_get("", "QUERY PLAN").unwrap();
+        let estimate = plan[0]["Plan"]["Plan Rows"].as_f64().unwrap();
+        let ratio = estimate / n as f64;
+        assert!(
+            (1.0 / 1.5..=1.5).contains(&ratio),
+            "user {user}: {n} customers, {estimate} expected"
+        );
+    }
+}
+
 /// On SQLite, a search's count reads its candidate customers from the trigram
 /// index, and so does a page of a word few customers hold; a page of a common
 /// word walks the list in its order, where its first rows match. A short
