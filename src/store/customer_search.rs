@@ -34,9 +34,22 @@ pub(super) fn phrase(needle: &str) -> Option<String> {
     Some(format!("\"{}\"", folded.replace('"', "\"\"")))
 }
 
-/// `customer.id IN (…)`: the customers whose domain or name holds `phrase`.
-pub(super) fn candidates(phrase: String) -> Expr {
-    Expr::col((entity::customer::Entity, entity::customer::Column::Id)).in_subquery(
+/// That the list's customers are among those whose domain or name holds
+/// `phrase`. SQLite reads the candidates first and looks up each one's
+/// renewals, unless `within_range`: then it reads the list's range of
+/// renewals as it would without a search, and passes over those of other
+/// customers by their index entry (`+renewal.customer_id`, which no index
+/// serves, keeps the planner from starting from the candidates). That suits
+/// an action-required list, whose range is short and whose index holds the
+/// customer: its count at a million renewals took 19 ms against 35. A long
+/// range, read this way, took 215 ms against 45.
+pub(super) fn candidates(phrase: String, within_range: bool) -> Expr {
+    let customer = if within_range {
+        Expr::cust(r#"+"renewal"."customer_id""#)
+    } else {
+        Expr::col((entity::customer::Entity, entity::customer::Column::Id))
+    };
+    customer.in_subquery(
         sea_orm::sea_query::Query::select()
             .expr(Expr::cust("rowid"))
             .from("customer_search")

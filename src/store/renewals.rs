@@ -228,7 +228,8 @@ impl RenewalList {
                     .add(customer(customer::Column::NameFolded).binary(BinOper::Like, pattern())),
             );
             if let Some(phrase) = customer_search::phrase(text).filter(|_| search_candidates) {
-                all = all.add(customer_search::candidates(phrase));
+                let within_range = filter.action_required == Some(true);
+                all = all.add(customer_search::candidates(phrase, within_range));
             }
         }
         if let Some(statuses) = &filter.statuses {

@@ -167,6 +167,14 @@ async fn every_filter_matches_its_computed_expectation(backend: Backend) {
             false,
             Box::new(|c| c.name.to_lowercase().contains("münster")),
         ),
+        (
+            json!({"actionRequired": true, "search": "Bakery"}),
+            false,
+            Box::new(|c| {
+                requires_action(c)
+                    && (c.domain.contains("bakery") || c.name.to_lowercase().contains("bakery"))
+            }),
+        ),
         (json!({"search": "%"}), false, Box::new(|_| false)),
         (json!({"search": "_"}), false, Box::new(|_| false)),
         (
@@ -602,11 +610,7 @@ async fn search_takes_quotes_backslashes_dollars_and_wildcards_literally(backend
 /// triggers), which its integrity check against the customers confirms.
 async fn search_follows_customers_renamed_and_deleted(backend: Backend) {
     use sea_orm::ConnectionTrait;
-    let app = TestApp::new(backend).await;
-    for domain in ["quince-one.example", "quince-two.example", "medlar.example"] {
-        CustomerBuilder::new(domain).insert(&app).await;
-    }
-    let app = &app;
+    let app = &TestApp::new(backend).await;
     let sql = |statement: &'static str| async move {
         app.store
             .reader()
@@ -614,20 +618,36 @@ async fn search_follows_customers_renamed_and_deleted(backend: Backend) {
             .await
             .unwrap();
     };
+    // A second renewal, so that no renewal has its customer's id.
+    sql(
+        "INSERT INTO renewal (partner_id, customer_id, status, renewal_date, currency, \
+         options_url, current_mrr_minor, renewal_mrr_minor, mrr_change_minor) \
+         SELECT partner_id, customer_id, 'RENEWED', renewal_date, currency, options_url, \
+         0, 0, 0 FROM renewal WHERE id = (SELECT MAX(id) FROM renewal)",
+    )
+    .await;
+    for domain in ["quince-one.example", "quince-two.example", "medlar.example"] {
+        CustomerBuilder::new(domain).insert(app).await;
+    }
+    // The customers found, the same in the default list and (the test's
+    // customers all renew within the action window) the action-required one.
     let found = |search: &'static str| async move {
-        let list = app
-            .data(
-                LIST,
-                json!({ "filter": { "search": search }, "first": 100 }),
-            )
-            .await;
-        let found = domains(list["renewals"]["nodes"].as_array().unwrap());
-        assert_eq!(
-            list["renewals"]["totalCount"],
-            json!(found.len()),
-            "{search}"
-        );
-        found.into_iter().collect::<Vec<_>>()
+        let mut lists = Vec::new();
+        for action_required in [None, Some(true)] {
+            let filter = json!({ "search": search, "actionRequired": action_required });
+            let list = app
+                .data(LIST, json!({ "filter": filter, "first": 100 }))
+                .await;
+            let found = domains(list["renewals"]["nodes"].as_array().unwrap());
+            assert_eq!(
+                list["renewals"]["totalCount"],
+                json!(found.len()),
+                "{filter}"
+            );
+            lists.push(found.into_iter().collect::<Vec<_>>());
+        }
+        assert_eq!(lists[0], lists[1], "{search}");
+        lists.swap_remove(0)
     };
     assert_eq!(
         found("QUINCE").await,

@@ -340,18 +340,30 @@ async fn sqlite_searches_read_their_candidates_from_the_trigram_index() {
     let db = TestDb::new(Backend::Sqlite).await;
     let (store, router, token) = benchmark_data_set(&db.url).await;
     let explain = store.reader();
-    // (search, its count reads the index, its page reads the index)
+    // Which renewals a statement that reads the candidates reads: each
+    // candidate's, or an action-required range, filtered by the candidates.
+    let (each, range) = (
+        "ix_renewal_customer ",
+        "ix_renewal_partner_status_date_customer ",
+    );
+    // (filter, its count reads the index, its page reads the index, renewals read)
     let cases = [
         // 1 customer in 24.
-        ("maple", true, true),
-        ("MAPLE BAKERY", true, true),
+        (r#"search: "maple""#, true, true, each),
+        (r#"search: "MAPLE BAKERY""#, true, true, each),
+        (
+            r#"actionRequired: true, search: "maple""#,
+            true,
+            true,
+            range,
+        ),
         // Every domain.
-        (".example", true, false),
-        ("ma", false, false),
+        (r#"search: ".example""#, true, false, each),
+        (r#"search: "ma""#, false, false, each),
     ];
-    for (search, count_indexed, page_indexed) in cases {
+    for (search, count_indexed, page_indexed, renewals) in cases {
         let query = format!(
-            r#"{{ renewals(filter: {{search: "{search}"}}, first: 50) {{ totalCount nodes {{ id }} }} }}"#
+            r#"{{ renewals(filter: {{{search}}}, first: 50) {{ totalCount nodes {{ id }} }} }}"#
         );
         store.start_capture();
         let body = post(&router, &token, &query).await;
@@ -381,6 +393,13 @@ async fn sqlite_searches_read_their_candidates_from_the_trigram_index() {
                 page_indexed
             };
             assert_eq!(indexed, want, "{search}: {plan:?}\n{sql}");
+            if indexed {
+                assert!(
+                    plan.iter()
+                        .any(|d| d.starts_with("SEARCH renewal ") && d.contains(renewals)),
+                    "{search}: {plan:?}\n{sql}"
+                );
+            }
         }
         let total = body["data"]["renewals"]["totalCount"].as_u64().unwrap();
         assert!(total > 0, "{search}: nothing found");
