@@ -116,6 +116,21 @@ impl TestDb {
         }
     }
 
+    /// A URL that sets each session up by itself, for code that connects by
+    /// URL alone: on PostgreSQL, the test's schema as the search path, then
+    /// `settings` (`name=value`). On SQLite, the URL.
+    pub fn session_url(&self, settings: &[&str]) -> String {
+        let Some(schema) = &self.pg_schema else {
+            return self.url.clone();
+        };
+        let separator = if self.url.contains('?') { '&' } else { '?' };
+        let mut options = format!("options=-c%20search_path%3D{schema}");
+        for setting in settings {
+            options.push_str(&format!("%20-c%20{}", setting.replace('=', "%3D")));
+        }
+        format!("{}{separator}{options}", self.url)
+    }
+
     pub async fn store(&self) -> Store {
         Store::connect_with(&self.url, self.pg_schema.as_deref())
             .await

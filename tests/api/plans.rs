@@ -168,18 +168,9 @@ async fn full_scans(db: &DatabaseConnection, sql: &str) -> Vec<String> {
 
 async fn no_list_reads_a_whole_renewal_or_customer_table(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let url = match &db.pg_schema {
-        Some(schema) => {
-            let separator = if db.url.contains('?') { '&' } else { '?' };
-            // No sequential scans for the server's statements either, so that
-            // their generic plans show one only where no index path exists.
-            format!(
-                "{}{separator}options=-c%20search_path%3D{schema}%20-c%20enable_seqscan%3Doff",
-                db.url
-            )
-        }
-        None => db.url.clone(),
-    };
+    // No sequential scans for the server's statements either, so that their
+    // generic plans show one only where no index path exists.
+    let url = db.session_url(&["enable_seqscan=off"]);
     let (store, router, token) = benchmark_data_set(&url).await;
 
     let mut options = ConnectOptions::new(url.clone());
@@ -291,10 +282,7 @@ async fn postgres_knows_how_many_customers_notify_each_user() {
         return;
     }
     let db = TestDb::new(Backend::Postgres).await;
-    let schema = db.pg_schema.as_deref().unwrap();
-    let separator = if db.url.contains('?') { '&' } else { '?' };
-    let url = format!("{}{separator}options=-c%20search_path%3D{schema}", db.url);
-    let (store, _, _) = benchmark_data_set(&url).await;
+    let (store, _, _) = benchmark_data_set(&db.session_url(&[])).await;
     let counts = store
         .reader()
         .query_all_raw(Statement::from_string(

@@ -214,12 +214,10 @@ async fn the_servers_postgres_sessions_have_its_timeout_no_parallel_query_and_ge
         return;
     }
     let db = TestDb::new(Backend::Postgres).await;
-    let schema = db.pg_schema.as_deref().unwrap();
-    let separator = if db.url.contains('?') { '&' } else { '?' };
     let mut settings = Settings::new(Today::Fixed(crate::helpers::today()));
     settings.request_timeout = Duration::from_secs(7);
     let app = App::build(ServeConfig {
-        database_url: format!("{}{separator}options=-c%20search_path%3D{schema}", db.url),
+        database_url: db.session_url(&[]),
         bind: "127.0.0.1:0".parse().unwrap(),
         demo: false,
         settings,
