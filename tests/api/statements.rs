@@ -196,6 +196,42 @@ async fn sqlite_never_plans_the_dashboards_statements_again() {
     assert!(planned_again.is_empty(), "{planned_again:#?}");
 }
 
+/// On SQLite, a search repeated (the same words, as a dashboard's search box
+/// does on every visit) is not planned again either: its page, its count and
+/// the probe of the trigram index are prepared once per connection. (FTS5's
+/// own statements on its shadow tables are its business.)
+#[tokio::test]
+async fn sqlite_never_plans_a_repeated_search_again() {
+    let app = TestApp::with_customers(Backend::Sqlite, 300).await;
+    app.store.refresh_statistics().await.unwrap();
+    let search = renewals::bench::queries::search();
+    for _ in 0..12 {
+        let first = app.data(&search, json!({ "first": 2 })).await;
+        let cursor = first["renewals"]["pageInfo"]["endCursor"].clone();
+        assert!(cursor.is_string(), "{first}");
+        app.data(&search, json!({ "first": 2, "after": cursor }))
+            .await;
+    }
+    let counters = "SELECT sql, run, reprep FROM sqlite_stmt";
+    let mut runs = 0;
+    let mut planned_again = Vec::new();
+    for row in on_every_reader(&app, DatabaseBackend::Sqlite, counters).await {
+        let sql: String = row.try_get_by_index(0).unwrap();
+        let ours = sql.contains("customer_search MATCH") || sql.contains(" LIKE ");
+        if !ours {
+            continue;
+        }
+        let run: i64 = row.try_get_by_index(1).unwrap();
+        let reprep: i64 = row.try_get_by_index(2).unwrap();
+        runs += run;
+        if reprep > 0 {
+            planned_again.push(format!("planned {reprep} more times in {run} runs: {sql}"));
+        }
+    }
+    assert!(runs >= 24, "runs: {runs}");
+    assert!(planned_again.is_empty(), "{planned_again:#?}");
+}
+
 /// On PostgreSQL, the dashboard's first page is planned once per connection:
 /// the page query carries no parameter at all (`store::inline` writes its
 /// values into the text), and the lookups' parameters do not change their plan,
