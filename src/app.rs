@@ -22,6 +22,8 @@ pub struct ServeConfig {
     pub database_url: String,
     pub bind: SocketAddr,
     pub demo: bool,
+    /// The PostgreSQL pool's size (see [`StoreOptions::pg_connections`]).
+    pub pg_connections: u32,
     pub settings: Settings,
 }
 
@@ -83,6 +85,7 @@ impl App {
     pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
         let options = StoreOptions {
             statement_timeout: Some(config.settings.request_timeout),
+            pg_connections: Some(config.pg_connections),
             ..StoreOptions::default()
         };
         let store = Store::open(&config.database_url, options)

@@ -33,6 +33,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         database_url: args.db.database_url,
         bind: args.bind,
         demo: args.demo,
+        pg_connections: args.pg_connections,
         settings: Settings {
             today: Today::from_option(args.today),
             demo_token: None,

@@ -123,6 +123,11 @@ pub struct ServeArgs {
         default_value_t = 10_000
     )]
     pub rate_limit_restore_rate: u64,
+    /// Connections to PostgreSQL at most; each request holds one while it
+    /// runs, so this many requests use the database at once.
+    #[arg(long, env = "RENEWALS_PG_CONNECTIONS", default_value_t = crate::store::PG_CONNECTIONS,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub pg_connections: u32,
     /// Seconds a request may take before it is answered with 503.
     #[arg(long, env = "RENEWALS_REQUEST_TIMEOUT", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600))]

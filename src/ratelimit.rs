@@ -133,7 +133,8 @@ pub struct Throttled {
 enum Buckets {
     /// Each partner's `full_at`; a partner without one has a full bucket.
     InProcess(Mutex<HashMap<i64, Micros>>),
-    InDatabase(Store),
+    /// In the request's store.
+    InDatabase,
 }
 
 #[derive(Debug)]
@@ -146,15 +147,17 @@ impl RateLimiter {
     /// A limiter whose buckets live where `store`'s database calls for.
     pub fn new(limit: RateLimit, store: &Store) -> Self {
         let buckets = match store.backend() {
-            DatabaseBackend::Postgres => Buckets::InDatabase(store.clone()),
+            DatabaseBackend::Postgres => Buckets::InDatabase,
             _ => Buckets::InProcess(Mutex::default()),
         };
         Self { limit, buckets }
     }
 
-    /// Takes `cost` points from the partner's bucket, or refuses.
+    /// Takes `cost` points from the partner's bucket, or refuses. `store` is
+    /// the request's (buckets in the database are charged through it).
     pub async fn take(
         &self,
+        store: &Store,
         partner_id: i64,
         cost: u64,
     ) -> Result<Result<ThrottleStatus, Throttled>, DbErr> {
@@ -175,9 +178,7 @@ impl RateLimiter {
                     None => Err(*full_at),
                 }
             }
-            Buckets::InDatabase(store) => {
-                store.take_from_bucket(partner_id, now, limit, cost).await?
-            }
+            Buckets::InDatabase => store.take_from_bucket(partner_id, now, limit, cost).await?,
         };
         Ok(match taken {
             Ok(full_at) => Ok(limit.status(full_at, now)),

@@ -42,6 +42,7 @@ pub async fn run(target: &Target, renewals: u64, args: &BenchArgs) -> anyhow::Re
         database_url: target.url.clone(),
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
         demo: false,
+        pg_connections: crate::store::PG_CONNECTIONS,
         settings: Settings {
             rate_limit: super::UNEXHAUSTIBLE_RATE_LIMIT,
             ..Settings::new(Today::Fixed(args.today))

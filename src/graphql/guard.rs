@@ -307,10 +307,15 @@ impl Extension for GuardExtension {
             // Only `Api::execute` runs this schema, and it always gives a ticket.
             return Response::from_errors(vec![request_error(Error::Unauthenticated)]);
         };
-        match self.admit(ticket, ctx.data_opt::<Credentials>()).await {
+        let response = match self.admit(ticket, ctx.data_opt::<Credentials>()).await {
             Ok(()) => next.run(ctx, operation_name).await,
             Err(error) => Response::from_errors(vec![request_error(error)]),
+        };
+        // The response is complete: its connection can serve another request.
+        if let Some(session) = ticket.session() {
+            session.store.release().await;
         }
+        response
     }
 }
 
@@ -321,14 +326,14 @@ impl GuardExtension {
         let Some(Credentials(secret)) = credentials else {
             return Ok(());
         };
-        let (token, partner) = self
-            .store
+        let store = self.store.for_request();
+        let (token, partner) = store
             .authenticate(secret)
             .await?
             .ok_or(Error::InvalidToken)?;
         tracing::Span::current().record("partner", partner.slug.as_str());
         let cost = ticket.cost.load(Ordering::Relaxed);
-        let taken = self.limiter.take(partner.id, cost).await?;
+        let taken = self.limiter.take(&store, partner.id, cost).await?;
         let status = match taken {
             Ok(status) => status,
             Err(throttled) => throttled.status,
@@ -339,7 +344,7 @@ impl GuardExtension {
                 retry_after: throttled.retry_after,
             });
         }
-        let session = Session::new(self.store.clone(), partner, token.name, self.today.get());
+        let session = Session::new(store, partner, token.name, self.today.get());
         // A ticket is new for every request, so its session is always unset here.
         let _ = ticket.session.set(session);
         Ok(())

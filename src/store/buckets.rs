@@ -18,6 +18,8 @@ const FULL_AT: &str = "SELECT full_at FROM rate_limit_bucket WHERE partner_id = 
 impl Store {
     /// Takes `cost` points at `now` from the partner's bucket, atomically:
     /// `Ok` with the bucket's new `full_at`, or `Err` with its unchanged one.
+    /// It runs on the connection the request reads through (a statement of
+    /// its own, outside any transaction).
     pub async fn take_from_bucket(
         &self,
         partner_id: i64,
@@ -34,13 +36,13 @@ impl Store {
                 limit.full_refill_time().into(),
             ];
             let statement = Statement::from_sql_and_values(DatabaseBackend::Postgres, TAKE, values);
-            if let Some(row) = self.write.query_one_raw(statement).await? {
+            if let Some(row) = self.read.query_one_raw(statement).await? {
                 return Ok(Ok(row.try_get("", "full_at")?));
             }
         }
         let statement =
             Statement::from_sql_and_values(DatabaseBackend::Postgres, FULL_AT, [partner_id.into()]);
-        let full_at = match self.write.query_one_raw(statement).await? {
+        let full_at = match self.read.query_one_raw(statement).await? {
             Some(row) => row.try_get("", "full_at")?,
             None => now,
         };

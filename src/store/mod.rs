@@ -6,19 +6,14 @@ mod customers;
 mod events;
 mod failures;
 mod partners;
+mod reads;
 mod renewals;
 mod rows;
 pub mod seed;
 mod tallies;
 mod tokens;
 
-use std::{
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, AtomicU64, Ordering},
-    },
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
@@ -36,6 +31,8 @@ pub use renewals::{
 };
 pub use tokens::{NewToken, TokenInfo};
 
+use reads::{Held, Meter, Reads};
+
 /// How long a request waits for a pooled connection before failing: a database
 /// that cannot be reached makes requests fail fast instead of hanging.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -49,21 +46,14 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 ///
 /// On SQLite the write pool has a single connection, so writers queue in the
 /// process instead of fighting over the file lock, and readers (WAL mode)
-/// never wait for writers. On PostgreSQL both are the same pool.
+/// never wait for writers. On PostgreSQL both are the same pool, and a
+/// request's store ([`Store::for_request`]) reads through one connection.
 #[derive(Clone, Debug)]
 pub struct Store {
-    read: DatabaseConnection,
+    pool: DatabaseConnection,
+    read: Reads,
     write: DatabaseConnection,
-    statements: Arc<AtomicU64>,
-    capture: Arc<Capture>,
-}
-
-/// The text of the statements executed while capturing is on (tests and the
-/// benchmark use it to `EXPLAIN` and replay what the API runs).
-#[derive(Debug, Default)]
-struct Capture {
-    on: AtomicBool,
-    statements: Mutex<Vec<String>>,
+    meter: Meter,
 }
 
 /// How a [`Store`] connects, beyond its URL.
@@ -75,7 +65,15 @@ pub struct StoreOptions<'a> {
     /// migrations are not bound by it). A request that times out stops waiting
     /// for its statements, but without this the database runs them to the end.
     pub statement_timeout: Option<Duration>,
+    /// How many connections the PostgreSQL pool opens at most
+    /// ([`PG_CONNECTIONS`] when unset). A request holds one while it runs
+    /// (see [`Store::for_request`]), so this many requests use the database
+    /// at once; the others wait for a connection, up to 3 s.
+    pub pg_connections: Option<u32>,
 }
+
+/// The PostgreSQL pool's size unless [`StoreOptions::pg_connections`] says.
+pub const PG_CONNECTIONS: u32 = 16;
 
 impl Store {
     /// Connects to `url` (SQLite or PostgreSQL) and brings the schema up to date.
@@ -97,8 +95,8 @@ impl Store {
         let StoreOptions {
             pg_schema,
             statement_timeout,
+            pg_connections,
         } = options;
-        let statements = Arc::new(AtomicU64::new(0));
         let mut migrated = false;
         let (read, write) = if url.starts_with("sqlite:") {
             let readers = sqlite_read_connections();
@@ -116,15 +114,23 @@ impl Store {
                 migrations.close().await?;
                 migrated = true;
             }
-            let pool =
-                connect_pool(url, 16, ACQUIRE_TIMEOUT, pg_schema, None, statement_timeout).await?;
+            let size = pg_connections.unwrap_or(PG_CONNECTIONS);
+            let pool = connect_pool(
+                url,
+                size,
+                ACQUIRE_TIMEOUT,
+                pg_schema,
+                None,
+                statement_timeout,
+            )
+            .await?;
             (pool.clone(), pool)
         };
         let mut store = Self {
-            read,
+            pool: read.clone(),
+            read: Reads::Pool(read),
             write,
-            statements,
-            capture: Arc::default(),
+            meter: Meter::default(),
         };
         store.count_statements();
         if !migrated {
@@ -150,45 +156,49 @@ impl Store {
     }
 
     fn count_statements(&mut self) {
-        for conn in [&mut self.read, &mut self.write] {
-            let statements = Arc::clone(&self.statements);
-            let capture = Arc::clone(&self.capture);
-            conn.set_metric_callback(move |info| {
-                statements.fetch_add(1, Ordering::Relaxed);
-                if capture.on.load(Ordering::Relaxed)
-                    && let Ok(mut list) = capture.statements.lock()
-                {
-                    list.push(info.statement.to_string());
-                }
-            });
+        for conn in [&mut self.pool, &mut self.write] {
+            let meter = self.meter.clone();
+            conn.set_metric_callback(move |info| meter.record(info.statement));
+        }
+        self.read = Reads::Pool(self.pool.clone());
+    }
+
+    /// This store for one request. On PostgreSQL, the request's reads (and its
+    /// rate-limit charge) run on one pooled connection, taken at the first
+    /// statement and given back by [`Store::release`], by [`Store::begin_write`],
+    /// or when the last clone is dropped. On SQLite, the same store.
+    pub fn for_request(&self) -> Self {
+        let mut store = self.clone();
+        if self.backend() == DatabaseBackend::Postgres {
+            store.read = Reads::Held(Arc::new(Held::new(&self.pool, self.meter.clone())));
+        }
+        store
+    }
+
+    /// Gives back the connection this request's store holds, if any.
+    pub async fn release(&self) {
+        if let Reads::Held(held) = &self.read {
+            held.release().await;
         }
     }
 
     /// How many SQL statements this store has executed (transaction control excluded).
     pub fn statement_count(&self) -> u64 {
-        self.statements.load(Ordering::Relaxed)
+        self.meter.count()
     }
 
     /// Starts recording the text (values inlined) of every statement executed.
     pub fn start_capture(&self) {
-        if let Ok(mut list) = self.capture.statements.lock() {
-            list.clear();
-        }
-        self.capture.on.store(true, Ordering::Relaxed);
+        self.meter.start_capture();
     }
 
     /// Stops recording and returns the statements recorded since [`Store::start_capture`].
     pub fn stop_capture(&self) -> Vec<String> {
-        self.capture.on.store(false, Ordering::Relaxed);
-        self.capture
-            .statements
-            .lock()
-            .map(|mut list| std::mem::take(&mut *list))
-            .unwrap_or_default()
+        self.meter.stop_capture()
     }
 
     pub fn backend(&self) -> DatabaseBackend {
-        self.read.get_database_backend()
+        self.pool.get_database_backend()
     }
 
     /// [`opaque`] for this store's database.
@@ -196,14 +206,18 @@ impl Store {
         opaque(self.backend(), value)
     }
 
-    /// The connection for reads.
+    /// The read pool.
     pub fn reader(&self) -> &DatabaseConnection {
-        &self.read
+        &self.pool
     }
 
     /// Starts a write transaction (`BEGIN IMMEDIATE` on SQLite, so that a
-    /// read-then-write never fails half-way on a lock upgrade).
+    /// read-then-write never fails half-way on a lock upgrade). A request's
+    /// store first gives back the connection it reads through: a request
+    /// never waits for a second connection while it holds one, so requests
+    /// cannot starve each other of the pool.
     pub async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.release().await;
         self.write
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
@@ -214,11 +228,11 @@ impl Store {
 
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<(), DbErr> {
-        self.read.ping().await
+        self.pool.ping().await
     }
 
     pub async fn close(self) -> Result<(), DbErr> {
-        self.read.close().await?;
+        self.pool.close().await?;
         self.write.close().await
     }
 }

@@ -122,6 +122,7 @@ async fn serve_demo_answers_over_a_real_port_and_revoked_tokens_stop_working() {
         database_url,
         bind: "127.0.0.1:0".parse().unwrap(),
         demo: true,
+        pg_connections: renewals::store::PG_CONNECTIONS,
         settings: Settings::new(Today::Fixed(crate::helpers::today())),
     })
     .await

@@ -15,7 +15,7 @@ use renewals::{
     app,
     config::Today,
     seed::{self, Dataset},
-    store::Store,
+    store::{Store, StoreOptions},
 };
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
@@ -205,6 +205,30 @@ impl TestApp {
     ) -> Self {
         let db = TestDb::new(backend).await;
         let store = db.store().await;
+        Self::over(db, store, customers, adjust).await
+    }
+
+    /// The standard dataset, served from a PostgreSQL pool of `connections`
+    /// (the setting does nothing on SQLite).
+    pub async fn with_pg_connections(backend: Backend, connections: u32) -> Self {
+        let db = TestDb::new(backend).await;
+        let options = StoreOptions {
+            pg_schema: db.pg_schema.as_deref(),
+            pg_connections: Some(connections),
+            ..StoreOptions::default()
+        };
+        let store = Store::open(&db.url, options)
+            .await
+            .expect("connect and migrate");
+        Self::over(db, store, CUSTOMERS, |_| {}).await
+    }
+
+    async fn over(
+        db: TestDb,
+        store: Store,
+        customers: u32,
+        adjust: impl FnOnce(&mut app::Settings),
+    ) -> Self {
         let data = seed::generate(customers, 7, today());
         store.insert_dataset(&data).await.expect("seed");
         let token = store

@@ -115,6 +115,7 @@ async fn postgres_cancels_a_statement_that_outlives_the_request() {
     let options = StoreOptions {
         pg_schema: db.pg_schema.as_deref(),
         statement_timeout: Some(Duration::from_millis(300)),
+        ..StoreOptions::default()
     };
     let store = Store::open(&db.url, options).await.unwrap();
     let sleep = |seconds: f64| {
@@ -220,6 +221,7 @@ async fn the_servers_postgres_sessions_have_its_timeout_no_parallel_query_and_ge
         database_url: db.session_url(&[]),
         bind: "127.0.0.1:0".parse().unwrap(),
         demo: false,
+        pg_connections: renewals::store::PG_CONNECTIONS,
         settings,
     })
     .await
