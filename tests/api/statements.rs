@@ -2,6 +2,8 @@
 //! statements whatever its size: the dataloaders batch, and the list resolver
 //! pre-loads the page's keys so that batching does not depend on timing.
 
+use std::collections::HashSet;
+
 use sea_orm::{ConnectionTrait, DatabaseBackend, QueryResult, Statement};
 use serde_json::json;
 
@@ -291,6 +293,53 @@ async fn postgres_plans_the_dashboards_statements_once() {
             );
         }
     }
+}
+
+/// On PostgreSQL, a request runs all its statements on one connection, from
+/// the token lookup on (`Store::for_request`). The pool hands out its idle
+/// connections in turn, so statement by statement they went each to another
+/// backend. Read from PostgreSQL's own list of what each connection prepared.
+#[tokio::test]
+async fn postgres_runs_a_requests_statements_on_one_connection() {
+    if crate::helpers::postgres_url().is_none() {
+        return;
+    }
+    let app = TestApp::with_customers(Backend::Postgres, 50).await;
+    // Three connections open and idle in the pool.
+    let sleep = || {
+        let statement = Statement::from_string(DatabaseBackend::Postgres, "SELECT pg_sleep(0.05)");
+        app.store.reader().execute_raw(statement)
+    };
+    let (a, b, c) = tokio::join!(sleep(), sleep(), sleep());
+    for slept in [a, b, c] {
+        slept.unwrap();
+    }
+    let dashboard = renewals::bench::queries::action_required();
+    app.data(&dashboard, json!({ "first": 10 })).await;
+
+    let marks = [
+        "FROM \"api_token\"",
+        "INTO rate_limit_bucket",
+        "FROM \"renewal\" INNER JOIN \"customer\"",
+        "FROM \"product_renewal\"",
+        "FROM \"renewal_tally\"",
+    ];
+    let prepared = "SELECT pg_backend_pid(), statement FROM pg_prepared_statements";
+    let (mut seen, mut connections) = (HashSet::new(), HashSet::new());
+    for row in on_every_reader(&app, DatabaseBackend::Postgres, prepared).await {
+        let connection: i32 = row.try_get_by_index(0).unwrap();
+        let sql: String = row.try_get_by_index(1).unwrap();
+        for mark in marks.iter().filter(|mark| sql.contains(*mark)) {
+            seen.insert(*mark);
+            connections.insert(connection);
+        }
+    }
+    assert_eq!(seen.len(), marks.len(), "{seen:?}");
+    assert_eq!(
+        connections.len(),
+        1,
+        "the request's statements ran on {connections:?}"
+    );
 }
 
 /// On PostgreSQL, a search is planned for its words: the pattern is written
