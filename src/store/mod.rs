@@ -126,13 +126,14 @@ impl Store {
             .await?;
             (pool.clone(), pool)
         };
-        let mut store = Self {
-            pool: read.clone(),
-            read: Reads::Pool(read),
+        let meter = Meter::default();
+        let (pool, write) = (meter.counting(read), meter.counting(write));
+        let store = Self {
+            read: Reads::Pool(pool.clone()),
+            pool,
             write,
-            meter: Meter::default(),
+            meter,
         };
-        store.count_statements();
         if !migrated {
             Migrator::up(&store.write, None).await?;
         }
@@ -153,14 +154,6 @@ impl Store {
                 .await?;
         }
         Ok(())
-    }
-
-    fn count_statements(&mut self) {
-        for conn in [&mut self.pool, &mut self.write] {
-            let meter = self.meter.clone();
-            conn.set_metric_callback(move |info| meter.record(info.statement));
-        }
-        self.read = Reads::Pool(self.pool.clone());
     }
 
     /// This store for one request. On PostgreSQL, the request's reads (and its

@@ -44,6 +44,13 @@ impl Meter {
         }
     }
 
+    /// `pool`, its statements counted by this meter.
+    pub(super) fn counting(&self, mut pool: DatabaseConnection) -> DatabaseConnection {
+        let meter = self.clone();
+        pool.set_metric_callback(move |info| meter.record(info.statement));
+        pool
+    }
+
     pub(super) fn count(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
     }
