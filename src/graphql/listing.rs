@@ -5,7 +5,7 @@ use std::{
     sync::Arc,
 };
 
-use async_graphql::{Context, Lookahead, dataloader::Loader};
+use async_graphql::{Context, Lookahead, Value, dataloader::Loader};
 use entity::{customer, renewal};
 
 use super::{
@@ -14,13 +14,18 @@ use super::{
     session::Session,
     types::{
         OrderDirection, PageInfo, ProductRenewalRows, Renewal, RenewalConnection, RenewalEdge,
-        RenewalFilterInput, RenewalOrderField, RenewalOrderInput,
+        RenewalFilterInput, RenewalOrderField, RenewalOrderInput, history_page,
     },
 };
 use crate::{
     error::Error,
-    graphql::{eager::Eager, loaders::prime},
-    store::{PageRequest, RenewalFilter, RenewalList, RenewalPage, customer_owner},
+    graphql::{
+        eager::Eager,
+        loaders::{HistoryKey, prime},
+    },
+    store::{
+        HistoryPage, PageRequest, RenewalFilter, RenewalList, RenewalPage, customer_owner,
+    },
 };
 
 /// Page sizes clients may ask for, and the size they get when they do not ask.
@@ -235,10 +240,44 @@ pub async fn preload(
     if wants(&["customer", "renewals"]) {
         prime(&loaders.customer_renewals, customer_ids.clone()).await?;
     }
-    if wants(&["customer", "history"]) {
-        prime(&loaders.customer_history, customer_ids).await?;
+    for page in first_history_pages(selections) {
+        let keys = customer_ids
+            .iter()
+            .map(|&customer_id| HistoryKey { customer_id, page })
+            .collect();
+        prime(&loaders.customer_history, keys).await?;
     }
     Ok(preloaded)
+}
+
+/// The first pages of the customers' histories selected under the renewals
+/// (`customer { history(first: n) }`), which one statement reads for all the
+/// page's customers. A page after a cursor is one customer's, and read alone;
+/// arguments that are not valid are left to the resolver to report.
+fn first_history_pages(selections: &[Lookahead<'_>]) -> HashSet<HistoryPage> {
+    selections
+        .iter()
+        .flat_map(|selection| selection.field("customer").field("history").selection_fields())
+        .filter_map(|field| {
+            let arguments = field.arguments().ok()?;
+            let argument = |name: &str| {
+                arguments
+                    .iter()
+                    .find(|(n, _)| n.as_str() == name)
+                    .map(|(_, value)| value)
+                    .filter(|value| **value != Value::Null)
+            };
+            if argument("after").is_some() {
+                return None;
+            }
+            let first = match argument("first") {
+                None => None,
+                Some(Value::Number(n)) => Some(i32::try_from(n.as_i64()?).ok()?),
+                Some(_) => return None,
+            };
+            history_page(None, first, None).ok()
+        })
+        .collect()
 }
 
 /// [`preload`] for the renewals of a connection field.

@@ -11,7 +11,10 @@ use chrono::NaiveDate;
 use entity::{customer, customer_event, partner_user, product, product_renewal, renewal};
 use sea_orm::DbErr;
 
-use crate::{error::Error, store::Store};
+use crate::{
+    error::Error,
+    store::{HistoryPage, Store},
+};
 
 pub type Loads<L> = DataLoader<L, HashMapCache>;
 
@@ -33,7 +36,11 @@ pub struct Scope {
     today: NaiveDate,
 }
 
-fn loader<L: Loader<i64>>(loader: L) -> Loads<L> {
+fn loader<K, L>(loader: L) -> Loads<L>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    L: Loader<K>,
+{
     DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
 }
 
@@ -76,9 +83,10 @@ where
 /// Loads `keys` now, in one batch, into the loader's cache, so that the
 /// resolvers that follow find them there. (`load_many` would wait for the
 /// loader's batching delay, 1 ms, on a task of its own.)
-pub async fn prime<L>(loader: &Loads<L>, keys: Vec<i64>) -> Result<(), Error>
+pub async fn prime<K, L>(loader: &Loads<L>, keys: Vec<K>) -> Result<(), Error>
 where
-    L: Loader<i64, Error = Arc<DbErr>>,
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    L: Loader<K, Error = Arc<DbErr>>,
 {
     if keys.is_empty() {
         return Ok(());
@@ -192,16 +200,41 @@ impl Loader<i64> for CustomerRenewalsLoader {
     }
 }
 
-/// History events by customer id, newest first.
+/// A page of one customer's history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HistoryKey {
+    pub customer_id: i64,
+    pub page: HistoryPage,
+}
+
+/// Pages of customers' histories, newest first: one statement for all the
+/// customers asked for the same page (usually all of them).
 pub struct CustomerHistoryLoader(Scope);
 
-impl Loader<i64> for CustomerHistoryLoader {
+impl Loader<HistoryKey> for CustomerHistoryLoader {
     type Value = Vec<customer_event::Model>;
     type Error = Arc<DbErr>;
 
-    async fn load(&self, keys: &[i64]) -> LoadResult<Self::Value> {
+    async fn load(&self, keys: &[HistoryKey]) -> Result<HashMap<HistoryKey, Self::Value>, Self::Error> {
         let s = &self.0;
-        let rows = s.store.customer_history(s.partner_id, keys).await?;
-        Ok(grouped(keys, rows, |e| e.customer_id))
+        let mut pages: HashMap<HistoryPage, Vec<i64>> = HashMap::new();
+        for key in keys {
+            pages.entry(key.page).or_default().push(key.customer_id);
+        }
+        let mut loaded = HashMap::with_capacity(keys.len());
+        for (page, customer_ids) in pages {
+            let rows = s
+                .store
+                .customer_history(s.partner_id, &customer_ids, page)
+                .await?;
+            let keys: Vec<HistoryKey> = customer_ids
+                .into_iter()
+                .map(|customer_id| HistoryKey { customer_id, page })
+                .collect();
+            loaded.extend(grouped(&keys, rows, |e| {
+                e.customer_id.map(|customer_id| HistoryKey { customer_id, page })
+            }));
+        }
+        Ok(loaded)
     }
 }

@@ -4,9 +4,11 @@ use chrono::Utc;
 use entity::customer_event;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
+    sea_query::{Alias, Asterisk, Expr, ExprTrait, Func, Order, Query, WindowStatement},
 };
 
-use super::Store;
+use super::{Store, one_of};
 use crate::domain::RenewalOwner;
 
 /// What happened.
@@ -89,32 +91,73 @@ pub(super) async fn append<'a>(
     Ok(())
 }
 
+/// Which events of a history to read: those older than `before_id` (all
+/// when `None`), newest first, at most `limit` of each history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HistoryPage {
+    pub before_id: Option<i64>,
+    pub limit: u64,
+}
+
 impl Store {
-    /// The history of these customers of the partner, newest first.
+    /// A page of each of these customers' histories (the partner's customers
+    /// only), in one statement: each customer's events newest first, at most
+    /// `page.limit` of each, ranked by a window over the customer.
     #[tracing::instrument(level = "debug", skip(self, customer_ids))]
     pub async fn customer_history(
         &self,
         partner_id: i64,
         customer_ids: &[i64],
+        page: HistoryPage,
     ) -> Result<Vec<customer_event::Model>, DbErr> {
+        use customer_event::Column;
+        let rank = Alias::new("rank_in_history");
+        let mut ranked = Query::select();
+        ranked
+            .column(Asterisk)
+            .expr_window_as(
+                Func::cust(Alias::new("ROW_NUMBER")),
+                WindowStatement::partition_by(Column::CustomerId)
+                    .order_by(Column::Id, Order::Desc)
+                    .to_owned(),
+                rank.clone(),
+            )
+            .from(customer_event::Entity)
+            .and_where(Expr::col(Column::PartnerId).eq(self.opaque(partner_id)))
+            .and_where(one_of(self.backend(), Expr::col(Column::CustomerId), customer_ids))
+            .and_where_option(
+                page.before_id
+                    .map(|id| Expr::col(Column::Id).lt(self.opaque(id))),
+            );
+        let ranked_alias = Alias::new("ranked");
+        let query = Query::select()
+            .column(Asterisk)
+            .from_subquery(ranked.to_owned(), ranked_alias)
+            .and_where(Expr::col(rank).lte(self.opaque(page.limit as i64)))
+            .order_by(Column::CustomerId, Order::Asc)
+            .order_by(Column::Id, Order::Desc)
+            .to_owned();
         customer_event::Entity::find()
-            .filter(customer_event::Column::PartnerId.eq(partner_id))
-            .filter(customer_event::Column::CustomerId.is_in(customer_ids.iter().copied()))
-            .order_by_desc(customer_event::Column::Id)
+            .from_raw_sql(self.backend().build(&query))
             .all(&self.read)
             .await
     }
 
-    /// The partner's own events (those of no customer), newest first.
+    /// A page of the partner's own events (those of no customer), newest first.
     #[tracing::instrument(level = "debug", skip(self))]
     pub async fn partner_history(
         &self,
         partner_id: i64,
+        page: HistoryPage,
     ) -> Result<Vec<customer_event::Model>, DbErr> {
         customer_event::Entity::find()
             .filter(customer_event::Column::PartnerId.eq(partner_id))
             .filter(customer_event::Column::CustomerId.is_null())
+            .apply_if(page.before_id, |query, id| {
+                query.filter(customer_event::Column::Id.lt(id))
+            })
             .order_by_desc(customer_event::Column::Id)
+            .limit(page.limit)
             .all(&self.read)
             .await
     }

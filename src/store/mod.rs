@@ -23,7 +23,7 @@ use sea_orm::{
 };
 
 pub use customers::{EndServicesError, SetOwnerError, customer_owner, owner_override};
-pub use events::EventKind;
+pub use events::{EventKind, HistoryPage};
 pub use failures::{Failure, classify};
 pub use partners::default_owner;
 pub use renewals::{

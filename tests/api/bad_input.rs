@@ -95,7 +95,7 @@ async fn odd_unicode_is_stored_and_returned_intact(backend: Backend) {
         "Ünïcödé \u{202e}RTL\u{202c} 👩‍👩‍👧 \u{FEFF} 'quotes' \"double\" \\ % _ 日本語\n2nd line";
     let ended = app
         .data(
-            "mutation($id: ID!, $r: String) { endServices(input: {customerId: $id, reason: $r}) { customer { servicesEndReason history { reason } } } }",
+            "mutation($id: ID!, $r: String) { endServices(input: {customerId: $id, reason: $r}) { customer { servicesEndReason history { nodes { reason } } } } }",
             json!({ "id": customer, "r": reason }),
         )
         .await;
@@ -104,7 +104,7 @@ async fn odd_unicode_is_stored_and_returned_intact(backend: Backend) {
         json!(reason)
     );
     assert_eq!(
-        ended["endServices"]["customer"]["history"][0]["reason"],
+        ended["endServices"]["customer"]["history"]["nodes"][0]["reason"],
         json!(reason)
     );
     for search in [

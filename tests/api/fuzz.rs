@@ -181,7 +181,7 @@ const RENEWAL_FIELDS: [&str; 12] = [
     "mrrChange { amount }",
     "owner { party isDefault notifyUser { id name } }",
     "productRenewals { quantity product { sku } }",
-    "customer { id domain renewalOwner { party } history { kind reason } renewals { id } }",
+    "customer { id domain renewalOwner { party } history { nodes { kind reason } } renewals { id } }",
 ];
 
 fn selection() -> impl Strategy<Value = String> {
@@ -220,7 +220,7 @@ fn request() -> impl Strategy<Value = (String, Value)> {
             (
                 format!(
                     "query($id: ID, $domain: String, $ids: [ID!]!, $rid: ID!) {{
-                   customer(id: $id, domain: $domain) {{ id domain history {{ kind }} }}
+                   customer(id: $id, domain: $domain) {{ id domain history {{ nodes {{ kind }} }} }}
                    renewal(id: $rid) {{ {sel} }}
                    node(id: $rid) {{ id ... on Renewal {{ {sel} }} }}
                    nodes(ids: $ids) {{ id }} }}"

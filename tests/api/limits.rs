@@ -76,7 +76,7 @@ async fn hostile_shapes_are_rejected_before_touching_the_database(backend: Backe
             format!(
                 "{{ {} }}",
                 (0..20)
-                    .map(|i| format!("p{i}: renewals(first: 100) {{ nodes {{ customer {{ history {{ kind }} renewals {{ id }} }} }} }}"))
+                    .map(|i| format!("p{i}: renewals(first: 100) {{ nodes {{ customer {{ history {{ nodes {{ kind }} }} renewals {{ id }} }} }} }}"))
                     .collect::<Vec<_>>()
                     .join(" ")
             ),

@@ -34,9 +34,11 @@ query Customer($id: ID!) {
     domain servicesEnded
     renewalOwner { party isDefault notifyUser { id } }
     history {
-      kind at actor reason
-      ownerBefore { party isDefault notifyUser { id } }
-      ownerAfter { party isDefault notifyUser { id } }
+      nodes {
+        kind at actor reason
+        ownerBefore { party isDefault notifyUser { id } }
+        ownerAfter { party isDefault notifyUser { id } }
+      }
     }
   }
 }"#;
@@ -96,8 +98,8 @@ async fn setting_an_owner_changes_it_and_writes_history(backend: Backend) {
 
     let after = customer(&app, &customers[0]).await;
     assert_eq!(after["renewalOwner"], expected_owner);
-    let history = after["history"].as_array().unwrap();
-    let previous = before["history"].as_array().unwrap().len();
+    let history = after["history"]["nodes"].as_array().unwrap();
+    let previous = before["history"]["nodes"].as_array().unwrap().len();
     assert_eq!(history.len(), previous + 1);
     let event = &history[0];
     assert_eq!(event["kind"], json!("OWNER_CHANGED"));
@@ -109,7 +111,7 @@ async fn setting_an_owner_changes_it_and_writes_history(backend: Backend) {
     // Setting the same owner again changes nothing and logs nothing.
     app.data(SET_OWNER, json!({ "input": input })).await;
     let again = customer(&app, &customers[0]).await;
-    assert_eq!(again["history"].as_array().unwrap().len(), previous + 1);
+    assert_eq!(again["history"]["nodes"].as_array().unwrap().len(), previous + 1);
 
     // owner: null goes back to the partner's default.
     let reset = app
@@ -123,7 +125,7 @@ async fn setting_an_owner_changes_it_and_writes_history(backend: Backend) {
         reset["customers"][0]["renewalOwner"],
         json!({ "party": "HUBSPOT", "isDefault": true, "notifyUser": null })
     );
-    let history = customer(&app, &customers[0]).await["history"].clone();
+    let history = customer(&app, &customers[0]).await["history"]["nodes"].clone();
     assert_eq!(history[0]["ownerBefore"], expected_owner);
     assert_eq!(history[0]["ownerAfter"]["isDefault"], json!(true));
 }
@@ -267,11 +269,11 @@ async fn the_default_owner_applies_to_customers_without_an_override(backend: Bac
 /// change to the same owner or a refused one writes nothing, and the other
 /// partner sees none of it.
 async fn changing_the_default_owner_writes_the_partners_history(backend: Backend) {
-    const HISTORY: &str = "{ viewer { history { kind at actor
+    const HISTORY: &str = "{ viewer { history { nodes { kind at actor
         ownerBefore { party isDefault notifyUser { id } }
-        ownerAfter { party isDefault notifyUser { id } } } } }";
+        ownerAfter { party isDefault notifyUser { id } } } } } }";
     let app = TestApp::new(backend).await;
-    let history = || async { app.data(HISTORY, json!({})).await["viewer"]["history"].clone() };
+    let history = || async { app.data(HISTORY, json!({})).await["viewer"]["history"]["nodes"].clone() };
     assert_eq!(history().await, json!([]));
     let (users, customers) = ids(&app).await;
     let hubspot = json!({ "party": "HUBSPOT", "isDefault": true, "notifyUser": null });
@@ -299,9 +301,9 @@ async fn changing_the_default_owner_writes_the_partners_history(backend: Backend
 
     // Not a customer's history, and not the other partner's.
     let customer = customer(&app, &customers[0]).await;
-    assert_eq!(customer["history"], json!([]), "{customer}");
+    assert_eq!(customer["history"]["nodes"], json!([]), "{customer}");
     let other = app.other_data(HISTORY, json!({})).await;
-    assert_eq!(other["viewer"]["history"], json!([]));
+    assert_eq!(other["viewer"]["history"]["nodes"], json!([]));
 }
 
 async fn ending_services_removes_the_customer_from_upcoming_renewals(backend: Backend) {
@@ -347,7 +349,7 @@ async fn ending_services_removes_the_customer_from_upcoming_renewals(backend: Ba
         all_before
     );
 
-    let history = customer(&app, id).await["history"].clone();
+    let history = customer(&app, id).await["history"]["nodes"].clone();
     assert_eq!(history[0]["kind"], json!("SERVICES_ENDED"));
     assert_eq!(history[0]["reason"], json!(reason));
     assert_eq!(history[0]["actor"], json!("test-suite"));
@@ -359,7 +361,7 @@ async fn ending_services_removes_the_customer_from_upcoming_renewals(backend: Ba
         .clone();
     assert_eq!(codes(&again), ["ALREADY_ENDED"]);
     assert_eq!(again["customer"], Value::Null);
-    assert_eq!(customer(&app, id).await["history"], history);
+    assert_eq!(customer(&app, id).await["history"]["nodes"], history);
 
     // An ended customer's owner can no longer change.
     let payload = app

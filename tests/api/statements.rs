@@ -26,7 +26,7 @@ query Page($first: Int!) {
           renewalManager { name email }
           renewalOwner { party isDefault notifyUser { name } }
           renewals { id renewalDate }
-          history { kind at actor }
+          history { nodes { kind at actor } }
         }
       }
     }

@@ -123,7 +123,7 @@ async fn another_partners_ids_behave_like_ids_that_do_not_exist(backend: Backend
 async fn mutations_cannot_touch_another_partners_data(backend: Backend) {
     let app = TestApp::new(backend).await;
     let t = theirs(&app).await;
-    let their_state = "query($id: ID!) { customer(id: $id) { servicesEnded renewalOwner { party notifyUser { id } } history { kind } } }";
+    let their_state = "query($id: ID!) { customer(id: $id) { servicesEnded renewalOwner { party notifyUser { id } } history { nodes { kind } } } }";
     let before = app
         .other_data(their_state, json!({ "id": t.customer }))
         .await;

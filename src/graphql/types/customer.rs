@@ -5,13 +5,19 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use entity::customer;
 
-use super::{event::CustomerEvent, owner::RenewalOwner, renewal::Renewal};
+use super::{
+    event::{CustomerEvent, HistoryConnection, history_page},
+    owner::RenewalOwner,
+    renewal::Renewal,
+};
 use crate::{
     domain::owner::OwnerChoice,
+    error::Error,
     graphql::{
         eager::Eager,
         ids::{NodeKind, encode},
-        loaders::list_of,
+        listing::page_cost,
+        loaders::{HistoryKey, list_of},
         scalars::DateTime,
         session::session,
     },
@@ -95,11 +101,34 @@ impl Customer {
             .collect())
     }
 
-    /// What happened to this customer, newest first.
-    #[graphql(complexity = "10 * child_complexity")]
-    async fn history(&self, ctx: &Context<'_>) -> Result<Vec<CustomerEvent>> {
+    /// What happened to this customer, newest first, a page at a time:
+    /// `first` (1 to 100; 20 when not given) events after the cursor `after`.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<HistoryConnection<CustomerEvent>> {
         let s = session(ctx)?;
-        let events = list_of(&s.loaders.customer_history, self.row.id).await?;
-        Ok(events.into_iter().filter_map(CustomerEvent::new).collect())
+        let customer_id = Some(self.row.id);
+        let page = history_page(customer_id, first, after)?;
+        let key = HistoryKey {
+            customer_id: self.row.id,
+            page,
+        };
+        let rows = s
+            .loaders
+            .customer_history
+            .load_one(key)
+            .await
+            .map_err(Error::from)?
+            .unwrap_or_default();
+        Ok(HistoryConnection::new(
+            customer_id,
+            page,
+            rows,
+            CustomerEvent::new,
+        ))
     }
 }

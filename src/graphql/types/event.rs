@@ -1,10 +1,79 @@
 //! Entries of the event log: a customer's history, and the partner's.
 
-use async_graphql::{Enum, Object};
+use async_graphql::{Enum, Object, OutputType, SimpleObject};
 use entity::customer_event;
 
-use super::owner::RenewalOwner;
-use crate::{domain::owner::RenewalOwner as Owner, graphql::scalars::DateTime, store::EventKind};
+use super::{PageInfo, owner::RenewalOwner};
+use crate::{
+    domain::owner::RenewalOwner as Owner,
+    error::Error,
+    graphql::{
+        cursor,
+        listing::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE},
+        scalars::DateTime,
+    },
+    store::{EventKind, HistoryPage},
+};
+
+/// A page of a history, newest first. Page on with `after: pageInfo.endCursor`
+/// while `pageInfo.hasNextPage`.
+#[derive(SimpleObject)]
+#[graphql(
+    concrete(name = "CustomerEventConnection", params(CustomerEvent)),
+    concrete(name = "PartnerEventConnection", params(PartnerEvent))
+)]
+pub struct HistoryConnection<T: OutputType> {
+    pub nodes: Vec<T>,
+    pub page_info: PageInfo,
+}
+
+/// The page that `first` (1 to 100, 20 when not given) and `after` ask for, in
+/// the history of `customer_id` (`None`: the partner's own). One event more
+/// than asked for is read, to tell whether another page follows.
+pub fn history_page(
+    customer_id: Option<i64>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<HistoryPage, Error> {
+    let size = first.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(1..=MAX_PAGE_SIZE).contains(&size) {
+        return Err(Error::bad_input(format!(
+            "first must be between 1 and {MAX_PAGE_SIZE}"
+        )));
+    }
+    let before_id = after
+        .map(|text| cursor::decode_history(&text, customer_id))
+        .transpose()?;
+    Ok(HistoryPage {
+        before_id,
+        limit: size as u64 + 1,
+    })
+}
+
+impl<T: OutputType> HistoryConnection<T> {
+    /// The connection of `rows`, read for `page` of the history of `customer_id`.
+    pub fn new(
+        customer_id: Option<i64>,
+        page: HistoryPage,
+        mut rows: Vec<customer_event::Model>,
+        event: impl Fn(customer_event::Model) -> Option<T>,
+    ) -> Self {
+        let has_next_page = rows.len() as u64 >= page.limit;
+        rows.truncate(page.limit.saturating_sub(1) as usize);
+        let end_cursor = rows
+            .last()
+            .map(|row| cursor::encode_history(customer_id, row.id));
+        Self {
+            nodes: rows.into_iter().filter_map(event).collect(),
+            page_info: PageInfo {
+                has_next_page,
+                has_previous_page: page.before_id.is_some(),
+                start_cursor: None,
+                end_cursor,
+            },
+        }
+    }
+}
 
 /// What happened to a customer.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]

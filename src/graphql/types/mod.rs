@@ -18,6 +18,7 @@ mod user_error;
 
 pub use connection::{PageInfo, RenewalConnection, RenewalEdge};
 pub use customer::Customer;
+pub use event::history_page;
 pub use enums::{OrderDirection, RenewalOrderField, RenewalOwnerParty, RenewalStatus};
 pub use inputs::{RenewalFilterInput, RenewalOrderInput, RenewalOwnerInput};
 pub use node::Node;

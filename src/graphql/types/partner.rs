@@ -3,12 +3,16 @@
 use async_graphql::{Context, ID, Object, Result};
 use entity::{partner, partner_user};
 
-use super::{event::PartnerEvent, owner::RenewalOwner};
+use super::{
+    event::{HistoryConnection, PartnerEvent, history_page},
+    owner::RenewalOwner,
+};
 use crate::{
     domain::owner::effective_owner,
     error::Error,
     graphql::{
         ids::{NodeKind, encode},
+        listing::page_cost,
         session::session,
     },
     store::default_owner,
@@ -52,16 +56,24 @@ impl Partner {
     }
 
     /// Changes to the partner's own settings (its default renewal owner),
-    /// newest first. What happened to a customer is in its `history`.
-    #[graphql(complexity = "10 * child_complexity")]
-    async fn history(&self, ctx: &Context<'_>) -> Result<Vec<PartnerEvent>> {
+    /// newest first, a page at a time: `first` (1 to 100; 20 when not given)
+    /// events after the cursor `after`. What happened to a customer is in its
+    /// `history`.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<HistoryConnection<PartnerEvent>> {
         let s = session(ctx)?;
-        let events = s
+        let page = history_page(None, first, after)?;
+        let rows = s
             .store
-            .partner_history(self.0.id)
+            .partner_history(self.0.id, page)
             .await
             .map_err(Error::from)?;
-        Ok(events.into_iter().filter_map(PartnerEvent::new).collect())
+        Ok(HistoryConnection::new(None, page, rows, PartnerEvent::new))
     }
 }
 
