@@ -109,10 +109,14 @@ mod tests {
         let partners = encode_history(None, 42);
         assert_eq!(decode_history(&partners, None).unwrap(), 42);
         assert!(decode_history(&partners, Some(7)).is_err());
-        let renewals = encode(SortField::Deadline, Direction::Asc, &Position {
-            value: SortValue::Int(1),
-            id: 42,
-        });
+        let renewals = encode(
+            SortField::Deadline,
+            Direction::Asc,
+            &Position {
+                value: SortValue::Int(1),
+                id: 42,
+            },
+        );
         assert!(decode_history(&renewals, Some(7)).is_err());
         assert!(decode_history("garbage", None).is_err());
     }

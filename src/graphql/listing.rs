@@ -23,9 +23,7 @@ use crate::{
         eager::Eager,
         loaders::{HistoryKey, prime},
     },
-    store::{
-        HistoryPage, PageRequest, RenewalFilter, RenewalList, RenewalPage, customer_owner,
-    },
+    store::{HistoryPage, PageRequest, RenewalFilter, RenewalList, RenewalPage, customer_owner},
 };
 
 /// Page sizes clients may ask for, and the size they get when they do not ask.
@@ -257,7 +255,12 @@ pub async fn preload(
 fn first_history_pages(selections: &[Lookahead<'_>]) -> HashSet<HistoryPage> {
     selections
         .iter()
-        .flat_map(|selection| selection.field("customer").field("history").selection_fields())
+        .flat_map(|selection| {
+            selection
+                .field("customer")
+                .field("history")
+                .selection_fields()
+        })
         .filter_map(|field| {
             let arguments = field.arguments().ok()?;
             let argument = |name: &str| {

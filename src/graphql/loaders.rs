@@ -215,7 +215,10 @@ impl Loader<HistoryKey> for CustomerHistoryLoader {
     type Value = Vec<customer_event::Model>;
     type Error = Arc<DbErr>;
 
-    async fn load(&self, keys: &[HistoryKey]) -> Result<HashMap<HistoryKey, Self::Value>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[HistoryKey],
+    ) -> Result<HashMap<HistoryKey, Self::Value>, Self::Error> {
         let s = &self.0;
         let mut pages: HashMap<HistoryPage, Vec<i64>> = HashMap::new();
         for key in keys {
@@ -232,7 +235,8 @@ impl Loader<HistoryKey> for CustomerHistoryLoader {
                 .map(|customer_id| HistoryKey { customer_id, page })
                 .collect();
             loaded.extend(grouped(&keys, rows, |e| {
-                e.customer_id.map(|customer_id| HistoryKey { customer_id, page })
+                e.customer_id
+                    .map(|customer_id| HistoryKey { customer_id, page })
             }));
         }
         Ok(loaded)

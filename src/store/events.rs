@@ -3,8 +3,9 @@
 use chrono::Utc;
 use entity::customer_event;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
     sea_query::{Alias, Asterisk, Expr, ExprTrait, Func, Order, Query, WindowStatement},
 };
 
@@ -124,7 +125,11 @@ impl Store {
             )
             .from(customer_event::Entity)
             .and_where(Expr::col(Column::PartnerId).eq(self.opaque(partner_id)))
-            .and_where(one_of(self.backend(), Expr::col(Column::CustomerId), customer_ids))
+            .and_where(one_of(
+                self.backend(),
+                Expr::col(Column::CustomerId),
+                customer_ids,
+            ))
             .and_where_option(
                 page.before_id
                     .map(|id| Expr::col(Column::Id).lt(self.opaque(id))),

@@ -229,7 +229,8 @@ async fn ending_services_racing_with_itself_succeeds_exactly_once(backend: Backe
             .count(),
         19
     );
-    let history = app.data(STATE, json!({ "id": id })).await["customer"]["history"]["nodes"].clone();
+    let history =
+        app.data(STATE, json!({ "id": id })).await["customer"]["history"]["nodes"].clone();
     assert_eq!(
         history
             .as_array()

@@ -11,6 +11,7 @@ mod concurrency;
 mod counts;
 mod faults;
 mod fuzz;
+mod history;
 mod http;
 mod limits;
 mod listing;

@@ -111,7 +111,10 @@ async fn setting_an_owner_changes_it_and_writes_history(backend: Backend) {
     // Setting the same owner again changes nothing and logs nothing.
     app.data(SET_OWNER, json!({ "input": input })).await;
     let again = customer(&app, &customers[0]).await;
-    assert_eq!(again["history"]["nodes"].as_array().unwrap().len(), previous + 1);
+    assert_eq!(
+        again["history"]["nodes"].as_array().unwrap().len(),
+        previous + 1
+    );
 
     // owner: null goes back to the partner's default.
     let reset = app
@@ -273,7 +276,8 @@ async fn changing_the_default_owner_writes_the_partners_history(backend: Backend
         ownerBefore { party isDefault notifyUser { id } }
         ownerAfter { party isDefault notifyUser { id } } } } } }";
     let app = TestApp::new(backend).await;
-    let history = || async { app.data(HISTORY, json!({})).await["viewer"]["history"]["nodes"].clone() };
+    let history =
+        || async { app.data(HISTORY, json!({})).await["viewer"]["history"]["nodes"].clone() };
     assert_eq!(history().await, json!([]));
     let (users, customers) = ids(&app).await;
     let hubspot = json!({ "party": "HUBSPOT", "isDefault": true, "notifyUser": null });

@@ -1,0 +1,323 @@
+//! Histories a page at a time: `first`/`after` walk a customer's history and
+//! the partner's own newest first, each event once; one statement reads a
+//! page of many customers' histories, each its own; a cursor pages only the
+//! history it came from.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, db_tests, error_codes};
+
+const SET_OWNER: &str = "mutation($input: SetRenewalOwnerInput!) { setRenewalOwner(input: $input) { userErrors { code } } }";
+const SET_DEFAULT: &str = "mutation($input: SetDefaultRenewalOwnerInput!) { setDefaultRenewalOwner(input: $input) { userErrors { code } } }";
+
+const EVENT: &str =
+    "kind at ownerBefore { party notifyUser { id } } ownerAfter { party notifyUser { id } }";
+
+/// `$after` is declared when the arguments use it.
+fn after_variable(arguments: &str) -> &'static str {
+    if arguments.contains("$after") {
+        ", $after: String"
+    } else {
+        ""
+    }
+}
+
+/// `history` with these arguments (none when empty).
+fn history_field(arguments: &str) -> String {
+    if arguments.is_empty() {
+        "history".to_owned()
+    } else {
+        format!("history({arguments})")
+    }
+}
+
+fn customer_history(arguments: &str) -> String {
+    let after = after_variable(arguments);
+    let history = history_field(arguments);
+    format!(
+        "query($id: ID!{after}) {{ customer(id: $id) {{ {history} {{ nodes {{ {EVENT} }} pageInfo {{ hasNextPage hasPreviousPage endCursor }} }} }} }}"
+    )
+}
+
+fn partner_history(arguments: &str) -> String {
+    let after = after_variable(arguments);
+    let declared = if after.is_empty() {
+        String::new()
+    } else {
+        format!("({})", &after[2..])
+    };
+    let history = history_field(arguments);
+    format!(
+        "query{declared} {{ viewer {{ {history} {{ nodes {{ {EVENT} }} pageInfo {{ hasNextPage hasPreviousPage endCursor }} }} }} }}"
+    )
+}
+
+/// Two of northwind's users and two of its customers.
+async fn users_and_customers(app: &TestApp) -> (Vec<Value>, Vec<Value>) {
+    let data = app
+        .data(
+            "{ viewer { users { id } } renewals(first: 2) { nodes { customer { id } } } }",
+            json!({}),
+        )
+        .await;
+    let ids = |list: &Value, path: &[&str]| -> Vec<Value> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|item| path.iter().fold(item, |v, key| &v[*key]).clone())
+            .collect()
+    };
+    (
+        ids(&data["viewer"]["users"], &["id"]),
+        ids(&data["renewals"]["nodes"], &["customer", "id"]),
+    )
+}
+
+/// Changes the customer's owner `times` times, to a different user each time.
+async fn change_owner(app: &TestApp, customer: &Value, users: &[Value], times: usize) {
+    for i in 0..times {
+        let input = json!({
+            "customerIds": [customer],
+            "owner": { "party": "PARTNER", "notifyUserId": users[i % 2] }
+        });
+        let payload = app.data(SET_OWNER, json!({ "input": input })).await;
+        assert_eq!(payload["setRenewalOwner"]["userErrors"], json!([]));
+    }
+}
+
+/// Every page of a history, `first` at a time: each page's `history` object.
+async fn pages(app: &TestApp, query: &str, path: &[&str], id: Option<&Value>) -> Vec<Value> {
+    let mut pages = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let data = app.data(query, json!({ "id": id, "after": after })).await;
+        let page = path.iter().fold(&data, |v, key| &v[*key]).clone();
+        let more = page["pageInfo"]["hasNextPage"] == json!(true);
+        after = page["pageInfo"]["endCursor"].clone();
+        pages.push(page);
+        if !more || pages.len() > 10 {
+            return pages;
+        }
+    }
+}
+
+fn nodes(pages: &[Value]) -> Vec<Value> {
+    pages
+        .iter()
+        .flat_map(|p| p["nodes"].as_array().unwrap().clone())
+        .collect()
+}
+
+async fn a_customers_history_pages_newest_first(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (users, customers) = users_and_customers(&app).await;
+    change_owner(&app, &customers[0], &users, 5).await;
+
+    let whole = app
+        .data(
+            &customer_history("first: 100"),
+            json!({ "id": customers[0] }),
+        )
+        .await["customer"]["history"]
+        .clone();
+    assert_eq!(whole["nodes"].as_array().unwrap().len(), 5, "{whole}");
+    assert_eq!(whole["pageInfo"]["hasNextPage"], json!(false));
+    // Newest first: each change starts where the one below it ended.
+    let events = whole["nodes"].as_array().unwrap();
+    for pair in events.windows(2) {
+        assert_eq!(pair[0]["ownerBefore"], pair[1]["ownerAfter"], "{whole}");
+    }
+
+    let paged = pages(
+        &app,
+        &customer_history("first: 2, after: $after"),
+        &["customer", "history"],
+        Some(&customers[0]),
+    )
+    .await;
+    let sizes: Vec<usize> = paged
+        .iter()
+        .map(|p| p["nodes"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(sizes, [2, 2, 1]);
+    assert_eq!(nodes(&paged), *events, "each event once, in order");
+    let flags: Vec<(&Value, &Value)> = paged
+        .iter()
+        .map(|p| {
+            (
+                &p["pageInfo"]["hasNextPage"],
+                &p["pageInfo"]["hasPreviousPage"],
+            )
+        })
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            (&json!(true), &json!(false)),
+            (&json!(true), &json!(true)),
+            (&json!(false), &json!(true)),
+        ]
+    );
+
+    // Without `first`, a page holds up to 20 events. (The first of these 17
+    // sets the owner the customer has already: 16 events, 21 in all.)
+    change_owner(&app, &customers[0], &users, 17).await;
+    let default = app
+        .data(&customer_history(""), json!({ "id": customers[0] }))
+        .await["customer"]["history"]
+        .clone();
+    assert_eq!(default["nodes"].as_array().unwrap().len(), 20);
+    assert_eq!(default["pageInfo"]["hasNextPage"], json!(true));
+}
+
+/// Customers' first pages read together (one statement) are each customer's
+/// own newest events, whatever the other customers' histories hold.
+async fn customers_read_together_get_their_own_pages(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (users, customers) = users_and_customers(&app).await;
+    change_owner(&app, &customers[0], &users, 4).await;
+    change_owner(&app, &customers[1], &users, 1).await;
+    let mut alone = Vec::new();
+    for id in &customers {
+        let data = app
+            .data(&customer_history("first: 3"), json!({ "id": id }))
+            .await;
+        alone.push(data["customer"]["history"].clone());
+    }
+    assert_eq!(alone[0]["nodes"].as_array().unwrap().len(), 3);
+    assert_eq!(alone[1]["nodes"].as_array().unwrap().len(), 1);
+
+    let before = app.store.statement_count();
+    let together = app
+        .data(
+            &format!("{{ renewals(first: 2) {{ nodes {{ customer {{ id history(first: 3) {{ nodes {{ {EVENT} }} pageInfo {{ hasNextPage hasPreviousPage endCursor }} }} }} }} }} }}"),
+            json!({}),
+        )
+        .await;
+    let statements = app.store.statement_count() - before;
+    let read: Vec<&Value> = together["renewals"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| &n["customer"]["history"])
+        .collect();
+    assert_eq!(read, [&alone[0], &alone[1]]);
+    // Authentication, the page, the histories, the users they notify (and
+    // the charge on PostgreSQL).
+    let charge = u64::from(backend == Backend::Postgres);
+    assert_eq!(statements, 4 + charge);
+}
+
+async fn the_partners_history_pages_newest_first(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (users, _) = users_and_customers(&app).await;
+    for owner in [
+        json!({ "party": "PARTNER", "notifyUserId": users[0] }),
+        json!({ "party": "PARTNER", "notifyUserId": users[1] }),
+        json!({ "party": "HUBSPOT" }),
+    ] {
+        app.data(SET_DEFAULT, json!({ "input": { "owner": owner } }))
+            .await;
+    }
+    let paged = pages(
+        &app,
+        &partner_history("first: 2, after: $after"),
+        &["viewer", "history"],
+        None,
+    )
+    .await;
+    let events = nodes(&paged);
+    assert_eq!(events.len(), 3, "{paged:?}");
+    assert_eq!(paged[0]["nodes"].as_array().unwrap().len(), 2);
+    assert_eq!(events[0]["ownerAfter"]["party"], json!("HUBSPOT"));
+    assert_eq!(events[2]["ownerBefore"]["party"], json!("HUBSPOT"));
+    for pair in events.windows(2) {
+        assert_eq!(pair[0]["ownerBefore"], pair[1]["ownerAfter"]);
+    }
+
+    // The other partner's cursor pages only its own (empty) history.
+    let cursor = paged[0]["pageInfo"]["endCursor"].clone();
+    let theirs = app
+        .other_data(
+            &partner_history("first: 2, after: $after"),
+            json!({ "after": cursor }),
+        )
+        .await;
+    assert_eq!(theirs["viewer"]["history"]["nodes"], json!([]));
+}
+
+/// Page sizes out of range and cursors that are not this history's are
+/// BAD_USER_INPUT, with a message that says what to do.
+async fn bad_history_arguments_are_refused(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (users, customers) = users_and_customers(&app).await;
+    change_owner(&app, &customers[0], &users, 2).await;
+    let first_page = app
+        .data(&customer_history("first: 1"), json!({ "id": customers[0] }))
+        .await["customer"]["history"]
+        .clone();
+    let cursor = first_page["pageInfo"]["endCursor"].clone();
+    let renewal_cursor = app
+        .data(
+            "{ renewals(first: 1) { pageInfo { endCursor } } }",
+            json!({}),
+        )
+        .await["renewals"]["pageInfo"]["endCursor"]
+        .clone();
+
+    let refused = |query: String, variables: Value, message: &'static str| {
+        let app = &app;
+        async move {
+            let body = app.gql(&query, variables).await;
+            assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{body}");
+            let text = body["errors"][0]["message"].as_str().unwrap().to_owned();
+            assert!(text.contains(message), "{text}");
+        }
+    };
+    for first in [0, 101, -1] {
+        refused(
+            customer_history(&format!("first: {first}")),
+            json!({ "id": customers[0] }),
+            "first must be between 1 and 100",
+        )
+        .await;
+        refused(
+            partner_history(&format!("first: {first}")),
+            json!({}),
+            "first must be between 1 and 100",
+        )
+        .await;
+    }
+    let after = customer_history("after: $after");
+    refused(
+        after.clone(),
+        json!({ "id": customers[1], "after": cursor }),
+        "the cursor belongs to a different history",
+    )
+    .await;
+    refused(
+        partner_history("after: $after"),
+        json!({ "after": cursor }),
+        "the cursor belongs to a different history",
+    )
+    .await;
+    for garbage in [
+        renewal_cursor,
+        json!("not-a-cursor"),
+        json!("A".repeat(5000)),
+    ] {
+        refused(
+            after.clone(),
+            json!({ "id": customers[0], "after": garbage }),
+            "the cursor is not valid",
+        )
+        .await;
+    }
+}
+
+db_tests!(
+    a_customers_history_pages_newest_first,
+    customers_read_together_get_their_own_pages,
+    the_partners_history_pages_newest_first,
+    bad_history_arguments_are_refused,
+);
