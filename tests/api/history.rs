@@ -3,6 +3,7 @@
 //! page of many customers' histories, each its own; a cursor pages only the
 //! history it came from.
 
+use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, db_tests, error_codes};
@@ -321,3 +322,120 @@ db_tests!(
     the_partners_history_pages_newest_first,
     bad_history_arguments_are_refused,
 );
+
+/// What the plan of `sql` does with `customer_event`: one line per scan of it,
+/// `<how> <index condition>` (PostgreSQL) or SQLite's detail line.
+async fn event_scans(app: &TestApp, sql: &str) -> Vec<String> {
+    let db = app.store.reader();
+    let backend = db.get_database_backend();
+    let explain = match backend {
+        DatabaseBackend::Postgres => format!("EXPLAIN (FORMAT JSON) {sql}"),
+        _ => format!("EXPLAIN QUERY PLAN {sql}"),
+    };
+    let rows = db
+        .query_all_raw(Statement::from_string(backend, explain))
+        .await
+        .unwrap();
+    let mut scans = Vec::new();
+    if backend == DatabaseBackend::Postgres {
+        fn walk(plan: &Value, scans: &mut Vec<String>) {
+            if plan["Relation Name"] == json!("customer_event") {
+                scans.push(format!(
+                    "{} {}",
+                    plan["Node Type"].as_str().unwrap_or_default(),
+                    plan["Index Cond"].as_str().unwrap_or_default()
+                ));
+            }
+            for child in plan["Plans"].as_array().into_iter().flatten() {
+                walk(child, scans);
+            }
+        }
+        let plan: Value = rows[0].try_get("", "QUERY PLAN").unwrap();
+        walk(&plan[0]["Plan"], &mut scans);
+    } else {
+        for row in rows {
+            let detail: String = row.try_get("", "detail").unwrap();
+            if detail.contains("customer_event") {
+                scans.push(detail);
+            }
+        }
+    }
+    scans
+}
+
+/// With thousands of customer events, a page of the partner's own history is
+/// a range of an index on (partner, customer, id), not every event of the
+/// partner filtered; a page of customers' histories reads their events only.
+async fn history_pages_are_index_ranges(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (users, _) = users_and_customers(&app).await;
+    let page = app
+        .data(
+            "{ renewals(first: 100) { nodes { customer { id } } } }",
+            json!({}),
+        )
+        .await;
+    let mut customers: Vec<Value> = page["renewals"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["customer"]["id"].clone())
+        .collect();
+    customers.sort_by_key(Value::to_string);
+    customers.dedup();
+    for i in 0..20 {
+        let input = json!({
+            "customerIds": customers,
+            "owner": { "party": "PARTNER", "notifyUserId": users[i % 2] }
+        });
+        app.data(SET_OWNER, json!({ "input": input })).await;
+    }
+    app.data(
+        SET_DEFAULT,
+        json!({ "input": { "owner": { "party": "PARTNER", "notifyUserId": users[0] } } }),
+    )
+    .await;
+    match backend {
+        Backend::Postgres => {
+            app.store
+                .reader()
+                .execute_unprepared("ANALYZE customer_event")
+                .await
+                .unwrap();
+        }
+        Backend::Sqlite => app.store.refresh_statistics().await.unwrap(),
+    }
+
+    app.store.start_capture();
+    app.data(&partner_history("first: 2"), json!({})).await;
+    let partners = app.store.stop_capture();
+    app.store.start_capture();
+    app.data(&customer_history("first: 2"), json!({ "id": customers[0] }))
+        .await;
+    let customers_page = app.store.stop_capture();
+    let history = |statements: Vec<String>| {
+        statements
+            .into_iter()
+            .find(|sql| sql.contains("customer_event"))
+            .expect("a statement reads the history")
+    };
+
+    let scans = event_scans(&app, &history(partners)).await;
+    let ranged = |scan: &String| match backend {
+        Backend::Postgres => scan.starts_with("Index") && scan.contains("customer_id IS NULL"),
+        Backend::Sqlite => scan.contains("(partner_id=? AND customer_id=?)"),
+    };
+    assert!(scans.len() == 1 && ranged(&scans[0]), "{scans:?}");
+
+    let scans = event_scans(&app, &history(customers_page)).await;
+    let reads_only_customers = |scan: &String| match backend {
+        Backend::Postgres => scan.contains("customer_id"),
+        Backend::Sqlite => scan.starts_with("SEARCH") && scan.contains("customer_id"),
+    };
+    assert!(
+        !scans.is_empty() && scans.iter().all(reads_only_customers),
+        "{scans:?}"
+    );
+}
+
+db_tests!(history_pages_are_index_ranges);
