@@ -207,6 +207,18 @@ async fn customers_read_together_get_their_own_pages(backend: Backend) {
     // the charge on PostgreSQL).
     let charge = u64::from(backend == Backend::Postgres);
     assert_eq!(statements, 4 + charge);
+
+    // A hundred customers' first pages, the page size in a variable: still
+    // one statement for the histories.
+    let before = app.store.statement_count();
+    let data = app
+        .data(
+            "query($n: Int) { renewals(first: 100) { nodes { customer { history(first: $n) { nodes { kind } } } } } }",
+            json!({ "n": 3 }),
+        )
+        .await;
+    assert_eq!(data["renewals"]["nodes"].as_array().unwrap().len(), 100);
+    assert_eq!(app.store.statement_count() - before, 3 + charge);
 }
 
 async fn the_partners_history_pages_newest_first(backend: Backend) {
