@@ -100,6 +100,14 @@ async fn a_page_costs_the_same_statements_for_1_10_and_100_renewals(backend: Bac
         [STATEMENTS_PER_DASHBOARD_PAGE + charge_statements(backend); 3],
         "statements for 1, 10, 100 renewals"
     );
+    // The customers' histories paged with a size of their own.
+    let paged_history = DASHBOARD.replace("history {", "history(first: 2) {");
+    let counts = statements_of(&app, &paged_history, &[1, 10, 100], "edges").await;
+    assert_eq!(
+        counts,
+        [STATEMENTS_PER_DASHBOARD_PAGE + charge_statements(backend); 3],
+        "statements for 1, 10, 100 renewals, histories of 2"
+    );
 }
 
 async fn the_action_required_dashboard_costs_at_most_6_statements_for_10_50_and_100_renewals(
