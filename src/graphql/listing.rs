@@ -1,4 +1,5 @@
-//! Turns the `renewals` arguments into a store list and page, validating them.
+//! Turns the `renewals` arguments into a store list and page, and a history's
+//! into a page of it, validating them.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -14,7 +15,7 @@ use super::{
     session::Session,
     types::{
         OrderDirection, PageInfo, ProductRenewalRows, Renewal, RenewalConnection, RenewalEdge,
-        RenewalFilterInput, RenewalOrderField, RenewalOrderInput, history_page,
+        RenewalFilterInput, RenewalOrderField, RenewalOrderInput,
     },
 };
 use crate::{
@@ -140,6 +141,29 @@ pub fn page_request(
         backward,
         limit: size as u64,
         cursor,
+    })
+}
+
+/// The page that `first` (1 to 100, 20 when not given) and `after` ask for, in
+/// the history of `customer_id` (`None`: the partner's own). One event more
+/// than asked for is read, to tell whether another page follows.
+pub fn history_page(
+    customer_id: Option<i64>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<HistoryPage, Error> {
+    let size = first.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(1..=MAX_PAGE_SIZE).contains(&size) {
+        return Err(Error::bad_input(format!(
+            "first must be between 1 and {MAX_PAGE_SIZE}"
+        )));
+    }
+    let before_id = after
+        .map(|text| cursor::decode_history(&text, customer_id))
+        .transpose()?;
+    Ok(HistoryPage {
+        before_id,
+        limit: size as u64 + 1,
     })
 }
 

@@ -134,10 +134,9 @@ impl Store {
                 page.before_id
                     .map(|id| Expr::col(Column::Id).lt(self.opaque(id))),
             );
-        let ranked_alias = Alias::new("ranked");
         let query = Query::select()
             .column(Asterisk)
-            .from_subquery(ranked.to_owned(), ranked_alias)
+            .from_subquery(ranked.to_owned(), Alias::new("ranked"))
             .and_where(Expr::col(rank).lte(self.opaque(page.limit as i64)))
             .order_by(Column::CustomerId, Order::Asc)
             .order_by(Column::Id, Order::Desc)

@@ -6,7 +6,7 @@ use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use entity::customer;
 
 use super::{
-    event::{CustomerEvent, HistoryConnection, history_page},
+    event::{CustomerEvent, HistoryConnection},
     owner::RenewalOwner,
     renewal::Renewal,
 };
@@ -16,7 +16,7 @@ use crate::{
     graphql::{
         eager::Eager,
         ids::{NodeKind, encode},
-        listing::page_cost,
+        listing::{history_page, page_cost},
         loaders::{HistoryKey, list_of},
         scalars::DateTime,
         session::session,

@@ -6,12 +6,7 @@ use entity::customer_event;
 use super::{PageInfo, owner::RenewalOwner};
 use crate::{
     domain::owner::RenewalOwner as Owner,
-    error::Error,
-    graphql::{
-        cursor,
-        listing::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE},
-        scalars::DateTime,
-    },
+    graphql::{cursor, scalars::DateTime},
     store::{EventKind, HistoryPage},
 };
 
@@ -25,29 +20,6 @@ use crate::{
 pub struct HistoryConnection<T: OutputType> {
     pub nodes: Vec<T>,
     pub page_info: PageInfo,
-}
-
-/// The page that `first` (1 to 100, 20 when not given) and `after` ask for, in
-/// the history of `customer_id` (`None`: the partner's own). One event more
-/// than asked for is read, to tell whether another page follows.
-pub fn history_page(
-    customer_id: Option<i64>,
-    first: Option<i32>,
-    after: Option<String>,
-) -> Result<HistoryPage, Error> {
-    let size = first.unwrap_or(DEFAULT_PAGE_SIZE);
-    if !(1..=MAX_PAGE_SIZE).contains(&size) {
-        return Err(Error::bad_input(format!(
-            "first must be between 1 and {MAX_PAGE_SIZE}"
-        )));
-    }
-    let before_id = after
-        .map(|text| cursor::decode_history(&text, customer_id))
-        .transpose()?;
-    Ok(HistoryPage {
-        before_id,
-        limit: size as u64 + 1,
-    })
 }
 
 impl<T: OutputType> HistoryConnection<T> {

@@ -19,7 +19,6 @@ mod user_error;
 pub use connection::{PageInfo, RenewalConnection, RenewalEdge};
 pub use customer::Customer;
 pub use enums::{OrderDirection, RenewalOrderField, RenewalOwnerParty, RenewalStatus};
-pub use event::history_page;
 pub use inputs::{RenewalFilterInput, RenewalOrderInput, RenewalOwnerInput};
 pub use node::Node;
 pub use partner::{Partner, PartnerUser};

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object, Result};
 use entity::{partner, partner_user};
 
 use super::{
-    event::{HistoryConnection, PartnerEvent, history_page},
+    event::{HistoryConnection, PartnerEvent},
     owner::RenewalOwner,
 };
 use crate::{
@@ -12,7 +12,7 @@ use crate::{
     error::Error,
     graphql::{
         ids::{NodeKind, encode},
-        listing::page_cost,
+        listing::{history_page, page_cost},
         session::session,
     },
     store::default_owner,
