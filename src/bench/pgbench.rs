@@ -7,7 +7,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 
-use super::target::{Place, Target};
+use super::{
+    probe,
+    target::{Place, Target},
+};
 
 #[derive(Clone, Debug)]
 pub struct Floor {
@@ -16,7 +19,16 @@ pub struct Floor {
     pub latency_ms: f64,
     pub statements: usize,
     pub script: PathBuf,
+    /// CPU time per transaction of pgbench's process.
+    pub pgbench_cpu_ms: f64,
+    /// CPU time per transaction of its PostgreSQL backends, if the postmaster
+    /// could be read.
+    pub backends_cpu_ms: Option<f64>,
 }
+
+/// How long the postmaster may take to reap pgbench's backends once pgbench
+/// has disconnected.
+const REAPING: std::time::Duration = std::time::Duration::from_millis(300);
 
 fn pgbench_binary() -> anyhow::Result<PathBuf> {
     if let Some(path) = std::env::var_os("PATH")
@@ -43,11 +55,15 @@ fn pgbench_binary() -> anyhow::Result<PathBuf> {
 }
 
 /// Runs the statements with pgbench: `clients` connections for `seconds`.
+/// Their CPU is read as that of children reaped: pgbench's by this process,
+/// its backends' by the `postmaster` (other children of the postmaster that
+/// exit meanwhile, such as autovacuum workers, count too).
 pub async fn floor(
     target: &Target,
     statements: &[String],
     clients: usize,
     seconds: u64,
+    postmaster: Option<i32>,
 ) -> anyhow::Result<Floor> {
     let Place::Schema(schema) = &target.place else {
         bail!("the pgbench floor is for PostgreSQL");
@@ -65,6 +81,14 @@ pub async fn floor(
         .collect();
     std::fs::write(&script, text).with_context(|| format!("writing {}", script.display()))?;
     eprintln!("  pgbench floor ({} statements) ...", statements.len());
+    let postmaster = postmaster.map(|pid| pid.to_string());
+    let backends_cpu = || {
+        postmaster
+            .as_deref()
+            .and_then(probe::waited_children_cpu_time)
+    };
+    let backends_before = backends_cpu();
+    let pgbench_before = probe::waited_children_cpu_time("self").unwrap_or_default();
     let output = tokio::process::Command::new(pgbench_binary()?)
         .args(["-n", "-M", "prepared", "-c"])
         .arg(clients.to_string())
@@ -79,6 +103,13 @@ pub async fn floor(
         .output()
         .await
         .context("running pgbench")?;
+    let pgbench_cpu = probe::waited_children_cpu_time("self")
+        .unwrap_or_default()
+        .saturating_sub(pgbench_before);
+    tokio::time::sleep(REAPING).await;
+    let backends_cpu = backends_cpu()
+        .zip(backends_before)
+        .map(|(after, before)| after.saturating_sub(before));
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
         bail!(
@@ -95,10 +126,16 @@ pub async fn floor(
                 .and_then(|n| n.parse::<f64>().ok())
         })
     };
+    let transactions = number_after("number of transactions actually processed: ")
+        .context("no transaction count in pgbench's output")?
+        .max(1.0);
+    let per_transaction = |cpu: std::time::Duration| cpu.as_secs_f64() * 1000.0 / transactions;
     Ok(Floor {
         tps: number_after("tps = ").context("no tps in pgbench's output")?,
         latency_ms: number_after("latency average = ").unwrap_or_default(),
         statements: statements.len(),
         script,
+        pgbench_cpu_ms: per_transaction(pgbench_cpu),
+        backends_cpu_ms: backends_cpu.map(per_transaction),
     })
 }

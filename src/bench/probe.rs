@@ -6,14 +6,47 @@ use std::{fs, time::Duration};
 /// `/proc` reports CPU time in USER_HZ ticks, 100 per second on Linux.
 const TICKS_PER_SECOND: u64 = 100;
 
-/// User + system CPU time of a process (all its threads, live or exited).
-pub fn cpu_time(pid: &str) -> Option<Duration> {
+/// The fields of `/proc/<pid>/stat` after the command name, from field 3 on
+/// (the name is in parentheses and may hold spaces).
+fn stat_fields(pid: &str) -> Option<Vec<u64>> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name is in parentheses and may hold spaces: fields follow the last ')'.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name.
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let after_name = stat.rsplit_once(')')?.1;
+    // Field 3, the state, is a letter; the rest are numbers.
+    Some(
+        after_name
+            .split_whitespace()
+            .skip(1)
+            .map(|field| field.parse().unwrap_or_default())
+            .collect(),
+    )
+}
+
+/// The sum of two fields of `stat` (numbered as in proc(5)) as CPU time.
+fn cpu_fields(pid: &str, first: usize) -> Option<Duration> {
+    let fields = stat_fields(pid)?;
+    // Field n of stat is at n - 4 once the first three are gone.
+    let ticks = fields.get(first - 4)? + fields.get(first - 3)?;
     Some(Duration::from_millis(ticks * 1000 / TICKS_PER_SECOND))
+}
+
+/// User + system CPU time of a process (all its threads, live or exited):
+/// `utime` and `stime`, fields 14 and 15.
+pub fn cpu_time(pid: &str) -> Option<Duration> {
+    cpu_fields(pid, 14)
+}
+
+/// User + system CPU time of the children a process has waited for:
+/// `cutime` and `cstime`, fields 16 and 17. A child's time is added when it
+/// is reaped, so the difference around a child's run (the load generator,
+/// pgbench; PostgreSQL's backends for the postmaster) is that child's CPU.
+pub fn waited_children_cpu_time(pid: &str) -> Option<Duration> {
+    cpu_fields(pid, 16)
+}
+
+/// The parent of a process (`ppid`, field 4).
+pub fn parent(pid: i32) -> Option<i32> {
+    let ppid = *stat_fields(&pid.to_string())?.first()?;
+    i32::try_from(ppid).ok()
 }
 
 /// CPU time of this process: the server, its runtime and (SQLite) the database.
@@ -114,6 +147,21 @@ mod tests {
     #[test]
     fn times_the_cpu_speed_reference() {
         assert!(super::hash_time(1) > std::time::Duration::ZERO);
+    }
+
+    #[test]
+    fn reads_its_childrens_cpu_once_they_are_waited_for() {
+        let before = super::waited_children_cpu_time("self").unwrap();
+        let status = std::process::Command::new("sh")
+            .args(["-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done"])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let after = super::waited_children_cpu_time("self").unwrap();
+        assert!(after > before, "{before:?} → {after:?}");
+        let me = i32::try_from(std::process::id()).unwrap();
+        let parent = i32::try_from(std::os::unix::process::parent_id()).unwrap();
+        assert_eq!(super::parent(me), Some(parent));
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub struct Scenario {
     pub server_cpu_ms: f64,
     /// CPU time of the PostgreSQL backends per request.
     pub database_cpu_ms: Option<f64>,
+    /// CPU time of the load generator's process per request.
+    pub generator_cpu_ms: f64,
     pub statements: f64,
 }
 
@@ -45,6 +47,36 @@ pub struct SizeResult {
     pub peak_rss_mib: f64,
     /// Instructions the server executes per dashboard request (callgrind), if valgrind is here.
     pub instructions_per_request: Option<u64>,
+}
+
+/// What a dashboard request costs the machine's CPU, all processes counted,
+/// beside what a pgbench transaction of the same statements costs it (ms).
+struct CpuAllIn {
+    server: f64,
+    backends: f64,
+    generator: f64,
+    pgbench_backends: f64,
+    pgbench: f64,
+}
+
+impl CpuAllIn {
+    fn of(dashboard: &Scenario, floor: &Floor) -> Option<Self> {
+        Some(Self {
+            server: dashboard.server_cpu_ms,
+            backends: dashboard.database_cpu_ms?,
+            generator: dashboard.generator_cpu_ms,
+            pgbench_backends: floor.backends_cpu_ms?,
+            pgbench: floor.pgbench_cpu_ms,
+        })
+    }
+
+    fn request(&self) -> f64 {
+        self.server + self.backends + self.generator
+    }
+
+    fn transaction(&self) -> f64 {
+        self.pgbench_backends + self.pgbench
+    }
 }
 
 impl SizeResult {
@@ -244,6 +276,13 @@ fn targets(w: &mut String, args: &BenchArgs, results: &[SizeResult]) {
             continue;
         };
         let share = d.outcome.per_second() / floor.tps.max(f64::MIN_POSITIVE);
+        let cpu = CpuAllIn::of(d, floor).map_or_else(String::new, |cpu| {
+            format!(
+                "; CPU all in: {:.2} ms per request, {:.2} ms per pgbench transaction",
+                cpu.request(),
+                cpu.transaction()
+            )
+        });
         row(
             &format!(
                 "PostgreSQL: throughput at {} clients ≥ 70 % of pgbench",
@@ -251,7 +290,7 @@ fn targets(w: &mut String, args: &BenchArgs, results: &[SizeResult]) {
             ),
             r,
             format!(
-                "{:.0} req/s vs pgbench {:.0} tps ({} statements): {:.0} %",
+                "{:.0} req/s vs pgbench {:.0} tps ({} statements): {:.0} %{cpu}",
                 d.outcome.per_second(),
                 floor.tps,
                 floor.statements,
@@ -388,6 +427,20 @@ fn detail(w: &mut String, r: &SizeResult) {
             floor.statements,
             floor.script.display()
         );
+        if let Some(cpu) = r.dashboard().and_then(|d| CpuAllIn::of(d, floor)) {
+            let _ = writeln!(
+                w,
+                "CPU all in: {:.2} ms per dashboard request (server {:.2}, PostgreSQL backends {:.2}, \
+                 load generator {:.2}); {:.2} ms per pgbench transaction (backends {:.2}, pgbench {:.2}).",
+                cpu.request(),
+                cpu.server,
+                cpu.backends,
+                cpu.generator,
+                cpu.transaction(),
+                cpu.pgbench_backends,
+                cpu.pgbench,
+            );
+        }
     }
     let _ = writeln!(
         w,
@@ -421,7 +474,7 @@ fn method(w: &mut String) {
 - **Statements per request**: `Store::statement_count()` (every SQL statement the store sends,
   transaction control excluded) over the scenario, divided by its requests.
 - **Instructions per request**: the server run again as a child process
-  (`renewals serve` on the same database) under valgrind's callgrind; after 5
+  (`renewals serve` on the same database) under valgrind's callgrind; after 40
   warm-up dashboard requests its counters are zeroed (`callgrind_control -z`),
   20 requests are sent one after the other, and the counters dumped. Unlike
   CPU time, the count is the same on a fast host and a slow one: it is the
@@ -432,7 +485,11 @@ fn method(w: &mut String) {
   store with their values inlined, written to a pgbench script (one transaction = one
   dashboard request's statements, autocommit like the server), and run with
   `pgbench -n -M prepared -c <clients> -j <clients> -T <duration>`. The server's dashboard
-  req/s is compared with pgbench's tps.
+  req/s is compared with pgbench's tps. **CPU all in** puts the machine's CPU per dashboard
+  request (server, its PostgreSQL backends, the load generator) beside its CPU per pgbench
+  transaction (the backends, pgbench). The load generator's and pgbench's CPU are read as
+  this process's waited-for children's (`cutime`, `cstime`); pgbench's backends' as the
+  postmaster's, once they have exited (so a background worker exiting meanwhile counts too).
 - **Write path**: while the dashboard clients read as fast as they can, 4 more clients send
   `setRenewalOwner` at a fixed total rate; the achieved rate and errors are reported.
 - **Data**: five partners holding 50/25/15/7/3 % of the customers, one renewal per customer
@@ -440,4 +497,81 @@ fn method(w: &mut String) {
   largest partner's. Mutations run on that partner's customers (`endServices` on the smallest
   partner's, restored afterwards)."
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> BenchArgs {
+        BenchArgs {
+            database_urls: vec!["postgres://localhost/bench".to_owned()],
+            renewals: vec![100_000],
+            clients: 4,
+            duration: 10,
+            write_rate: 200.0,
+            output: "BENCHMARKS.md".into(),
+            reseed: false,
+            seed: 7,
+            today: crate::bench::default_today(),
+        }
+    }
+
+    /// The pgbench floor's verdict, with the CPU of every process on both sides.
+    #[test]
+    fn the_floor_is_reported_with_the_cpu_of_every_process() {
+        let dashboard = Scenario {
+            clients: 4,
+            outcome: Outcome {
+                name: "dashboard".to_owned(),
+                requests: 10_000,
+                elapsed_s: 10.0,
+                ..Outcome::default()
+            },
+            server_cpu_ms: 0.8,
+            database_cpu_ms: Some(1.0),
+            generator_cpu_ms: 0.1,
+            statements: 6.0,
+        };
+        let floor = Floor {
+            tps: 2_000.0,
+            latency_ms: 2.0,
+            statements: 6,
+            script: "bench-data/pgbench.sql".into(),
+            pgbench_cpu_ms: 0.15,
+            backends_cpu_ms: Some(0.8),
+        };
+        let result = SizeResult {
+            backend: "PostgreSQL",
+            renewals: 100_000,
+            clients: 4,
+            seeding: Seeding::default(),
+            total_count: 1,
+            statements_by_page_size: vec![(50, 6)],
+            scenarios: vec![dashboard],
+            mixed: Vec::new(),
+            write_rate: 200.0,
+            pgbench: Some(floor),
+            dashboard_sql: Vec::new(),
+            peak_rss_mib: 30.0,
+            instructions_per_request: None,
+        };
+        let text = markdown(&args(), "a machine", &[result]);
+        assert!(
+            text.contains(
+                "| PostgreSQL: throughput at 4 clients ≥ 70 % of pgbench | PostgreSQL | 100k | \
+                 1000 req/s vs pgbench 2000 tps (6 statements): 50 %; CPU all in: 1.90 ms per \
+                 request, 0.95 ms per pgbench transaction | **missed** |"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "CPU all in: 1.90 ms per dashboard request (server 0.80, PostgreSQL backends \
+                 1.00, load generator 0.10); 0.95 ms per pgbench transaction (backends 0.80, \
+                 pgbench 0.15)."
+            ),
+            "{text}"
+        );
+    }
 }

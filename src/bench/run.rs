@@ -289,12 +289,17 @@ async fn scenarios(ctx: &Ctx, renewals: u64, args: &BenchArgs) -> anyhow::Result
     restore_owners(&ctx.target, args.seed, &customers).await?;
 
     let floor = if ctx.target.backend == DatabaseBackend::Postgres {
+        let postmaster = postgres_backends(ctx)
+            .await?
+            .and_then(|pids| pids.first().copied())
+            .and_then(probe::parent);
         Some(
             pgbench::floor(
                 &ctx.target,
                 &dashboard_sql,
                 ctx.clients,
                 ctx.duration_ms / 1000,
+                postmaster,
             )
             .await?,
         )
@@ -433,6 +438,8 @@ struct Driven {
     outcomes: Vec<Outcome>,
     server_cpu: Duration,
     database_cpu: Option<Duration>,
+    /// The load generator's CPU time (its process, waited for).
+    generator_cpu: Duration,
     statements: u64,
 }
 
@@ -442,6 +449,7 @@ async fn drive(ctx: &Ctx, workloads: Vec<Workload>, duration_ms: u64) -> anyhow:
     let db_before = backends.as_ref().map(|pids| probe::cpu_time_of(pids));
     let statements_before = ctx.store.statement_count();
     let cpu_before = probe::own_cpu_time();
+    let children_before = probe::waited_children_cpu_time("self").unwrap_or_default();
     let outcomes = in_child(&Spec {
         addr: ctx.addr,
         duration_ms,
@@ -449,6 +457,9 @@ async fn drive(ctx: &Ctx, workloads: Vec<Workload>, duration_ms: u64) -> anyhow:
     })
     .await?;
     let server_cpu = probe::own_cpu_time().saturating_sub(cpu_before);
+    let generator_cpu = probe::waited_children_cpu_time("self")
+        .unwrap_or_default()
+        .saturating_sub(children_before);
     let statements = ctx.store.statement_count() - statements_before;
     // Backends opened during the run count from zero.
     let database_cpu = match (postgres_backends(ctx).await?, db_before) {
@@ -459,6 +470,7 @@ async fn drive(ctx: &Ctx, workloads: Vec<Workload>, duration_ms: u64) -> anyhow:
         outcomes,
         server_cpu,
         database_cpu,
+        generator_cpu,
         statements,
     })
 }
@@ -476,6 +488,7 @@ async fn measure(ctx: &Ctx, workload: Workload, duration_ms: u64) -> anyhow::Res
         database_cpu_ms: driven
             .database_cpu
             .map(|cpu| cpu.as_secs_f64() * 1000.0 / requests),
+        generator_cpu_ms: driven.generator_cpu.as_secs_f64() * 1000.0 / requests,
         statements: driven.statements as f64 / requests,
         outcome,
     })
