@@ -36,7 +36,7 @@ fn customer_history(arguments: &str) -> String {
     let after = after_variable(arguments);
     let history = history_field(arguments);
     format!(
-        "query($id: ID!{after}) {{ customer(id: $id) {{ {history} {{ nodes {{ {EVENT} }} pageInfo {{ hasNextPage hasPreviousPage endCursor }} }} }} }}"
+        "query($id: ID!{after}) {{ customer(id: $id) {{ {history} {{ nodes {{ {EVENT} }} pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }} }} }} }}"
     )
 }
 
@@ -142,6 +142,15 @@ async fn a_customers_history_pages_newest_first(backend: Backend) {
         .collect();
     assert_eq!(sizes, [2, 2, 1]);
     assert_eq!(nodes(&paged), *events, "each event once, in order");
+    // The second page after the first's start cursor: all but its first event.
+    let start = app
+        .data(
+            &customer_history("first: 2, after: $after"),
+            json!({ "id": customers[0], "after": paged[1]["pageInfo"]["startCursor"] }),
+        )
+        .await["customer"]["history"]["nodes"]
+        .clone();
+    assert_eq!(start, json!([events[3], events[4]]));
     let flags: Vec<(&Value, &Value)> = paged
         .iter()
         .map(|p| {
@@ -191,7 +200,7 @@ async fn customers_read_together_get_their_own_pages(backend: Backend) {
     let before = app.store.statement_count();
     let together = app
         .data(
-            &format!("{{ renewals(first: 2) {{ nodes {{ customer {{ id history(first: 3) {{ nodes {{ {EVENT} }} pageInfo {{ hasNextPage hasPreviousPage endCursor }} }} }} }} }} }}"),
+            &format!("{{ renewals(first: 2) {{ nodes {{ customer {{ id history(first: 3) {{ nodes {{ {EVENT} }} pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }} }} }} }} }} }}"),
             json!({}),
         )
         .await;

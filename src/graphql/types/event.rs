@@ -32,17 +32,15 @@ impl<T: OutputType> HistoryConnection<T> {
     ) -> Self {
         let has_next_page = rows.len() as u64 >= page.limit;
         rows.truncate(page.limit.saturating_sub(1) as usize);
-        let end_cursor = rows
-            .last()
-            .map(|row| cursor::encode_history(customer_id, row.id));
+        let cursor_at = |row: &customer_event::Model| cursor::encode_history(customer_id, row.id);
         Self {
-            nodes: rows.into_iter().filter_map(event).collect(),
             page_info: PageInfo {
                 has_next_page,
                 has_previous_page: page.before_id.is_some(),
-                start_cursor: None,
-                end_cursor,
+                start_cursor: rows.first().map(cursor_at),
+                end_cursor: rows.last().map(cursor_at),
             },
+            nodes: rows.into_iter().filter_map(event).collect(),
         }
     }
 }
