@@ -6,6 +6,7 @@
 mod helpers;
 
 mod bad_input;
+mod bench_data;
 mod cli;
 mod concurrency;
 mod counts;
