@@ -20,6 +20,7 @@ pub mod queries;
 pub mod report;
 pub mod run;
 pub mod target;
+pub mod transport;
 
 /// The rate limit the measured servers run with: the limiter stays in the
 /// path (on PostgreSQL, a statement per request), with a budget no benchmark

@@ -43,14 +43,18 @@ pub struct SizeResult {
     pub mixed: Vec<Outcome>,
     pub write_rate: f64,
     pub pgbench: Option<Floor>,
+    /// The dashboard's statements run raw through the server's stack
+    /// ([`transport`](super::transport)), beside the pgbench floor.
+    pub transport: Option<Scenario>,
     pub dashboard_sql: Vec<String>,
     pub peak_rss_mib: f64,
     /// Instructions the server executes per dashboard request (callgrind), if valgrind is here.
     pub instructions_per_request: Option<u64>,
 }
 
-/// What a dashboard request costs the machine's CPU, all processes counted,
-/// beside what a pgbench transaction of the same statements costs it (ms).
+/// What a request (of the dashboard, or of the transport floor) costs the
+/// machine's CPU, all processes counted, beside what a pgbench transaction of
+/// the same statements costs it (ms).
 struct CpuAllIn {
     server: f64,
     backends: f64,
@@ -60,11 +64,11 @@ struct CpuAllIn {
 }
 
 impl CpuAllIn {
-    fn of(dashboard: &Scenario, floor: &Floor) -> Option<Self> {
+    fn of(scenario: &Scenario, floor: &Floor) -> Option<Self> {
         Some(Self {
-            server: dashboard.server_cpu_ms,
-            backends: dashboard.database_cpu_ms?,
-            generator: dashboard.generator_cpu_ms,
+            server: scenario.server_cpu_ms,
+            backends: scenario.database_cpu_ms?,
+            generator: scenario.generator_cpu_ms,
             pgbench_backends: floor.backends_cpu_ms?,
             pgbench: floor.pgbench_cpu_ms,
         })
@@ -283,6 +287,13 @@ fn targets(w: &mut String, args: &BenchArgs, results: &[SizeResult]) {
                 cpu.transaction()
             )
         });
+        let transport = r.transport.as_ref().map_or_else(String::new, |t| {
+            format!(
+                "; the statements alone through the server's stack: {:.0} req/s, {:.0} %",
+                t.outcome.per_second(),
+                t.outcome.per_second() / floor.tps.max(f64::MIN_POSITIVE) * 100.0
+            )
+        });
         row(
             &format!(
                 "PostgreSQL: throughput at {} clients ≥ 70 % of pgbench",
@@ -290,7 +301,7 @@ fn targets(w: &mut String, args: &BenchArgs, results: &[SizeResult]) {
             ),
             r,
             format!(
-                "{:.0} req/s vs pgbench {:.0} tps ({} statements): {:.0} %{cpu}",
+                "{:.0} req/s vs pgbench {:.0} tps ({} statements): {:.0} %{cpu}{transport}",
                 d.outcome.per_second(),
                 floor.tps,
                 floor.statements,
@@ -441,6 +452,30 @@ fn detail(w: &mut String, r: &SizeResult) {
                 cpu.pgbench,
             );
         }
+        if let Some(t) = &r.transport {
+            let _ = write!(
+                w,
+                "Transport floor: {:.0} req/s ({:.0} % of pgbench, p50 {:.2} ms, {} errors) with the same \
+                 statements run raw through the server's stack (HTTP, a pooled connection per request, \
+                 SeaORM and sqlx; no GraphQL)",
+                t.outcome.per_second(),
+                t.outcome.per_second() / floor.tps.max(f64::MIN_POSITIVE) * 100.0,
+                t.outcome.p50_ms,
+                t.outcome.errors,
+            );
+            if let Some(cpu) = CpuAllIn::of(t, floor) {
+                let _ = write!(
+                    w,
+                    "; CPU all in: {:.2} ms per request (server {:.2}, PostgreSQL backends {:.2}, \
+                     load generator {:.2})",
+                    cpu.request(),
+                    cpu.server,
+                    cpu.backends,
+                    cpu.generator,
+                );
+            }
+            let _ = writeln!(w, ".");
+        }
     }
     let _ = writeln!(
         w,
@@ -490,6 +525,12 @@ fn method(w: &mut String) {
   transaction (the backends, pgbench). The load generator's and pgbench's CPU are read as
   this process's waited-for children's (`cutime`, `cstime`); pgbench's backends' as the
   postmaster's, once they have exited (so a background worker exiting meanwhile counts too).
+  The **transport floor** runs the same captured statements through the server's own stack: a
+  second server in the benchmark process, with the same HTTP layers and one pooled connection
+  per request through SeaORM and sqlx, answers each request by running them and counting their
+  rows, with no GraphQL, no decoding and no JSON of the rows. It is driven like the dashboard,
+  just before pgbench; what it misses of the floor, the stack takes before the server does any
+  work of its own.
 - **Write path**: while the dashboard clients read as fast as they can, 4 more clients send
   `setRenewalOwner` at a fixed total rate; the achieved rate and errors are reported.
 - **Data**: five partners holding 50/25/15/7/3 % of the customers, one renewal per customer
@@ -533,6 +574,17 @@ mod tests {
             generator_cpu_ms: 0.1,
             statements: 6.0,
         };
+        let transport = Scenario {
+            outcome: Outcome {
+                name: "transport floor".to_owned(),
+                requests: 15_000,
+                elapsed_s: 10.0,
+                p50_ms: 2.5,
+                ..Outcome::default()
+            },
+            server_cpu_ms: 0.3,
+            ..dashboard.clone()
+        };
         let floor = Floor {
             tps: 2_000.0,
             latency_ms: 2.0,
@@ -552,6 +604,7 @@ mod tests {
             mixed: Vec::new(),
             write_rate: 200.0,
             pgbench: Some(floor),
+            transport: Some(transport),
             dashboard_sql: Vec::new(),
             peak_rss_mib: 30.0,
             instructions_per_request: None,
@@ -561,7 +614,8 @@ mod tests {
             text.contains(
                 "| PostgreSQL: throughput at 4 clients ≥ 70 % of pgbench | PostgreSQL | 100k | \
                  1000 req/s vs pgbench 2000 tps (6 statements): 50 %; CPU all in: 1.90 ms per \
-                 request, 0.95 ms per pgbench transaction | **missed** |"
+                 request, 0.95 ms per pgbench transaction; the statements alone through the \
+                 server's stack: 1500 req/s, 75 % | **missed** |"
             ),
             "{text}"
         );
@@ -569,7 +623,10 @@ mod tests {
             text.contains(
                 "CPU all in: 1.90 ms per dashboard request (server 0.80, PostgreSQL backends \
                  1.00, load generator 0.10); 0.95 ms per pgbench transaction (backends 0.80, \
-                 pgbench 0.15)."
+                 pgbench 0.15).\nTransport floor: 1500 req/s (75 % of pgbench, p50 2.50 ms, 0 \
+                 errors) with the same statements run raw through the server's stack (HTTP, a \
+                 pooled connection per request, SeaORM and sqlx; no GraphQL); CPU all in: 1.40 ms \
+                 per request (server 0.30, PostgreSQL backends 1.00, load generator 0.10)."
             ),
             "{text}"
         );

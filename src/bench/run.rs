@@ -13,6 +13,7 @@ use super::{
     instructions, pgbench, probe, queries,
     report::{Scenario, SizeResult},
     target::Target,
+    transport,
 };
 use crate::{
     app::{App, ServeConfig, Settings},
@@ -288,6 +289,18 @@ async fn scenarios(ctx: &Ctx, renewals: u64, args: &BenchArgs) -> anyhow::Result
     let mixed = drive(ctx, vec![readers, writers], ctx.duration_ms).await?;
     restore_owners(&ctx.target, args.seed, &customers).await?;
 
+    let transport = if ctx.target.backend == DatabaseBackend::Postgres {
+        Some(
+            transport_floor(
+                ctx,
+                &dashboard_sql,
+                read("transport floor", &dashboard, first_page),
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
     let floor = if ctx.target.backend == DatabaseBackend::Postgres {
         let postmaster = postgres_backends(ctx)
             .await?
@@ -318,10 +331,31 @@ async fn scenarios(ctx: &Ctx, renewals: u64, args: &BenchArgs) -> anyhow::Result
         mixed: mixed.outcomes,
         write_rate: args.write_rate,
         pgbench: floor,
+        transport,
         dashboard_sql,
         peak_rss_mib: probe::peak_rss_mib(),
         instructions_per_request: instructions,
     })
+}
+
+/// The dashboard's `statements` run raw through the server's stack
+/// ([`transport`]), driven by `workload` for as long as the dashboard.
+async fn transport_floor(
+    ctx: &Ctx,
+    statements: &[String],
+    workload: Workload,
+) -> anyhow::Result<Scenario> {
+    let server = transport::start(ctx.store.clone(), statements.to_vec()).await?;
+    let at_floor = Ctx {
+        addr: server.addr,
+        store: ctx.store.clone(),
+        target: ctx.target.clone(),
+        clients: ctx.clients,
+        duration_ms: ctx.duration_ms,
+    };
+    let scenario = measure(&at_floor, workload, ctx.duration_ms).await;
+    server.stop().await?;
+    scenario
 }
 
 /// Instructions per dashboard request under callgrind, if valgrind is here.

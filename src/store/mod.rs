@@ -18,7 +18,8 @@ use std::{sync::Arc, time::Duration};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
-    DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    DatabaseTransaction, DbErr, SqliteTransactionMode, Statement, TransactionOptions,
+    TransactionTrait,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
@@ -197,6 +198,14 @@ impl Store {
     /// [`opaque`] for this store's database.
     pub fn opaque(&self, value: impl Into<sea_orm::Value>) -> sea_orm::sea_query::Expr {
         opaque(self.backend(), value)
+    }
+
+    /// Runs `sql` as this store's reads run (on PostgreSQL, a request's store
+    /// runs them on its connection) and returns how many rows it returned.
+    /// For the benchmark's transport floor, which runs captured statements.
+    pub async fn read_raw(&self, sql: &str) -> Result<usize, DbErr> {
+        let statement = Statement::from_string(self.backend(), sql);
+        Ok(self.read.query_all_raw(statement).await?.len())
     }
 
     /// The read pool.

@@ -6,7 +6,7 @@
 mod helpers;
 
 mod bad_input;
-mod bench_data;
+mod bench;
 mod cli;
 mod concurrency;
 mod counts;

@@ -1,12 +1,16 @@
-//! The benchmark's data set is the same in either database, although it gets
-//! there by different roads: multi-row `INSERT`s and tallies kept by triggers
-//! on SQLite, `COPY` with triggers off and tallies rebuilt once on PostgreSQL.
+//! The benchmark's own parts that can be wrong without any target noticing:
+//! its data set, the same in either database although it gets there by
+//! different roads (multi-row `INSERT`s and tallies kept by triggers on
+//! SQLite, `COPY` with triggers off and tallies rebuilt once on PostgreSQL),
+//! and the transport floor's server.
 
 use entity::{customer, partner, partner_user, product, product_renewal, renewal};
 use renewals::{bench, store::Store};
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder, Statement};
 
-use crate::helpers::{Backend, TestDb, postgres_url};
+use serde_json::json;
+
+use crate::helpers::{Backend, TestDb, db_tests, postgres_url};
 
 /// Renewals loaded: more than one loading chunk would be slow for a test; the
 /// chunking is covered by the generator's unit tests.
@@ -123,3 +127,38 @@ async fn the_benchmark_data_set_is_the_same_in_sqlite_and_postgresql() {
     assert!(!sqlite.owner_tally.is_empty());
     assert_eq!(sqlite, postgres);
 }
+
+/// The transport floor's server runs the statements it was given, all of
+/// them, for every request, and reports a failing one as the load generator's
+/// error.
+async fn the_transport_floor_runs_its_statements(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let statements = vec![
+        "SELECT 1 AS n UNION ALL SELECT 2".to_owned(),
+        "SELECT 3 AS n".to_owned(),
+    ];
+    let server = bench::transport::start(store.clone(), statements)
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let before = store.statement_count();
+        let body = bench::client::request(server.addr, "any", "{ any }", json!({}))
+            .await
+            .unwrap();
+        assert_eq!(body, json!({ "data": { "rows": 3 } }));
+        assert_eq!(store.statement_count() - before, 2);
+    }
+    server.stop().await.unwrap();
+
+    let failing = bench::transport::start(store, vec!["SELECT * FROM no_such_table".to_owned()])
+        .await
+        .unwrap();
+    let error = bench::client::request(failing.addr, "any", "{ any }", json!({}))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("500"), "{error}");
+    failing.stop().await.unwrap();
+}
+
+db_tests!(the_transport_floor_runs_its_statements);
