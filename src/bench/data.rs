@@ -427,7 +427,8 @@ pub async fn loader_connection(url: &str) -> anyhow::Result<DatabaseConnection> 
     Ok(db)
 }
 
-/// Loads `rows` into PostgreSQL with `COPY`.
+/// Loads `rows` into PostgreSQL with `COPY`, through the loader's pool of one
+/// connection ([`loader_connection`]): the one `load` turned triggers off on.
 async fn copy(db: &DatabaseConnection, rows: &Rows) -> anyhow::Result<()> {
     let (statement, data) = rows.copy();
     let mut copy = db

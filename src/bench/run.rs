@@ -289,35 +289,24 @@ async fn scenarios(ctx: &Ctx, renewals: u64, args: &BenchArgs) -> anyhow::Result
     let mixed = drive(ctx, vec![readers, writers], ctx.duration_ms).await?;
     restore_owners(&ctx.target, args.seed, &customers).await?;
 
-    let transport = if ctx.target.backend == DatabaseBackend::Postgres {
-        Some(
-            transport_floor(
-                ctx,
-                &dashboard_sql,
-                read("transport floor", &dashboard, first_page),
-            )
-            .await?,
-        )
-    } else {
-        None
-    };
-    let floor = if ctx.target.backend == DatabaseBackend::Postgres {
+    let (transport, floor) = if ctx.target.backend == DatabaseBackend::Postgres {
+        let workload = read("transport floor", &dashboard, first_page);
+        let transport = transport_floor(ctx, &dashboard_sql, workload).await?;
         let postmaster = postgres_backends(ctx)
             .await?
             .and_then(|pids| pids.first().copied())
             .and_then(probe::parent);
-        Some(
-            pgbench::floor(
-                &ctx.target,
-                &dashboard_sql,
-                ctx.clients,
-                ctx.duration_ms / 1000,
-                postmaster,
-            )
-            .await?,
+        let floor = pgbench::floor(
+            &ctx.target,
+            &dashboard_sql,
+            ctx.clients,
+            ctx.duration_ms / 1000,
+            postmaster,
         )
+        .await?;
+        (Some(transport), Some(floor))
     } else {
-        None
+        (None, None)
     };
     let instructions = instruction_count(ctx, args, &token, &dashboard).await;
     Ok(SizeResult {
