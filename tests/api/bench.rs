@@ -6,8 +6,9 @@
 
 use entity::{customer, partner, partner_user, product, product_renewal, renewal};
 use renewals::{bench, store::Store};
-use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder, Statement};
-
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder, Statement, TryGetableMany,
+};
 use serde_json::json;
 
 use crate::helpers::{Backend, TestDb, db_tests, postgres_url};
@@ -32,68 +33,46 @@ struct Everything {
     owner_tally: Vec<OwnerTally>,
 }
 
-async fn rows(db: &DatabaseConnection, sql: &str) -> Vec<sea_orm::QueryResult> {
+/// Every row of a table, in id order.
+async fn by_id<E: EntityTrait>(db: &DatabaseConnection, id: E::Column) -> Vec<E::Model> {
+    E::find().order_by_asc(id).all(db).await.unwrap()
+}
+
+/// The rows of `sql`, as tuples of its columns.
+async fn tuples<T: TryGetableMany>(db: &DatabaseConnection, sql: &str) -> Vec<T> {
     db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
         .await
         .unwrap()
+        .iter()
+        .map(|row| row.try_get_many_by_index().unwrap())
+        .collect()
 }
 
 impl Everything {
     async fn read(db: &DatabaseConnection) -> Self {
-        let renewal_tally = rows(
-            db,
-            "SELECT partner_id, CAST(renewal_date AS TEXT) AS renewal_date, status, \
-             CASE WHEN services_ended THEN 1 ELSE 0 END AS ended, renewals \
-             FROM renewal_tally ORDER BY 1, 2, 3, 4",
-        )
-        .await
-        .iter()
-        .map(|r| r.try_get_many_by_index().unwrap())
-        .collect();
-        let owner_tally = rows(
-            db,
-            "SELECT partner_id, owner_party, notify_user_id, status, \
-             CASE WHEN services_ended THEN 1 ELSE 0 END AS ended, \
-             CAST(renewal_date AS TEXT) AS renewal_date, renewals \
-             FROM renewal_owner_tally ORDER BY 1, 2, 3, 4, 5, 6",
-        )
-        .await
-        .iter()
-        .map(|r| r.try_get_many_by_index().unwrap())
-        .collect();
         Self {
-            products: product::Entity::find()
-                .order_by_asc(product::Column::Id)
-                .all(db)
-                .await
-                .unwrap(),
-            partners: partner::Entity::find()
-                .order_by_asc(partner::Column::Id)
-                .all(db)
-                .await
-                .unwrap(),
-            users: partner_user::Entity::find()
-                .order_by_asc(partner_user::Column::Id)
-                .all(db)
-                .await
-                .unwrap(),
-            customers: customer::Entity::find()
-                .order_by_asc(customer::Column::Id)
-                .all(db)
-                .await
-                .unwrap(),
-            renewals: renewal::Entity::find()
-                .order_by_asc(renewal::Column::Id)
-                .all(db)
-                .await
-                .unwrap(),
-            product_renewals: product_renewal::Entity::find()
-                .order_by_asc(product_renewal::Column::Id)
-                .all(db)
-                .await
-                .unwrap(),
-            renewal_tally,
-            owner_tally,
+            products: by_id::<product::Entity>(db, product::Column::Id).await,
+            partners: by_id::<partner::Entity>(db, partner::Column::Id).await,
+            users: by_id::<partner_user::Entity>(db, partner_user::Column::Id).await,
+            customers: by_id::<customer::Entity>(db, customer::Column::Id).await,
+            renewals: by_id::<renewal::Entity>(db, renewal::Column::Id).await,
+            product_renewals: by_id::<product_renewal::Entity>(db, product_renewal::Column::Id)
+                .await,
+            renewal_tally: tuples(
+                db,
+                "SELECT partner_id, CAST(renewal_date AS TEXT) AS renewal_date, status, \
+                 CASE WHEN services_ended THEN 1 ELSE 0 END AS ended, renewals \
+                 FROM renewal_tally ORDER BY 1, 2, 3, 4",
+            )
+            .await,
+            owner_tally: tuples(
+                db,
+                "SELECT partner_id, owner_party, notify_user_id, status, \
+                 CASE WHEN services_ended THEN 1 ELSE 0 END AS ended, \
+                 CAST(renewal_date AS TEXT) AS renewal_date, renewals \
+                 FROM renewal_owner_tally ORDER BY 1, 2, 3, 4, 5, 6",
+            )
+            .await,
         }
     }
 }
