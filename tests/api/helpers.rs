@@ -17,7 +17,9 @@ use renewals::{
     seed::{self, Dataset},
     store::{Store, StoreOptions},
 };
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::{
+    ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, QueryResult, Statement,
+};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -483,4 +485,17 @@ impl CustomerBuilder {
         }
         renewals::graphql::ids::encode(renewals::graphql::ids::NodeKind::Renewal, renewal.id).0
     }
+}
+
+/// The plan of `sql`: `EXPLAIN (FORMAT JSON)` on PostgreSQL (one row, its
+/// `QUERY PLAN`), `EXPLAIN QUERY PLAN` on SQLite (a row per step, `detail`).
+pub async fn explain(db: &DatabaseConnection, sql: &str) -> Vec<QueryResult> {
+    let backend = db.get_database_backend();
+    let explain = match backend {
+        DatabaseBackend::Postgres => format!("EXPLAIN (FORMAT JSON) {sql}"),
+        _ => format!("EXPLAIN QUERY PLAN {sql}"),
+    };
+    db.query_all_raw(Statement::from_string(backend, explain))
+        .await
+        .unwrap_or_else(|e| panic!("EXPLAIN {sql}: {e}"))
 }

@@ -3,10 +3,10 @@
 //! page of many customers' histories, each its own; a cursor pages only the
 //! history it came from.
 
-use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+use sea_orm::{ConnectionTrait, DatabaseBackend};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, db_tests, error_codes};
+use crate::helpers::{Backend, TestApp, db_tests, error_codes, explain};
 
 const SET_OWNER: &str = "mutation($input: SetRenewalOwnerInput!) { setRenewalOwner(input: $input) { userErrors { code } } }";
 const SET_DEFAULT: &str = "mutation($input: SetDefaultRenewalOwnerInput!) { setDefaultRenewalOwner(input: $input) { userErrors { code } } }";
@@ -349,14 +349,7 @@ db_tests!(
 async fn event_scans(app: &TestApp, sql: &str) -> Vec<String> {
     let db = app.store.reader();
     let backend = db.get_database_backend();
-    let explain = match backend {
-        DatabaseBackend::Postgres => format!("EXPLAIN (FORMAT JSON) {sql}"),
-        _ => format!("EXPLAIN QUERY PLAN {sql}"),
-    };
-    let rows = db
-        .query_all_raw(Statement::from_string(backend, explain))
-        .await
-        .unwrap();
+    let rows = explain(db, sql).await;
     let mut scans = Vec::new();
     if backend == DatabaseBackend::Postgres {
         fn walk(plan: &Value, scans: &mut Vec<String>) {

@@ -28,7 +28,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::helpers::{Backend, TestDb, db_tests};
+use crate::helpers::{Backend, TestDb, db_tests, explain};
 
 const RENEWALS: u64 = 20_000;
 
@@ -129,14 +129,7 @@ fn full_scans_pg(plan: &Value, found: &mut Vec<String>) {
 
 async fn full_scans(db: &DatabaseConnection, sql: &str) -> Vec<String> {
     let backend = db.get_database_backend();
-    let explain = match backend {
-        DatabaseBackend::Postgres => format!("EXPLAIN (FORMAT JSON) {sql}"),
-        _ => format!("EXPLAIN QUERY PLAN {sql}"),
-    };
-    let rows = db
-        .query_all_raw(Statement::from_string(backend, explain))
-        .await
-        .unwrap_or_else(|e| panic!("EXPLAIN {sql}: {e}"));
+    let rows = explain(db, sql).await;
     let mut found = Vec::new();
     if backend == DatabaseBackend::Postgres {
         let plan: Value = rows[0].try_get("", "QUERY PLAN").unwrap();
