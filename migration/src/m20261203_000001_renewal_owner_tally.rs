@@ -130,41 +130,47 @@ const POSTGRES_UP: &[&str] = &[
     "CREATE TRIGGER renewal_owner_tally_renewal
      AFTER INSERT OR DELETE OR UPDATE OF partner_id, customer_id, status, renewal_date ON renewal
      FOR EACH ROW EXECUTE FUNCTION renewal_owner_tally_on_renewal()",
-    "CREATE FUNCTION renewal_owner_tally_on_customer() RETURNS trigger LANGUAGE plpgsql AS $$
-     BEGIN
-        IF OLD.owner_party IS NOT DISTINCT FROM NEW.owner_party
-           AND OLD.owner_notify_user_id IS NOT DISTINCT FROM NEW.owner_notify_user_id
-           AND (OLD.services_ended_at IS NULL) = (NEW.services_ended_at IS NULL) THEN
-            RETURN NULL;
-        END IF;
-        IF OLD.owner_party IS NOT NULL THEN
-            INSERT INTO renewal_owner_tally AS t (partner_id, owner_party, notify_user_id,
-                status, services_ended, renewal_date, renewals)
-            SELECT r.partner_id, OLD.owner_party, COALESCE(OLD.owner_notify_user_id, 0),
-                r.status, OLD.services_ended_at IS NOT NULL, r.renewal_date, -COUNT(*)
-            FROM renewal r WHERE r.customer_id = OLD.id
-            GROUP BY r.partner_id, r.status, r.renewal_date
-            ON CONFLICT (partner_id, owner_party, notify_user_id, status, services_ended,
-                renewal_date)
-            DO UPDATE SET renewals = t.renewals + EXCLUDED.renewals;
-        END IF;
-        IF NEW.owner_party IS NOT NULL THEN
-            INSERT INTO renewal_owner_tally AS t (partner_id, owner_party, notify_user_id,
-                status, services_ended, renewal_date, renewals)
-            SELECT r.partner_id, NEW.owner_party, COALESCE(NEW.owner_notify_user_id, 0),
-                r.status, NEW.services_ended_at IS NOT NULL, r.renewal_date, COUNT(*)
-            FROM renewal r WHERE r.customer_id = NEW.id
-            GROUP BY r.partner_id, r.status, r.renewal_date
-            ON CONFLICT (partner_id, owner_party, notify_user_id, status, services_ended,
-                renewal_date)
-            DO UPDATE SET renewals = t.renewals + EXCLUDED.renewals;
-        END IF;
-        RETURN NULL;
-     END $$",
-    "CREATE TRIGGER renewal_owner_tally_customer
-     AFTER UPDATE OF owner_party, owner_notify_user_id, services_ended_at ON customer
-     FOR EACH ROW EXECUTE FUNCTION renewal_owner_tally_on_customer()",
+    POSTGRES_CUSTOMER_FUNCTION,
+    POSTGRES_CUSTOMER_TRIGGER,
 ];
+
+/// The row trigger on `customer` (PostgreSQL), replaced by a statement trigger
+/// in `m20261206_000001_owner_tally_in_key_order`, whose `down` restores it.
+pub(crate) const POSTGRES_CUSTOMER_FUNCTION: &str =
+    "CREATE FUNCTION renewal_owner_tally_on_customer() RETURNS trigger LANGUAGE plpgsql AS $$
+ BEGIN
+    IF OLD.owner_party IS NOT DISTINCT FROM NEW.owner_party
+       AND OLD.owner_notify_user_id IS NOT DISTINCT FROM NEW.owner_notify_user_id
+       AND (OLD.services_ended_at IS NULL) = (NEW.services_ended_at IS NULL) THEN
+        RETURN NULL;
+    END IF;
+    IF OLD.owner_party IS NOT NULL THEN
+        INSERT INTO renewal_owner_tally AS t (partner_id, owner_party, notify_user_id,
+            status, services_ended, renewal_date, renewals)
+        SELECT r.partner_id, OLD.owner_party, COALESCE(OLD.owner_notify_user_id, 0),
+            r.status, OLD.services_ended_at IS NOT NULL, r.renewal_date, -COUNT(*)
+        FROM renewal r WHERE r.customer_id = OLD.id
+        GROUP BY r.partner_id, r.status, r.renewal_date
+        ON CONFLICT (partner_id, owner_party, notify_user_id, status, services_ended,
+            renewal_date)
+        DO UPDATE SET renewals = t.renewals + EXCLUDED.renewals;
+    END IF;
+    IF NEW.owner_party IS NOT NULL THEN
+        INSERT INTO renewal_owner_tally AS t (partner_id, owner_party, notify_user_id,
+            status, services_ended, renewal_date, renewals)
+        SELECT r.partner_id, NEW.owner_party, COALESCE(NEW.owner_notify_user_id, 0),
+            r.status, NEW.services_ended_at IS NOT NULL, r.renewal_date, COUNT(*)
+        FROM renewal r WHERE r.customer_id = NEW.id
+        GROUP BY r.partner_id, r.status, r.renewal_date
+        ON CONFLICT (partner_id, owner_party, notify_user_id, status, services_ended,
+            renewal_date)
+        DO UPDATE SET renewals = t.renewals + EXCLUDED.renewals;
+    END IF;
+    RETURN NULL;
+ END $$";
+pub(crate) const POSTGRES_CUSTOMER_TRIGGER: &str = "CREATE TRIGGER renewal_owner_tally_customer
+ AFTER UPDATE OF owner_party, owner_notify_user_id, services_ended_at ON customer
+ FOR EACH ROW EXECUTE FUNCTION renewal_owner_tally_on_customer()";
 
 /// Fills the tally from the rows already there (the triggers keep it from then on).
 pub const REFILL: &str = "INSERT INTO renewal_owner_tally (partner_id, owner_party, notify_user_id,

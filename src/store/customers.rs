@@ -10,7 +10,7 @@ use super::{
     Store,
     events::{self, EventKind, NewEvent},
     failures::with_retries,
-    partners::{default_owner, is_partner_user, lock_partner},
+    partners::{PartnerLock, default_owner, is_partner_user, lock_partner},
 };
 use crate::domain::owner::{OwnerChoice, RenewalOwner, effective_owner};
 
@@ -101,9 +101,12 @@ impl Store {
         actor: &str,
     ) -> Result<Result<(Vec<customer::Model>, partner::Model), SetOwnerError>, DbErr> {
         let txn = self.begin_write().await?;
-        // Every owner change of a partner locks its row first: changes of one
-        // partner apply one after the other, and always in the same lock order.
-        let partner = lock_partner(&txn, partner_id).await?;
+        // The partner's row first, shared: owner changes run side by side, and
+        // the default owner they log stays as read until they commit. Then the
+        // customers, in id order; the tally rows their update writes are
+        // locked in key order (the trigger's upsert). So two changes take the
+        // locks they share in the same order.
+        let partner = lock_partner(&txn, partner_id, PartnerLock::Shared).await?;
         let found = customer::Entity::find()
             .filter(customer::Column::PartnerId.eq(partner_id))
             .filter(customer::Column::Id.is_in(ids.iter().copied()))
@@ -202,7 +205,7 @@ impl Store {
         actor: &str,
     ) -> Result<Result<customer::Model, EndServicesError>, DbErr> {
         let txn = self.begin_write().await?;
-        lock_partner(&txn, partner_id).await?;
+        lock_partner(&txn, partner_id, PartnerLock::Exclusive).await?;
         let ended_at = Utc::now();
         let result = customer::Entity::update_many()
             .col_expr(customer::Column::ServicesEndedAt, Expr::value(ended_at))

@@ -86,7 +86,7 @@ impl Store {
         actor: &str,
     ) -> Result<Result<partner::Model, SetOwnerError>, DbErr> {
         let txn = self.begin_write().await?;
-        let partner = lock_partner(&txn, partner_id).await?;
+        let partner = lock_partner(&txn, partner_id, PartnerLock::Exclusive).await?;
         if let Some(user_id) = choice.notify_user_id
             && !is_partner_user(&txn, partner_id, user_id).await?
         {
@@ -118,17 +118,32 @@ impl Store {
     }
 }
 
-/// Locks the partner's row for the rest of the transaction (a no-op on SQLite,
-/// whose write transactions already run one at a time).
+/// How a write transaction holds its partner's row, until it ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum PartnerLock {
+    /// Alongside the partner's other owner changes (`FOR SHARE`): the
+    /// default owner stays as read until the transaction ends.
+    Shared,
+    /// Alone (`FOR UPDATE`): to change the default owner, or to end services.
+    Exclusive,
+}
+
+/// Locks the partner's row for the rest of the transaction: the first lock of
+/// every write, so that all take their locks in one order. A no-op on SQLite,
+/// whose write transactions already run one at a time.
 pub(super) async fn lock_partner(
     txn: &DatabaseTransaction,
     partner_id: i64,
+    lock: PartnerLock,
 ) -> Result<partner::Model, DbErr> {
-    partner::Entity::find_by_id(partner_id)
-        .lock_exclusive()
-        .one(txn)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound(format!("partner {partner_id}")))
+    let find = partner::Entity::find_by_id(partner_id);
+    match lock {
+        PartnerLock::Shared => find.lock_shared(),
+        PartnerLock::Exclusive => find.lock_exclusive(),
+    }
+    .one(txn)
+    .await?
+    .ok_or_else(|| DbErr::RecordNotFound(format!("partner {partner_id}")))
 }
 
 pub(super) async fn is_partner_user(

@@ -6,19 +6,16 @@
 
 use entity::{customer, partner, partner_user, product, product_renewal, renewal};
 use renewals::{bench, store::Store};
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder, Statement, TryGetableMany,
-};
+use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder};
 use serde_json::json;
 
-use crate::helpers::{Backend, TestDb, db_tests, postgres_url};
+use crate::helpers::{Backend, OwnerTally, TestDb, db_tests, postgres_url, tuples};
 
 /// Renewals loaded: more than one loading chunk would be slow for a test; the
 /// chunking is covered by the generator's unit tests.
 const RENEWALS: u64 = 3_000;
 
 type RenewalTally = (i64, String, String, i32, i64);
-type OwnerTally = (i64, String, i64, String, i32, String, i64);
 
 /// Every row the data set holds, in id (or key) order.
 #[derive(Debug, PartialEq)]
@@ -36,16 +33,6 @@ struct Everything {
 /// Every row of a table, in id order.
 async fn by_id<E: EntityTrait>(db: &DatabaseConnection, id: E::Column) -> Vec<E::Model> {
     E::find().order_by_asc(id).all(db).await.unwrap()
-}
-
-/// The rows of `sql`, as tuples of its columns.
-async fn tuples<T: TryGetableMany>(db: &DatabaseConnection, sql: &str) -> Vec<T> {
-    db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.try_get_many_by_index().unwrap())
-        .collect()
 }
 
 impl Everything {

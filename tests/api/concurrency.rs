@@ -9,7 +9,7 @@ use entity::{customer_event, partner};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, db_tests};
+use crate::helpers::{Backend, TestApp, assert_owner_tally_counts, db_tests};
 
 const SET_OWNER: &str = "mutation($input: SetRenewalOwnerInput!) { setRenewalOwner(input: $input) { customers { id } userErrors { code } } }";
 const SET_DEFAULT: &str = "mutation($input: SetDefaultRenewalOwnerInput!) { setDefaultRenewalOwner(input: $input) { partner { id } userErrors { code } } }";
@@ -166,8 +166,11 @@ async fn fifty_clients_change_overlapping_customers(app: TestApp) {
         }
     }
 
-    // The partner's default is where the last DEFAULT_OWNER_CHANGED event left it.
+    // The owner tally, written by changes side by side, still counts right.
     let db = app.store.reader();
+    assert_owner_tally_counts(db).await;
+
+    // The partner's default is where the last DEFAULT_OWNER_CHANGED event left it.
     let northwind = partner::Entity::find()
         .filter(partner::Column::Slug.eq("northwind"))
         .one(db)

@@ -19,6 +19,7 @@ use renewals::{
 };
 use sea_orm::{
     ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, QueryResult, Statement,
+    TryGetableMany,
 };
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -498,4 +499,45 @@ pub async fn explain(db: &DatabaseConnection, sql: &str) -> Vec<QueryResult> {
     db.query_all_raw(Statement::from_string(backend, explain))
         .await
         .unwrap_or_else(|e| panic!("EXPLAIN {sql}: {e}"))
+}
+
+/// The rows of `sql`, as tuples of its columns.
+pub async fn tuples<T: TryGetableMany>(db: &DatabaseConnection, sql: &str) -> Vec<T> {
+    db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get_many_by_index().unwrap())
+        .collect()
+}
+
+/// A row of `renewal_owner_tally`: partner, owner party, notified user (0 for
+/// none), status, services ended (0 or 1), renewal date, renewals.
+pub type OwnerTally = (i64, String, i64, String, i32, String, i64);
+
+/// Checks that `renewal_owner_tally` counts what the renewals and their
+/// customers hold, counted afresh (rows that count nothing aside).
+pub async fn assert_owner_tally_counts(db: &DatabaseConnection) {
+    let tally: Vec<OwnerTally> = tuples(
+        db,
+        "SELECT partner_id, owner_party, notify_user_id, status, \
+         CASE WHEN services_ended THEN 1 ELSE 0 END, CAST(renewal_date AS TEXT), renewals \
+         FROM renewal_owner_tally WHERE renewals <> 0 ORDER BY 1, 2, 3, 4, 5, 6",
+    )
+    .await;
+    let recount: Vec<OwnerTally> = tuples(
+        db,
+        "SELECT r.partner_id, c.owner_party, CAST(COALESCE(c.owner_notify_user_id, 0) AS BIGINT), \
+         r.status, CASE WHEN c.services_ended_at IS NULL THEN 0 ELSE 1 END, \
+         CAST(r.renewal_date AS TEXT), COUNT(*) \
+         FROM renewal r JOIN customer c ON c.id = r.customer_id \
+         WHERE c.owner_party IS NOT NULL \
+         GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6",
+    )
+    .await;
+    assert!(
+        !recount.is_empty(),
+        "some customers have owners of their own"
+    );
+    assert_eq!(tally, recount, "renewal_owner_tally against a recount");
 }

@@ -16,6 +16,7 @@ mod history;
 mod http;
 mod limits;
 mod listing;
+mod locks;
 mod mutations;
 mod plans;
 mod rules;
