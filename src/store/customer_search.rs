@@ -10,7 +10,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait},
 };
 
-use super::Store;
+use super::{SortField, Store};
 use crate::domain::search;
 
 /// Up to how many matching customers (of all partners) a page of a search is
@@ -21,6 +21,14 @@ use crate::domain::search;
 /// 2,084 candidates took 12–19 ms against 62 for the walk, 41,667 took 80 ms
 /// against 3.
 const MAX_CANDIDATES_FOR_A_PAGE: u64 = 5_000;
+
+/// The same for a page in customer domain order, whose walk goes through the
+/// partner's customers by domain: a word that starts the matching domains
+/// (`maple` in `maplebakery.example`) is only met where they sort. At a
+/// million renewals the walk passed over a quarter of a million customers
+/// for `maple`: 0.59–0.62 s for a page, against 46–97 ms from its 41,667
+/// candidates (`renewals serve`, one request at a time).
+const MAX_CANDIDATES_FOR_A_DOMAIN_PAGE: u64 = 100_000;
 
 /// The index query for a search: the folded needle as one phrase of trigrams,
 /// which a text holds exactly when it contains the needle. `None` for a needle
@@ -59,16 +67,25 @@ pub(super) fn candidates(phrase: String, within_range: bool) -> Expr {
 }
 
 impl Store {
-    /// Whether few enough customers hold `phrase` for a page to be read from
-    /// its candidates ([`MAX_CANDIDATES_FOR_A_PAGE`]). Reads at most that many
-    /// entries of the index.
-    pub(super) async fn few_customers_hold(&self, phrase: &str) -> Result<bool, DbErr> {
+    /// Whether few enough customers hold `phrase` for a page in `sort` order
+    /// to be read from its candidates ([`MAX_CANDIDATES_FOR_A_PAGE`],
+    /// [`MAX_CANDIDATES_FOR_A_DOMAIN_PAGE`]). Reads at most that many entries
+    /// of the index.
+    pub(super) async fn few_customers_hold(
+        &self,
+        phrase: &str,
+        sort: SortField,
+    ) -> Result<bool, DbErr> {
+        let max = match sort {
+            SortField::CustomerDomain => MAX_CANDIDATES_FOR_A_DOMAIN_PAGE,
+            _ => MAX_CANDIDATES_FOR_A_PAGE,
+        };
         let statement = Statement::from_sql_and_values(
             self.backend(),
             format!(
                 "SELECT COUNT(*) AS n FROM (SELECT 1 FROM customer_search \
                  WHERE customer_search MATCH ? LIMIT {})",
-                MAX_CANDIDATES_FOR_A_PAGE + 1
+                max + 1
             ),
             [phrase.into()],
         );
@@ -76,7 +93,7 @@ impl Store {
             Some(row) => row.try_get("", "n")?,
             None => 0,
         };
-        Ok(u64::try_from(n).is_ok_and(|n| n <= MAX_CANDIDATES_FOR_A_PAGE))
+        Ok(u64::try_from(n).is_ok_and(|n| n <= max))
     }
 }
 

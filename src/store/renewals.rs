@@ -299,7 +299,11 @@ impl RenewalList {
         search_candidates: bool,
     ) -> Select<renewal::Entity> {
         let mut select = renewal::Entity::find();
-        if page && backend == DatabaseBackend::Sqlite && self.customers_first() {
+        if page
+            && backend == DatabaseBackend::Sqlite
+            && !search_candidates
+            && self.customers_first()
+        {
             // SQLite joins the tables of a `CROSS JOIN` in the order written.
             // (sea-query writes no `ON` for one: the join is a condition.)
             QueryTrait::query(&mut select)
@@ -323,7 +327,9 @@ impl RenewalList {
     /// for a page at a million renewals, against 2 ms. Over a shorter range,
     /// few customers have a renewal in it, and the walk would pass most of
     /// them by (0.5 s for one day's rare status, against 1 ms from the range).
-    /// PostgreSQL's planner weighs both orders itself.
+    /// PostgreSQL's planner weighs both orders itself. (A search's page read
+    /// from its candidates starts from them instead, see
+    /// [`Store::search_candidates`].)
     fn customers_first(&self) -> bool {
         const MIN_DAYS: i64 = 28;
         let (from, to) = self.scanned_dates();
@@ -427,9 +433,11 @@ impl Store {
     /// customers from SQLite's trigram index (`customer_search`) rather than
     /// compare every customer of the list: always for a count, which reads
     /// the whole list otherwise (at a million renewals, a search's count took
-    /// up to 1 s), and for a page when few customers match. A page of a common
-    /// word is found sooner in the list's order: its first rows match. Only
-    /// for a needle of three characters or more, which the index can find.
+    /// up to 1 s), and for a page when few customers match (more of them in
+    /// customer domain order, where a word's matches may all sort together).
+    /// A page of a common word is found sooner in the list's order: its first
+    /// rows match. Only for a needle of three characters or more, which the
+    /// index can find.
     async fn search_candidates(&self, list: &RenewalList, page: bool) -> Result<bool, DbErr> {
         if self.backend() != DatabaseBackend::Sqlite {
             return Ok(false);
@@ -445,7 +453,7 @@ impl Store {
         if !page {
             return Ok(true);
         }
-        self.few_customers_hold(&phrase).await
+        self.few_customers_hold(&phrase, list.sort).await
     }
 
     /// The partner's visible renewals among `ids`, with their customers.

@@ -314,8 +314,11 @@ async fn postgres_knows_how_many_customers_notify_each_user() {
 
 /// On SQLite, a search's count reads its candidate customers from the trigram
 /// index, and so does a page of a word few customers hold; a page of a common
-/// word walks the list in its order, where its first rows match. A short
-/// needle, which the index cannot find, walks the list.
+/// word walks the list in its order, where its first rows match. In customer
+/// domain order, where a word's matches may all sort together (`maple…`), a
+/// page reads the candidates of far more common words, and then never walks
+/// the partner's customers by domain. A short needle, which the index cannot
+/// find, walks the list.
 #[tokio::test]
 async fn sqlite_searches_read_their_candidates_from_the_trigram_index() {
     let db = TestDb::new(Backend::Sqlite).await;
@@ -327,31 +330,43 @@ async fn sqlite_searches_read_their_candidates_from_the_trigram_index() {
         "ix_renewal_customer ",
         "ix_renewal_partner_status_date_customer ",
     );
-    // (filter, its count reads the index, its page reads the index, renewals read)
+    let (by_date, by_domain) = ("DEADLINE", "CUSTOMER_DOMAIN");
+    // (filter, order, its count reads the index, its page reads the index, renewals read)
     let cases = [
         // 1 customer in 24.
-        (r#"search: "maple""#, true, true, each),
-        (r#"search: "MAPLE BAKERY""#, true, true, each),
+        (r#"search: "maple""#, by_date, true, true, each),
+        (r#"search: "maple""#, by_domain, true, true, each),
+        (r#"search: "MAPLE BAKERY""#, by_date, true, true, each),
         (
             r#"actionRequired: true, search: "maple""#,
+            by_date,
             true,
             true,
             range,
         ),
-        // Every domain.
-        (r#"search: ".example""#, true, false, each),
-        (r#"search: "ma""#, false, false, each),
+        (
+            r#"actionRequired: true, search: "maple""#,
+            by_domain,
+            true,
+            true,
+            range,
+        ),
+        // Every domain: 20,000 customers.
+        (r#"search: ".example""#, by_date, true, false, each),
+        (r#"search: ".example""#, by_domain, true, true, each),
+        (r#"search: "ma""#, by_date, false, false, each),
+        (r#"search: "ma""#, by_domain, false, false, each),
     ];
-    for (search, count_indexed, page_indexed, renewals) in cases {
+    for (search, order, count_indexed, page_indexed, renewals) in cases {
         let query = format!(
-            r#"{{ renewals(filter: {{{search}}}, first: 50) {{ totalCount nodes {{ id }} }} }}"#
+            r#"{{ renewals(filter: {{{search}}}, orderBy: {{field: {order}}}, first: 50) {{ totalCount nodes {{ id }} }} }}"#
         );
         store.start_capture();
         let body = post(&router, &token, &query).await;
         let lists: Vec<String> = store
             .stop_capture()
             .into_iter()
-            .filter(|sql| sql.contains(r#"FROM "renewal""#))
+            .filter(|sql| sql.contains(r#"FROM "renewal""#) || sql.contains(r#"JOIN "renewal""#))
             .collect();
         assert_eq!(lists.len(), 2, "{search}: a page and a count: {lists:?}");
         for sql in lists {
@@ -373,12 +388,19 @@ async fn sqlite_searches_read_their_candidates_from_the_trigram_index() {
             } else {
                 page_indexed
             };
-            assert_eq!(indexed, want, "{search}: {plan:?}\n{sql}");
+            assert_eq!(indexed, want, "{search}, {order}: {plan:?}\n{sql}");
             if indexed {
+                assert!(
+                    !plan
+                        .iter()
+                        .any(|d| d.starts_with("SEARCH customer USING INDEX")
+                            || d.starts_with("SCAN customer ")),
+                    "{search}, {order}: no walk over the customers: {plan:?}\n{sql}"
+                );
                 assert!(
                     plan.iter()
                         .any(|d| d.starts_with("SEARCH renewal ") && d.contains(renewals)),
-                    "{search}: {plan:?}\n{sql}"
+                    "{search}, {order}: {plan:?}\n{sql}"
                 );
             }
         }
