@@ -8,7 +8,8 @@ use std::{sync::Arc, time::Duration};
 
 use entity::customer;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, QueryFilter,
+    Statement, TransactionTrait,
 };
 use serde_json::{Value, json};
 
@@ -54,6 +55,47 @@ async fn begin(app: &TestApp, sql: &str) -> DatabaseTransaction {
     txn
 }
 
+async fn backend_pid(txn: &DatabaseTransaction) -> i32 {
+    let row = txn
+        .query_one_raw(Statement::from_string(
+            DatabaseBackend::Postgres,
+            "SELECT pg_backend_pid()",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index(0).unwrap()
+}
+
+/// Waits until `n` backends wait for the backend `blocker`: for a lock it
+/// holds, or behind another that does.
+async fn wait_until_blocked_by(app: &TestApp, blocker: i32, n: i64) {
+    let blocked = Statement::from_string(
+        DatabaseBackend::Postgres,
+        format!(
+            "WITH RECURSIVE blocked (pid) AS (
+                SELECT pid FROM pg_stat_activity WHERE {blocker} = ANY(pg_blocking_pids(pid))
+                UNION
+                SELECT a.pid FROM pg_stat_activity a JOIN blocked b
+                    ON b.pid = ANY(pg_blocking_pids(a.pid))
+            ) SELECT COUNT(*) FROM blocked"
+        ),
+    );
+    let started = std::time::Instant::now();
+    loop {
+        let row = app.store.reader().query_one_raw(blocked.clone()).await;
+        let count: i64 = row.unwrap().unwrap().try_get_by_index(0).unwrap();
+        if count >= n {
+            return;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "{count} of {n} backends waited for backend {blocker}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn owner_changes_share_the_partner_and_default_changes_wait_for_them() {
     if postgres_url().is_none() {
@@ -84,7 +126,7 @@ async fn owner_changes_share_the_partner_and_default_changes_wait_for_them() {
         let app = Arc::clone(&app);
         tokio::spawn(async move { user_errors(&app, query, input).await })
     });
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_until_blocked_by(&app, backend_pid(&other).await, 2).await;
     for request in &waiting {
         assert!(!request.is_finished(), "it waits for the owner change");
     }
@@ -160,7 +202,7 @@ async fn an_update_of_customers_locks_its_tally_rows_in_key_order() {
             txn.commit().await
         })
     };
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_until_blocked_by(&app, backend_pid(&first).await, 1).await;
     assert!(!second.is_finished(), "the second waits for the first");
 
     let late = first
