@@ -498,6 +498,10 @@ impl Store {
 
     /// The product renewals of some of the partner's renewals, each with its
     /// product: one statement for what the dashboard shows under each renewal.
+    /// In renewal order, then their own: SQLite walks the index on
+    /// `renewal_id` in that order and sorts nothing. Ordered by their own ids,
+    /// with the ids bound on both tables, its virtual machine ran 5,774 steps
+    /// for a dashboard page at 100k renewals; this way, 3,176.
     #[tracing::instrument(level = "debug", skip(self, renewal_ids))]
     pub async fn product_renewals_with_products(
         &self,
@@ -505,7 +509,8 @@ impl Store {
         renewal_ids: &[i64],
     ) -> Result<Vec<(product_renewal::Model, product::Model)>, DbErr> {
         let backend = self.backend();
-        let query = product_renewal::Entity::find()
+        let renewal_id = Expr::col((product_renewal::Entity, product_renewal::Column::RenewalId));
+        let mut select = product_renewal::Entity::find()
             .join(
                 JoinType::InnerJoin,
                 product_renewal::Relation::Renewal.def(),
@@ -518,19 +523,19 @@ impl Store {
                 Expr::col((renewal::Entity, renewal::Column::PartnerId))
                     .eq(self.opaque(partner_id)),
             )
-            // The ids bound `renewal` too: a generic plan (PostgreSQL, after five
-            // runs of the prepared statement) otherwise read all of the partner's
+            .filter(one_of(backend, renewal_id, renewal_ids));
+        if backend == DatabaseBackend::Postgres {
+            // The ids bound `renewal` too: a generic plan (after five runs of
+            // the prepared statement) otherwise read all of the partner's
             // renewals to join them, 6 ms instead of 0.4 ms at 100k renewals.
-            .filter(one_of(
+            select = select.filter(one_of(
                 backend,
                 Expr::col((renewal::Entity, renewal::Column::Id)),
                 renewal_ids,
-            ))
-            .filter(one_of(
-                backend,
-                Expr::col((product_renewal::Entity, product_renewal::Column::RenewalId)),
-                renewal_ids,
-            ))
+            ));
+        }
+        let query = select
+            .order_by_asc(product_renewal::Column::RenewalId)
             .order_by_asc(product_renewal::Column::Id)
             .select_also(product::Entity)
             .into_query();

@@ -409,6 +409,38 @@ async fn sqlite_searches_read_their_candidates_from_the_trigram_index() {
     }
 }
 
+/// SQLite reads a dashboard page's product renewals by walking the index on
+/// `renewal_id` for the page's renewals, in the order asked for: it sorts
+/// nothing.
+#[tokio::test]
+async fn sqlite_reads_a_pages_product_renewals_in_index_order() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let (store, router, token) = benchmark_data_set(&db.url).await;
+    store.start_capture();
+    let query = "{ renewals(filter: {actionRequired: true}, first: 50) { nodes { productRenewals { quantity product { sku } } } } }";
+    let body = post(&router, &token, query).await;
+    assert!(body["data"]["renewals"]["nodes"][0]["productRenewals"][0]["quantity"].is_number());
+    let products: Vec<String> = store
+        .stop_capture()
+        .into_iter()
+        .filter(|sql| sql.contains(r#"FROM "product_renewal""#))
+        .collect();
+    assert_eq!(products.len(), 1, "{products:?}");
+    let plan: Vec<String> = explain(store.reader(), &products[0])
+        .await
+        .iter()
+        .map(|row| row.try_get("", "detail").unwrap())
+        .collect();
+    assert!(
+        plan.iter().any(|d| d.starts_with("SEARCH product_renewal USING INDEX ix_product_renewal_renewal")),
+        "{plan:?}"
+    );
+    assert!(
+        !plan.iter().any(|d| d.starts_with("USE TEMP B-TREE")),
+        "{plan:?}"
+    );
+}
+
 /// SQLite is built with STAT4, `sqlite_stmt` and without memory statistics
 /// (`.cargo/config.toml`): without STAT4, `orderBy: MRR_CHANGE` pages sorted
 /// every matching renewal instead of walking their index (10-1000x slower at
