@@ -11,6 +11,7 @@ mod m20261204_000001_customer_search;
 mod m20261204_000002_customer_owner_statistics;
 mod m20261205_000001_partner_history_index;
 mod m20261206_000001_owner_tally_in_key_order;
+mod m20261206_000002_renewal_tally_by_status;
 
 /// Rebuilds `renewal_tally` from scratch (bulk loaders that bypass the triggers).
 pub const REFILL_RENEWAL_TALLY: &str = m20261201_000002_renewal_tally::REFILL;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000002_customer_owner_statistics::Migration),
             Box::new(m20261205_000001_partner_history_index::Migration),
             Box::new(m20261206_000001_owner_tally_in_key_order::Migration),
+            Box::new(m20261206_000002_renewal_tally_by_status::Migration),
         ]
     }
 }

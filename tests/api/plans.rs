@@ -260,7 +260,10 @@ async fn generic_plans(store: &Store) -> Vec<(String, String)> {
     plans
 }
 
-db_tests!(no_list_reads_a_whole_renewal_or_customer_table);
+db_tests!(
+    the_dashboards_count_reads_the_tally_by_status,
+    no_list_reads_a_whole_renewal_or_customer_table
+);
 
 /// PostgreSQL knows how many customers notify each user: a user is notified
 /// only for customers with an owner of their own, which the planner, taking
@@ -439,6 +442,41 @@ async fn sqlite_reads_a_pages_product_renewals_in_index_order() {
         !plan.iter().any(|d| d.starts_with("USE TEMP B-TREE")),
         "{plan:?}"
     );
+}
+
+/// The dashboard's count sums the tally's rows of one status and services
+/// state over the window, read from the index by status
+/// (`ix_renewal_tally_status`), not every row of each day.
+async fn the_dashboards_count_reads_the_tally_by_status(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let (store, router, token) = benchmark_data_set(&db.session_url(&[])).await;
+    store.start_capture();
+    let body = post(
+        &router,
+        &token,
+        "{ renewals(filter: {actionRequired: true}, first: 1) { totalCount } }",
+    )
+    .await;
+    assert!(body["data"]["renewals"]["totalCount"].as_u64().unwrap() > 0);
+    let counts: Vec<String> = store
+        .stop_capture()
+        .into_iter()
+        .filter(|sql| sql.contains(r#"FROM "renewal_tally""#))
+        .collect();
+    assert_eq!(counts.len(), 1, "{counts:?}");
+    let rows = explain(store.reader(), &counts[0]).await;
+    let plan = match backend {
+        Backend::Sqlite => rows
+            .iter()
+            .map(|row| row.try_get::<String>("", "detail").unwrap())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Backend::Postgres => rows[0]
+            .try_get::<Value>("", "QUERY PLAN")
+            .unwrap()
+            .to_string(),
+    };
+    assert!(plan.contains("ix_renewal_tally_status"), "{plan}");
 }
 
 /// SQLite is built with STAT4, `sqlite_stmt` and without memory statistics
