@@ -32,7 +32,7 @@ pub use renewals::{
 };
 pub use tokens::{NewToken, TokenInfo};
 
-use reads::{Held, Meter, Reads};
+use reads::{Held, Meter, Reads, SqliteReads};
 
 /// How long a request waits for a pooled connection before failing: a database
 /// that cannot be reached makes requests fail fast instead of hanging.
@@ -129,8 +129,12 @@ impl Store {
         };
         let meter = Meter::default();
         let (pool, write) = (meter.counting(read), meter.counting(write));
+        let read = match pool.get_database_backend() {
+            DatabaseBackend::Sqlite => Reads::Sqlite(SqliteReads::new(&pool, meter.clone())),
+            _ => Reads::Pool(pool.clone()),
+        };
         let store = Self {
-            read: Reads::Pool(pool.clone()),
+            read,
             pool,
             write,
             meter,
