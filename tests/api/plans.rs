@@ -412,6 +412,26 @@ async fn sqlite_searches_read_their_candidates_from_the_trigram_index() {
     }
 }
 
+/// The one statement reading `table` that `query` ran, and the response.
+async fn the_statement_on(
+    store: &Store,
+    router: &axum::Router,
+    token: &str,
+    query: &str,
+    table: &str,
+) -> (String, Value) {
+    store.start_capture();
+    let body = post(router, token, query).await;
+    let on_table = format!(r#"FROM "{table}""#);
+    let mut statements: Vec<String> = store
+        .stop_capture()
+        .into_iter()
+        .filter(|sql| sql.contains(&on_table))
+        .collect();
+    assert_eq!(statements.len(), 1, "{statements:?}");
+    (statements.remove(0), body)
+}
+
 /// SQLite reads a dashboard page's product renewals by walking the index on
 /// `renewal_id` for the page's renewals, in the order asked for: it sorts
 /// nothing.
@@ -419,17 +439,11 @@ async fn sqlite_searches_read_their_candidates_from_the_trigram_index() {
 async fn sqlite_reads_a_pages_product_renewals_in_index_order() {
     let db = TestDb::new(Backend::Sqlite).await;
     let (store, router, token) = benchmark_data_set(&db.url).await;
-    store.start_capture();
     let query = "{ renewals(filter: {actionRequired: true}, first: 50) { nodes { productRenewals { quantity product { sku } } } } }";
-    let body = post(&router, &token, query).await;
+    let (products, body) =
+        the_statement_on(&store, &router, &token, query, "product_renewal").await;
     assert!(body["data"]["renewals"]["nodes"][0]["productRenewals"][0]["quantity"].is_number());
-    let products: Vec<String> = store
-        .stop_capture()
-        .into_iter()
-        .filter(|sql| sql.contains(r#"FROM "product_renewal""#))
-        .collect();
-    assert_eq!(products.len(), 1, "{products:?}");
-    let plan: Vec<String> = explain(store.reader(), &products[0])
+    let plan: Vec<String> = explain(store.reader(), &products)
         .await
         .iter()
         .map(|row| row.try_get("", "detail").unwrap())
@@ -450,21 +464,10 @@ async fn sqlite_reads_a_pages_product_renewals_in_index_order() {
 async fn the_dashboards_count_reads_the_tally_by_status(backend: Backend) {
     let db = TestDb::new(backend).await;
     let (store, router, token) = benchmark_data_set(&db.session_url(&[])).await;
-    store.start_capture();
-    let body = post(
-        &router,
-        &token,
-        "{ renewals(filter: {actionRequired: true}, first: 1) { totalCount } }",
-    )
-    .await;
+    let query = "{ renewals(filter: {actionRequired: true}, first: 1) { totalCount } }";
+    let (count, body) = the_statement_on(&store, &router, &token, query, "renewal_tally").await;
     assert!(body["data"]["renewals"]["totalCount"].as_u64().unwrap() > 0);
-    let counts: Vec<String> = store
-        .stop_capture()
-        .into_iter()
-        .filter(|sql| sql.contains(r#"FROM "renewal_tally""#))
-        .collect();
-    assert_eq!(counts.len(), 1, "{counts:?}");
-    let rows = explain(store.reader(), &counts[0]).await;
+    let rows = explain(store.reader(), &count).await;
     let plan = match backend {
         Backend::Sqlite => rows
             .iter()
