@@ -13,7 +13,7 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, CustomerBuilder, TestApp, date, db_tests, today};
+use crate::helpers::{Backend, CustomerBuilder, TestApp, customer_ids, date, db_tests, today};
 
 /// Filters of every kind the tallies answer, for a partner whose first users
 /// are `users`.
@@ -274,24 +274,6 @@ async fn the_tallied_total_count_equals_the_counted_one_after_every_kind_of_writ
 }
 
 db_tests!(the_tallied_total_count_equals_the_counted_one_after_every_kind_of_write);
-
-/// The ids of the first `n` customers requiring action.
-async fn customer_ids(app: &TestApp, n: usize) -> Vec<Value> {
-    let page = app
-        .data(
-            "query($n: Int!) { renewals(first: $n, filter: {actionRequired: true}) { nodes { customer { id } } } }",
-            json!({ "n": n }),
-        )
-        .await;
-    let ids: Vec<Value> = page["renewals"]["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|node| node["customer"]["id"].clone())
-        .collect();
-    assert_eq!(ids.len(), n);
-    ids
-}
 
 async fn set_owner(app: &TestApp, customers: &[Value], owner: Value) {
     let payload = app

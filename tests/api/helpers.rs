@@ -541,3 +541,21 @@ pub async fn assert_owner_tally_counts(db: &DatabaseConnection) {
     );
     assert_eq!(tally, recount, "renewal_owner_tally against a recount");
 }
+
+/// The ids of the first `n` customers requiring action.
+pub async fn customer_ids(app: &TestApp, n: usize) -> Vec<Value> {
+    let page = app
+        .data(
+            "query($n: Int!) { renewals(first: $n, filter: {actionRequired: true}) { nodes { customer { id } } } }",
+            json!({ "n": n }),
+        )
+        .await;
+    let ids: Vec<Value> = page["renewals"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|node| node["customer"]["id"].clone())
+        .collect();
+    assert_eq!(ids.len(), n);
+    ids
+}

@@ -13,7 +13,9 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, CustomerBuilder, TestApp, assert_owner_tally_counts, postgres_url};
+use crate::helpers::{
+    Backend, CustomerBuilder, TestApp, assert_owner_tally_counts, customer_ids, postgres_url,
+};
 
 const SET_OWNER: &str = "mutation($input: SetRenewalOwnerInput!) { setRenewalOwner(input: $input) { userErrors { code } } }";
 const SET_DEFAULT: &str = "mutation($input: SetDefaultRenewalOwnerInput!) { setDefaultRenewalOwner(input: $input) { userErrors { code } } }";
@@ -22,21 +24,6 @@ const END: &str =
 
 /// Long enough for a request that does not wait to finish, on a loaded machine.
 const PATIENCE: Duration = Duration::from_secs(10);
-
-async fn customer_ids(app: &TestApp, n: usize) -> Vec<Value> {
-    let data = app
-        .data(
-            "query($n: Int!) { renewals(first: $n) { nodes { customer { id } } } }",
-            json!({ "n": n }),
-        )
-        .await;
-    data["renewals"]["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|node| node["customer"]["id"].clone())
-        .collect()
-}
 
 /// Runs a mutation to its end (or gives up after [`PATIENCE`]) and returns its
 /// user errors' codes.
@@ -226,7 +213,7 @@ async fn the_owner_tally_counts_right_either_side_of_its_migration() {
     if postgres_url().is_none() {
         return;
     }
-    let app = TestApp::with_customers(Backend::Postgres, 20).await;
+    let app = TestApp::new(Backend::Postgres).await;
     let customers = customer_ids(&app, 6).await;
     let db = app.store.reader();
     let applied = Migrator::get_applied_migrations(db).await.unwrap();
