@@ -73,7 +73,7 @@ fn write_object(out: &mut Vec<u8>, fields: &IndexMap<Name, Value>) -> serde_json
 
 /// Appends `text` as a JSON string, escaped as `serde_json` escapes it: `"` and `\`,
 /// and the control characters below U+0020 (`\n` and its kind, else `\u00xx`).
-fn write_str(out: &mut Vec<u8>, text: &str) {
+pub fn write_str(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');

@@ -25,3 +25,17 @@ pub use partner::{Partner, PartnerUser};
 pub use product::Product;
 pub use renewal::{ProductRenewalRows, Renewal};
 pub use user_error::{UserError, UserErrorCode};
+
+use super::eager::PlainFields;
+
+// Eager types whose fields all go through their resolvers.
+impl PlainFields for RenewalConnection {}
+impl PlainFields for RenewalEdge {}
+impl PlainFields for PageInfo {}
+impl PlainFields for Renewal {}
+impl PlainFields for Customer {}
+impl PlainFields for customer::RenewalManager {}
+impl PlainFields for owner::RenewalOwner {}
+impl PlainFields for PartnerUser {}
+impl PlainFields for Product {}
+impl PlainFields for product::ProductRenewal {}

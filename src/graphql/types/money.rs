@@ -4,7 +4,7 @@ use async_graphql::Object;
 
 use crate::{
     domain::{Currency, money},
-    graphql::scalars::Decimal,
+    graphql::{eager::PlainFields, json, scalars::Decimal},
 };
 
 /// An amount of money in a currency. Its text is written only when a field
@@ -31,6 +31,31 @@ impl Money {
             },
         }
     }
+
+    fn amount_text(&self) -> String {
+        match self {
+            Self::Valid(money) => money.amount(),
+            Self::Unknown { minor, .. } => minor.to_string(),
+        }
+    }
+
+    fn code(&self) -> &str {
+        match self {
+            Self::Valid(money) => money.currency.code(),
+            Self::Unknown { code, .. } => code,
+        }
+    }
+}
+
+impl PlainFields for Money {
+    fn write_plain(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        match name {
+            "amount" => json::write_str(out, &self.amount_text()),
+            "currencyCode" => json::write_str(out, self.code()),
+            _ => return false,
+        }
+        true
+    }
 }
 
 /// An amount of money in a currency.
@@ -38,17 +63,11 @@ impl Money {
 impl Money {
     /// The amount with exactly the currency's minor digits, e.g. `"1250.00"` (USD) or `"1200"` (JPY).
     async fn amount(&self) -> Decimal {
-        Decimal(match self {
-            Self::Valid(money) => money.amount(),
-            Self::Unknown { minor, .. } => minor.to_string(),
-        })
+        Decimal(self.amount_text())
     }
 
     /// ISO 4217 currency code, e.g. `USD`.
     async fn currency_code(&self) -> &str {
-        match self {
-            Self::Valid(money) => money.currency.code(),
-            Self::Unknown { code, .. } => code,
-        }
+        self.code()
     }
 }
