@@ -40,7 +40,7 @@ impl ScalarType for Date {
 /// `date` as `YYYY-MM-DD`, as `NaiveDate`'s `Display` writes it. Digit by
 /// digit: `Display` goes through the formatter a character at a time, and a
 /// dashboard page writes a date for each renewal.
-fn iso_date(date: NaiveDate) -> String {
+pub fn iso_date(date: NaiveDate) -> String {
     let year = date.year();
     if !(0..=9999).contains(&year) {
         return date.to_string();

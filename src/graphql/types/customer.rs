@@ -14,8 +14,9 @@ use crate::{
     domain::owner::OwnerChoice,
     error::Error,
     graphql::{
-        eager::Eager,
+        eager::{Eager, PlainFields},
         ids::{NodeKind, encode},
+        json,
         listing::{history_page, page_cost},
         loaders::{HistoryKey, list_of},
         scalars::DateTime,
@@ -38,6 +39,30 @@ pub struct RenewalManager {
     pub name: String,
     /// Write here to reach the renewal manager ("Send email").
     pub email: String,
+}
+
+impl PlainFields for Customer {
+    fn write_plain(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        match name {
+            "id" => json::write_str(out, &encode(NodeKind::Customer, self.row.id)),
+            "domain" => json::write_str(out, &self.row.domain),
+            "name" => json::write_str(out, &self.row.name),
+            "accountUrl" => json::write_str(out, &self.row.account_url),
+            _ => return false,
+        }
+        true
+    }
+}
+
+impl PlainFields for RenewalManager {
+    fn write_plain(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        match name {
+            "name" => json::write_str(out, &self.name),
+            "email" => json::write_str(out, &self.email),
+            _ => return false,
+        }
+        true
+    }
 }
 
 #[Object]

@@ -8,14 +8,18 @@ use async_graphql::{
     EmptyMutation, EmptySubscription, Object, PathSegment, Request, Response, Result, Schema,
     ServerError, Variables,
 };
-use entity::{partner_user, product, product_renewal};
+use chrono::NaiveDate;
+use entity::{customer, partner_user, product, product_renewal, renewal};
 use serde_json::{Value as Json, json};
 
-use super::{Node, PartnerUser, customer::RenewalManager, product::ProductRenewal};
-use crate::graphql::{
-    documents::Documents,
-    eager::{Eager, EagerList, PlainFields, WriteJson},
-    json,
+use super::{Node, PartnerUser, Renewal, customer::RenewalManager, product::ProductRenewal};
+use crate::{
+    domain::owner::OwnerChoice,
+    graphql::{
+        documents::Documents,
+        eager::{Eager, EagerList, PlainFields, WriteJson},
+        json,
+    },
 };
 
 fn product_renewals() -> Vec<ProductRenewal> {
@@ -48,6 +52,43 @@ fn user() -> PartnerUser {
         email: "ana@agency.example".into(),
     })
 }
+
+/// A renewal whose customer's strings need escaping.
+fn renewal() -> Renewal {
+    let row = renewal::Model {
+        id: 41,
+        partner_id: 1,
+        customer_id: 9,
+        status: "PENDING".into(),
+        renewal_date: NaiveDate::from_ymd_opt(2027, 3, 1).expect("a date"),
+        currency: "JPY".into(),
+        options_url: "https://vendor.example/renew?id=41&lang=\"en\"".into(),
+        current_mrr_minor: 120_000,
+        renewal_mrr_minor: 90_000,
+        mrr_change_minor: -30_000,
+    };
+    let customer = customer::Model {
+        id: 9,
+        partner_id: 1,
+        domain: "café.example".into(),
+        name: "Café \"Crème\"\n\u{1}".into(),
+        name_folded: "cafe \"creme\"".into(),
+        account_url: "https://vendor.example/accounts/9".into(),
+        manager_name: "Zoë Ng".into(),
+        manager_email: "zoe@vendor.example".into(),
+        owner_party: None,
+        owner_notify_user_id: None,
+        services_ended_at: None,
+        services_end_reason: None,
+    };
+    Renewal::new(row, Arc::new(customer), OwnerChoice::OUT_OF_THE_BOX)
+}
+
+/// The fields of a renewal (and its customer) that need no session.
+const RENEWAL_FIELDS: &str = "{ id renewalDate deadline renewalOptionsUrl status
+    currentMrr { amount currencyCode } mrrChange { amount currencyCode }
+    customer { id domain name accountUrl servicesEnded renewalManager { name email } }
+    owner { party isDefault notifyUser { id } } }";
 
 fn manager() -> RenewalManager {
     RenewalManager {
@@ -140,6 +181,12 @@ impl Both {
     }
     async fn eager_manager(&self) -> Eager<RenewalManager> {
         Eager(manager())
+    }
+    async fn derived_renewal(&self) -> Renewal {
+        renewal()
+    }
+    async fn eager_renewal(&self) -> Eager<Renewal> {
+        Eager(renewal())
     }
     async fn derived_probe(&self) -> Probe {
         Probe(1)
@@ -262,6 +309,7 @@ async fn eager_types_answer_every_field_as_their_derived_resolvers_do() {
         let selection = every_field(type_name).await;
         assert_same(field, &selection, "", "").await;
     }
+    assert_same("Renewal", RENEWAL_FIELDS, "", "").await;
 }
 
 #[tokio::test]

@@ -32,10 +32,4 @@ use super::eager::PlainFields;
 impl PlainFields for RenewalConnection {}
 impl PlainFields for RenewalEdge {}
 impl PlainFields for PageInfo {}
-impl PlainFields for Renewal {}
-impl PlainFields for Customer {}
-impl PlainFields for customer::RenewalManager {}
 impl PlainFields for owner::RenewalOwner {}
-impl PlainFields for PartnerUser {}
-impl PlainFields for Product {}
-impl PlainFields for product::ProductRenewal {}

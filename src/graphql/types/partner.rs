@@ -11,7 +11,9 @@ use crate::{
     domain::owner::effective_owner,
     error::Error,
     graphql::{
+        eager::PlainFields,
         ids::{NodeKind, encode},
+        json,
         listing::{history_page, page_cost},
         session::session,
     },
@@ -80,6 +82,18 @@ impl Partner {
 /// A person working for the partner, who can be notified about renewals.
 #[derive(Clone, Debug)]
 pub struct PartnerUser(pub partner_user::Model);
+
+impl PlainFields for PartnerUser {
+    fn write_plain(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        match name {
+            "id" => json::write_str(out, &encode(NodeKind::PartnerUser, self.0.id)),
+            "name" => json::write_str(out, &self.0.name),
+            "email" => json::write_str(out, &self.0.email),
+            _ => return false,
+        }
+        true
+    }
+}
 
 #[Object]
 impl PartnerUser {

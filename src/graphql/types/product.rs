@@ -7,8 +7,9 @@ use entity::{product, product_renewal};
 
 use super::money::Money;
 use crate::graphql::{
-    eager::Eager,
+    eager::{Eager, PlainFields},
     ids::{NodeKind, encode},
+    json,
 };
 
 /// A product of the vendor's catalogue.
@@ -31,6 +32,18 @@ impl Product {
     }
 }
 
+impl PlainFields for Product {
+    fn write_plain(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        match name {
+            "id" => json::write_str(out, &encode(NodeKind::Product, self.0.id)),
+            "sku" => json::write_str(out, &self.0.sku),
+            "name" => json::write_str(out, &self.0.name),
+            _ => return false,
+        }
+        true
+    }
+}
+
 /// A product the customer owns on the contract that needs a renewal decision.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct ProductRenewal {
@@ -40,6 +53,16 @@ pub struct ProductRenewal {
     pub current_mrr: Eager<Money>,
     /// Monthly recurring revenue of this product after the renewal.
     pub renewal_mrr: Eager<Money>,
+}
+
+impl PlainFields for ProductRenewal {
+    fn write_plain(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        if name != "quantity" {
+            return false;
+        }
+        out.extend_from_slice(itoa::Buffer::new().format(self.quantity).as_bytes());
+        true
+    }
 }
 
 impl ProductRenewal {

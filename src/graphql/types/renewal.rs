@@ -11,10 +11,11 @@ use super::{
 use crate::{
     domain::{dates, owner::OwnerChoice},
     graphql::{
-        eager::{Eager, EagerList},
+        eager::{Eager, EagerList, PlainFields},
         ids::{NodeKind, encode},
+        json,
         loaders::list_of,
-        scalars::Date,
+        scalars::{Date, iso_date},
         session::session,
     },
     store::customer_owner,
@@ -67,6 +68,19 @@ impl Renewal {
             .status
             .parse()
             .unwrap_or(crate::domain::RenewalStatus::Renewed)
+    }
+}
+
+impl PlainFields for Renewal {
+    fn write_plain(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        match name {
+            "id" => json::write_str(out, &encode(NodeKind::Renewal, self.row.id)),
+            "renewalDate" => json::write_str(out, &iso_date(self.row.renewal_date)),
+            "deadline" => json::write_str(out, &iso_date(dates::deadline(self.row.renewal_date))),
+            "renewalOptionsUrl" => json::write_str(out, &self.row.options_url),
+            _ => return false,
+        }
+        true
     }
 }
 
