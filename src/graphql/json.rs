@@ -36,8 +36,7 @@ pub fn to_vec(response: &Response) -> serde_json::Result<Vec<u8>> {
 pub fn write_value(out: &mut Vec<u8>, value: &Value) -> serde_json::Result<()> {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
-        Value::Boolean(true) => out.extend_from_slice(b"true"),
-        Value::Boolean(false) => out.extend_from_slice(b"false"),
+        Value::Boolean(value) => write_bool(out, *value),
         Value::String(text) => write_str(out, text),
         Value::Enum(name) => write_str(out, name),
         Value::List(items) => {
@@ -69,6 +68,11 @@ fn write_object(out: &mut Vec<u8>, fields: &IndexMap<Name, Value>) -> serde_json
     }
     out.push(b'}');
     Ok(())
+}
+
+/// Appends `true` or `false`.
+pub fn write_bool(out: &mut Vec<u8>, value: bool) {
+    out.extend_from_slice(if value { b"true" } else { b"false" });
 }
 
 /// Appends `text` as a JSON string, escaped as `serde_json` escapes it: `"` and `\`,

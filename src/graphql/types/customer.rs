@@ -14,7 +14,7 @@ use crate::{
     domain::owner::OwnerChoice,
     error::Error,
     graphql::{
-        eager::{Eager, PlainFields},
+        eager::{Eager, Plain, PlainFields},
         ids::{NodeKind, encode},
         json,
         listing::{history_page, page_cost},
@@ -41,13 +41,29 @@ pub struct RenewalManager {
     pub email: String,
 }
 
+impl Customer {
+    fn owner(&self) -> RenewalOwner {
+        RenewalOwner(customer_owner(&self.row, self.default_owner))
+    }
+
+    fn manager(&self) -> RenewalManager {
+        RenewalManager {
+            name: self.row.manager_name.clone(),
+            email: self.row.manager_email.clone(),
+        }
+    }
+}
+
 impl PlainFields for Customer {
-    fn write_plain(&self, name: &str, out: &mut Vec<u8>) -> bool {
-        match name {
+    fn write_plain(&self, field: &Plain<'_>, out: &mut Vec<u8>) -> bool {
+        match field.name() {
             "id" => json::write_str(out, &encode(NodeKind::Customer, self.row.id)),
             "domain" => json::write_str(out, &self.row.domain),
             "name" => json::write_str(out, &self.row.name),
             "accountUrl" => json::write_str(out, &self.row.account_url),
+            "servicesEnded" => json::write_bool(out, self.row.services_ended_at.is_some()),
+            "renewalOwner" => return field.object(&self.owner(), out),
+            "renewalManager" => return field.object(&self.manager(), out),
             _ => return false,
         }
         true
@@ -55,8 +71,8 @@ impl PlainFields for Customer {
 }
 
 impl PlainFields for RenewalManager {
-    fn write_plain(&self, name: &str, out: &mut Vec<u8>) -> bool {
-        match name {
+    fn write_plain(&self, field: &Plain<'_>, out: &mut Vec<u8>) -> bool {
+        match field.name() {
             "name" => json::write_str(out, &self.name),
             "email" => json::write_str(out, &self.email),
             _ => return false,
@@ -87,14 +103,11 @@ impl Customer {
 
     /// The effective renewal owner: the customer's override, else the partner's default.
     async fn renewal_owner(&self) -> Eager<RenewalOwner> {
-        Eager(RenewalOwner(customer_owner(&self.row, self.default_owner)))
+        Eager(self.owner())
     }
 
     async fn renewal_manager(&self) -> Eager<RenewalManager> {
-        Eager(RenewalManager {
-            name: self.row.manager_name.clone(),
-            email: self.row.manager_email.clone(),
-        })
+        Eager(self.manager())
     }
 
     /// True once the partner has ended services for this customer: it no longer

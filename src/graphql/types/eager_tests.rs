@@ -17,7 +17,7 @@ use crate::{
     domain::owner::OwnerChoice,
     graphql::{
         documents::Documents,
-        eager::{Eager, EagerList, PlainFields, WriteJson},
+        eager::{Eager, EagerList, Plain, PlainFields, WriteJson},
         json,
     },
 };
@@ -126,8 +126,8 @@ impl Probe {
 struct Leaf(i32);
 
 impl PlainFields for Leaf {
-    fn write_plain(&self, name: &str, out: &mut Vec<u8>) -> bool {
-        if name != "value" {
+    fn write_plain(&self, field: &Plain<'_>, out: &mut Vec<u8>) -> bool {
+        if field.name() != "value" {
             return false;
         }
         out.extend_from_slice(self.0.to_string().as_bytes());
@@ -323,6 +323,7 @@ async fn eager_types_handle_aliases_fragments_and_directives_as_json_text() {
         ...ProductFields
         again: product @skip(if: $no) { __typename ... on Node { id } ... on Product { name } ... { sku } }
         emptied: product { sku @skip(if: $yes) }
+        aliased: renewalMrr { __typename value: amount code: currencyCode }
     }"#;
     let header = "($yes: Boolean!, $no: Boolean!)";
     let fragments = "fragment Money on Money { currencyCode amount }

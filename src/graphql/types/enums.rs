@@ -1,6 +1,14 @@
 //! Enums of the API, mirrored from the domain and store types.
 
-use async_graphql::Enum;
+use async_graphql::{Enum, resolver_utils::EnumType};
+
+/// The name of `value` in the schema, e.g. `PENDING`.
+pub fn enum_name<T: EnumType>(value: T) -> &'static str {
+    T::items()
+        .iter()
+        .find(|item| item.value == value)
+        .map_or("", |item| item.name)
+}
 
 /// Where a renewal stands.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]

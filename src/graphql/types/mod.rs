@@ -32,4 +32,3 @@ use super::eager::PlainFields;
 impl PlainFields for RenewalConnection {}
 impl PlainFields for RenewalEdge {}
 impl PlainFields for PageInfo {}
-impl PlainFields for owner::RenewalOwner {}

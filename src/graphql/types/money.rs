@@ -4,7 +4,11 @@ use async_graphql::Object;
 
 use crate::{
     domain::{Currency, money},
-    graphql::{eager::PlainFields, json, scalars::Decimal},
+    graphql::{
+        eager::{Plain, PlainFields},
+        json,
+        scalars::Decimal,
+    },
 };
 
 /// An amount of money in a currency. Its text is written only when a field
@@ -48,8 +52,8 @@ impl Money {
 }
 
 impl PlainFields for Money {
-    fn write_plain(&self, name: &str, out: &mut Vec<u8>) -> bool {
-        match name {
+    fn write_plain(&self, field: &Plain<'_>, out: &mut Vec<u8>) -> bool {
+        match field.name() {
             "amount" => json::write_str(out, &self.amount_text()),
             "currencyCode" => json::write_str(out, self.code()),
             _ => return false,

@@ -2,15 +2,31 @@
 
 use async_graphql::{Context, Object, Result};
 
-use super::{PartnerUser, RenewalOwnerParty};
+use super::{PartnerUser, RenewalOwnerParty, enums::enum_name};
 use crate::{
     domain,
-    graphql::{eager::Eager, loaders::row_of, session::session},
+    graphql::{
+        eager::{Eager, Plain, PlainFields},
+        json,
+        loaders::row_of,
+        session::session,
+    },
 };
 
 /// Who is responsible for a renewal, and which partner user is notified.
 #[derive(Clone, Copy, Debug)]
 pub struct RenewalOwner(pub domain::RenewalOwner);
+
+impl PlainFields for RenewalOwner {
+    fn write_plain(&self, field: &Plain<'_>, out: &mut Vec<u8>) -> bool {
+        match field.name() {
+            "party" => json::write_str(out, enum_name(RenewalOwnerParty::from(self.0.party))),
+            "isDefault" => json::write_bool(out, self.0.is_default),
+            _ => return false,
+        }
+        true
+    }
+}
 
 #[Object]
 impl RenewalOwner {

@@ -11,7 +11,7 @@ use crate::{
     domain::owner::effective_owner,
     error::Error,
     graphql::{
-        eager::PlainFields,
+        eager::{Plain, PlainFields},
         ids::{NodeKind, encode},
         json,
         listing::{history_page, page_cost},
@@ -84,8 +84,8 @@ impl Partner {
 pub struct PartnerUser(pub partner_user::Model);
 
 impl PlainFields for PartnerUser {
-    fn write_plain(&self, name: &str, out: &mut Vec<u8>) -> bool {
-        match name {
+    fn write_plain(&self, field: &Plain<'_>, out: &mut Vec<u8>) -> bool {
+        match field.name() {
             "id" => json::write_str(out, &encode(NodeKind::PartnerUser, self.0.id)),
             "name" => json::write_str(out, &self.0.name),
             "email" => json::write_str(out, &self.0.email),

@@ -7,7 +7,7 @@ use entity::{product, product_renewal};
 
 use super::money::Money;
 use crate::graphql::{
-    eager::{Eager, PlainFields},
+    eager::{Eager, Plain, PlainFields},
     ids::{NodeKind, encode},
     json,
 };
@@ -33,8 +33,8 @@ impl Product {
 }
 
 impl PlainFields for Product {
-    fn write_plain(&self, name: &str, out: &mut Vec<u8>) -> bool {
-        match name {
+    fn write_plain(&self, field: &Plain<'_>, out: &mut Vec<u8>) -> bool {
+        match field.name() {
             "id" => json::write_str(out, &encode(NodeKind::Product, self.0.id)),
             "sku" => json::write_str(out, &self.0.sku),
             "name" => json::write_str(out, &self.0.name),
@@ -56,11 +56,16 @@ pub struct ProductRenewal {
 }
 
 impl PlainFields for ProductRenewal {
-    fn write_plain(&self, name: &str, out: &mut Vec<u8>) -> bool {
-        if name != "quantity" {
-            return false;
+    fn write_plain(&self, field: &Plain<'_>, out: &mut Vec<u8>) -> bool {
+        match field.name() {
+            "quantity" => {
+                out.extend_from_slice(itoa::Buffer::new().format(self.quantity).as_bytes())
+            }
+            "product" => return field.object(&self.product.0, out),
+            "currentMrr" => return field.object(&self.current_mrr.0, out),
+            "renewalMrr" => return field.object(&self.renewal_mrr.0, out),
+            _ => return false,
         }
-        out.extend_from_slice(itoa::Buffer::new().format(self.quantity).as_bytes());
         true
     }
 }

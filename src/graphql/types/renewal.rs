@@ -6,12 +6,13 @@ use async_graphql::{Context, ID, Object, Result};
 use entity::{customer, product, product_renewal, renewal};
 
 use super::{
-    RenewalStatus, customer::Customer, money::Money, owner::RenewalOwner, product::ProductRenewal,
+    RenewalStatus, customer::Customer, enums::enum_name, money::Money, owner::RenewalOwner,
+    product::ProductRenewal,
 };
 use crate::{
     domain::{dates, owner::OwnerChoice},
     graphql::{
-        eager::{Eager, EagerList, PlainFields},
+        eager::{Eager, EagerList, Plain, PlainFields},
         ids::{NodeKind, encode},
         json,
         loaders::list_of,
@@ -62,6 +63,22 @@ impl Renewal {
             .collect()
     }
 
+    /// `minor` units of the renewal's currency.
+    fn money(&self, minor: i64) -> Money {
+        Money::new(minor, &self.row.currency)
+    }
+
+    fn customer_object(&self) -> Customer {
+        Customer {
+            row: Arc::clone(&self.customer),
+            default_owner: self.default_owner,
+        }
+    }
+
+    fn owner_object(&self) -> RenewalOwner {
+        RenewalOwner(customer_owner(&self.customer, self.default_owner))
+    }
+
     fn status_value(&self) -> crate::domain::RenewalStatus {
         // Statuses are written from the enum; an unknown one never requires action.
         self.row
@@ -72,12 +89,18 @@ impl Renewal {
 }
 
 impl PlainFields for Renewal {
-    fn write_plain(&self, name: &str, out: &mut Vec<u8>) -> bool {
-        match name {
+    fn write_plain(&self, field: &Plain<'_>, out: &mut Vec<u8>) -> bool {
+        match field.name() {
             "id" => json::write_str(out, &encode(NodeKind::Renewal, self.row.id)),
             "renewalDate" => json::write_str(out, &iso_date(self.row.renewal_date)),
             "deadline" => json::write_str(out, &iso_date(dates::deadline(self.row.renewal_date))),
             "renewalOptionsUrl" => json::write_str(out, &self.row.options_url),
+            "status" => json::write_str(out, enum_name(RenewalStatus::from(self.status_value()))),
+            "currentMrr" => return field.object(&self.money(self.row.current_mrr_minor), out),
+            "renewalMrr" => return field.object(&self.money(self.row.renewal_mrr_minor), out),
+            "mrrChange" => return field.object(&self.money(self.row.mrr_change_minor), out),
+            "customer" => return field.object(&self.customer_object(), out),
+            "owner" => return field.object(&self.owner_object(), out),
             _ => return false,
         }
         true
@@ -95,10 +118,7 @@ impl Renewal {
     }
 
     async fn customer(&self) -> Eager<Customer> {
-        Eager(Customer {
-            row: Arc::clone(&self.customer),
-            default_owner: self.default_owner,
-        })
+        Eager(self.customer_object())
     }
 
     async fn status(&self) -> RenewalStatus {
@@ -133,17 +153,17 @@ impl Renewal {
 
     /// Monthly recurring revenue now: the sum over the product renewals.
     async fn current_mrr(&self) -> Eager<Money> {
-        Eager(Money::new(self.row.current_mrr_minor, &self.row.currency))
+        Eager(self.money(self.row.current_mrr_minor))
     }
 
     /// Monthly recurring revenue after the renewal: the sum over the product renewals.
     async fn renewal_mrr(&self) -> Eager<Money> {
-        Eager(Money::new(self.row.renewal_mrr_minor, &self.row.currency))
+        Eager(self.money(self.row.renewal_mrr_minor))
     }
 
     /// Renewal MRR minus current MRR.
     async fn mrr_change(&self) -> Eager<Money> {
-        Eager(Money::new(self.row.mrr_change_minor, &self.row.currency))
+        Eager(self.money(self.row.mrr_change_minor))
     }
 
     /// True when the partner must act: the renewal is PENDING, the customer is
@@ -160,10 +180,7 @@ impl Renewal {
 
     /// The customer's effective renewal owner.
     async fn owner(&self) -> Eager<RenewalOwner> {
-        Eager(RenewalOwner(customer_owner(
-            &self.customer,
-            self.default_owner,
-        )))
+        Eager(self.owner_object())
     }
 
     /// The products on this contract that need a renewal decision.
