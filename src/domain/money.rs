@@ -57,6 +57,12 @@ impl Money {
     /// The amount as a decimal string with exactly the currency's minor digits:
     /// `"1250.00"`, `"-3.50"`, `"1200"` (JPY), `"1.250"` (KWD).
     pub fn amount(&self) -> String {
+        let text = self.amount_text();
+        text.as_bytes().iter().map(|&b| char::from(b)).collect()
+    }
+
+    /// [`Money::amount`] without allocating: its ASCII bytes, on the stack.
+    pub fn amount_text(&self) -> AmountText {
         // Written digit by digit from the right (a dashboard formats hundreds
         // of amounts per request; `format!` was a measurable share of it).
         let digits = self.currency.minor_digits();
@@ -81,10 +87,20 @@ impl Money {
             at -= 1;
             buf[at] = b'-';
         }
-        // Only ASCII digits, '.' and '-' were written.
-        std::str::from_utf8(&buf[at..])
-            .unwrap_or_default()
-            .to_owned()
+        AmountText { buf, at }
+    }
+}
+
+/// The text of an amount: ASCII digits, at most one `.`, and a leading `-`
+/// when negative.
+pub struct AmountText {
+    buf: [u8; 24],
+    at: usize,
+}
+
+impl AmountText {
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[self.at..]
     }
 }
 

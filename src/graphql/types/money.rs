@@ -43,6 +43,18 @@ impl Money {
         }
     }
 
+    /// The amount as a JSON string: ASCII digits, `.` and `-` need no escaping.
+    fn write_amount(&self, out: &mut Vec<u8>) {
+        match self {
+            Self::Valid(money) => {
+                out.push(b'"');
+                out.extend_from_slice(money.amount_text().as_bytes());
+                out.push(b'"');
+            }
+            Self::Unknown { .. } => json::write_str(out, &self.amount_text()),
+        }
+    }
+
     fn code(&self) -> &str {
         match self {
             Self::Valid(money) => money.currency.code(),
@@ -54,7 +66,7 @@ impl Money {
 impl PlainFields for Money {
     fn write_plain(&self, field: &Plain<'_>, out: &mut Vec<u8>) -> bool {
         match field.name() {
-            "amount" => json::write_str(out, &self.amount_text()),
+            "amount" => self.write_amount(out),
             "currencyCode" => json::write_str(out, self.code()),
             _ => return false,
         }
