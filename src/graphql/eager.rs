@@ -79,6 +79,42 @@ impl Plain<'_> {
     pub fn object<T: OutputType + PlainFields>(&self, object: &T, out: &mut Vec<u8>) -> bool {
         write_plain_object(object, &self.0.selection_set.node, out)
     }
+
+    /// Writes `items` with the field's selection, if every one is plain.
+    pub fn list<T: OutputType + PlainFields>(&self, items: &[T], out: &mut Vec<u8>) -> bool {
+        write_plain_list(items, &self.0.selection_set.node, out)
+    }
+}
+
+/// The JSON text `write` writes, if the request takes JSON text and all it
+/// selects is plain.
+fn plain_text(
+    ctx: &ContextSelectionSet<'_>,
+    capacity: usize,
+    write: impl FnOnce(&mut Vec<u8>) -> bool,
+) -> Option<Value> {
+    ctx.data_opt::<WriteJson>()?;
+    let mut out = Vec::with_capacity(capacity);
+    write(&mut out).then(|| Value::Binary(out.into()))
+}
+
+/// Writes each of `items` with the selection `set`, if they are all plain.
+fn write_plain_list<T: OutputType + PlainFields>(
+    items: &[T],
+    set: &SelectionSet,
+    out: &mut Vec<u8>,
+) -> bool {
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        if !write_plain_object(item, set, out) {
+            return false;
+        }
+    }
+    out.push(b']');
+    true
 }
 
 /// Writes the fields `set` selects on `root`, if they are all plain.
@@ -145,6 +181,11 @@ impl<T: ContainerType + PlainFields> OutputType for Eager<T> {
         ctx: &ContextSelectionSet<'_>,
         _field: &Positioned<Field>,
     ) -> ServerResult<Value> {
+        let set = &ctx.item.node;
+        let capacity = BYTES_PER_FIELD * set.items.len();
+        if let Some(text) = plain_text(ctx, capacity, |out| write_plain_object(&self.0, set, out)) {
+            return Ok(text);
+        }
         resolve(&self.0, ctx).await
     }
 }
@@ -167,6 +208,11 @@ impl<T: ContainerType + PlainFields> OutputType for EagerList<T> {
         ctx: &ContextSelectionSet<'_>,
         _field: &Positioned<Field>,
     ) -> ServerResult<Value> {
+        let set = &ctx.item.node;
+        let capacity = BYTES_PER_FIELD * set.items.len() * self.0.len();
+        if let Some(text) = plain_text(ctx, capacity, |out| write_plain_list(&self.0, set, out)) {
+            return Ok(text);
+        }
         // As `resolver_utils::resolve_list` does, with `resolve` for each item.
         let items = self.0.iter().enumerate().map(|(index, item)| async move {
             let ctx = ctx.with_index(index);

@@ -14,8 +14,8 @@ use super::{
     ids::{NodeKind, decode_as},
     session::Session,
     types::{
-        OrderDirection, PageInfo, ProductRenewalRows, Renewal, RenewalConnection, RenewalEdge,
-        RenewalFilterInput, RenewalOrderField, RenewalOrderInput,
+        OrderDirection, PageInfo, PartnerUser, ProductRenewalRows, Renewal, RenewalConnection,
+        RenewalEdge, RenewalFilterInput, RenewalOrderField, RenewalOrderInput,
     },
 };
 use crate::{
@@ -185,8 +185,14 @@ pub fn connection(
             position: list.sort.position_of(&renewal, &customer),
             node: Eager({
                 let rows = preloaded.product_renewals.get(&renewal.id);
-                Renewal::new(renewal, customer.into(), session.default_owner())
-                    .with_product_renewals(rows)
+                Renewal::new(
+                    renewal,
+                    customer.into(),
+                    session.default_owner(),
+                    session.today,
+                )
+                .with_product_renewals(rows)
+                .with_notify_user(&preloaded.users)
             }),
         })
         .collect();
@@ -221,6 +227,8 @@ fn node_selections<'a>(ctx: &'a Context<'_>) -> [Lookahead<'a>; 2] {
 pub struct Preloaded {
     /// By renewal id.
     product_renewals: HashMap<i64, ProductRenewalRows>,
+    /// The users the renewals' owners notify, by id.
+    users: HashMap<i64, Arc<PartnerUser>>,
 }
 
 /// Loads what the selected nested fields of a page need, one statement per kind,
@@ -257,7 +265,17 @@ pub async fn preload(
             .iter()
             .filter_map(|(_, c)| customer_owner(c, default).notify_user_id)
             .collect();
-        prime(&loaders.users, user_ids.into_iter().collect()).await?;
+        if !user_ids.is_empty() {
+            // Held by the renewals, and in the loader's cache for customers' owners.
+            let ids: Vec<i64> = user_ids.into_iter().collect();
+            let users = loaders.users.loader().load(&ids).await?;
+            preloaded.users = users
+                .values()
+                .flatten()
+                .map(|user| (user.id, Arc::new(PartnerUser(user.clone()))))
+                .collect();
+            loaders.users.feed_many(users).await;
+        }
     }
     if wants(&["customer", "renewals"]) {
         prime(&loaders.customer_renewals, customer_ids.clone()).await?;

@@ -120,7 +120,7 @@ async fn load_renewals(s: &Session, ids: &[i64]) -> Result<HashMap<i64, Renewal>
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(r, c)| (r.id, Renewal::new(r, c.into(), s.default_owner())))
+        .map(|(r, c)| (r.id, Renewal::new(r, c.into(), s.default_owner(), s.today)))
         .collect())
 }
 

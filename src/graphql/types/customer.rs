@@ -43,7 +43,7 @@ pub struct RenewalManager {
 
 impl Customer {
     fn owner(&self) -> RenewalOwner {
-        RenewalOwner(customer_owner(&self.row, self.default_owner))
+        customer_owner(&self.row, self.default_owner).into()
     }
 
     fn manager(&self) -> RenewalManager {
@@ -135,7 +135,7 @@ impl Customer {
         let rows = list_of(&s.loaders.customer_renewals, self.row.id).await?;
         Ok(rows
             .into_iter()
-            .map(|row| Renewal::new(row, Arc::clone(&self.row), self.default_owner))
+            .map(|row| Renewal::new(row, Arc::clone(&self.row), self.default_owner, s.today))
             .collect())
     }
 

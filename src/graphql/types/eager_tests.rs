@@ -12,7 +12,10 @@ use chrono::NaiveDate;
 use entity::{customer, partner_user, product, product_renewal, renewal};
 use serde_json::{Value as Json, json};
 
-use super::{Node, PartnerUser, Renewal, customer::RenewalManager, product::ProductRenewal};
+use super::{
+    Node, PartnerUser, ProductRenewalRows, Renewal, customer::RenewalManager,
+    product::ProductRenewal,
+};
 use crate::{
     domain::owner::OwnerChoice,
     graphql::{
@@ -22,7 +25,7 @@ use crate::{
     },
 };
 
-fn product_renewals() -> Vec<ProductRenewal> {
+fn product_renewal_rows() -> ProductRenewalRows {
     let product = Arc::new(product::Model {
         id: 7,
         sku: "MKT-PRO".into(),
@@ -39,8 +42,15 @@ fn product_renewals() -> Vec<ProductRenewal> {
                 current_mrr_minor: current,
                 renewal_mrr_minor: renewal,
             };
-            ProductRenewal::new(&row, Arc::clone(&product), "KWD")
+            (row, Arc::clone(&product))
         })
+        .collect()
+}
+
+fn product_renewals() -> Vec<ProductRenewal> {
+    product_renewal_rows()
+        .iter()
+        .map(|(row, product)| ProductRenewal::new(row, Arc::clone(product), "KWD"))
         .collect()
 }
 
@@ -53,10 +63,23 @@ fn user() -> PartnerUser {
     })
 }
 
-/// A renewal whose customer's strings need escaping.
-fn renewal() -> Renewal {
+/// Two renewals whose customers' strings need escaping, as a page reads
+/// them: the first with the partner's default owner and no products, the
+/// second with an owner of its own, whose user was read with the page, and
+/// two products (in yen, unlike the others' dinars).
+fn renewals() -> Vec<Renewal> {
+    let users = [(3, Arc::new(user()))].into();
+    vec![
+        renewal(41, None).with_product_renewals(Some(&Vec::new())),
+        renewal(42, Some(3))
+            .with_product_renewals(Some(&product_renewal_rows()))
+            .with_notify_user(&users),
+    ]
+}
+
+fn renewal(id: i64, notify_user_id: Option<i64>) -> Renewal {
     let row = renewal::Model {
-        id: 41,
+        id,
         partner_id: 1,
         customer_id: 9,
         status: "PENDING".into(),
@@ -76,19 +99,22 @@ fn renewal() -> Renewal {
         account_url: "https://vendor.example/accounts/9".into(),
         manager_name: "Zoë Ng".into(),
         manager_email: "zoe@vendor.example".into(),
-        owner_party: None,
-        owner_notify_user_id: None,
+        owner_party: notify_user_id.map(|_| "PARTNER".into()),
+        owner_notify_user_id: notify_user_id,
         services_ended_at: None,
         services_end_reason: None,
     };
-    Renewal::new(row, Arc::new(customer), OwnerChoice::OUT_OF_THE_BOX)
+    let today = NaiveDate::from_ymd_opt(2027, 1, 10).expect("a date");
+    Renewal::new(row, Arc::new(customer), OwnerChoice::OUT_OF_THE_BOX, today)
 }
 
 /// The fields of a renewal (and its customer) that need no session.
 const RENEWAL_FIELDS: &str = "{ id renewalDate deadline renewalOptionsUrl status
+    daysUntilRenewal daysUntilDeadline actionRequired
     currentMrr { amount currencyCode } mrrChange { amount currencyCode }
     customer { id domain name accountUrl servicesEnded renewalManager { name email } }
-    owner { party isDefault notifyUser { id } } }";
+    owner { party isDefault notifyUser { id name email } }
+    productRenewals { quantity product { sku } renewalMrr { amount currencyCode } } }";
 
 fn manager() -> RenewalManager {
     RenewalManager {
@@ -182,11 +208,11 @@ impl Both {
     async fn eager_manager(&self) -> Eager<RenewalManager> {
         Eager(manager())
     }
-    async fn derived_renewal(&self) -> Renewal {
-        renewal()
+    async fn derived_renewals(&self) -> Vec<Renewal> {
+        renewals()
     }
-    async fn eager_renewal(&self) -> Eager<Renewal> {
-        Eager(renewal())
+    async fn eager_renewals(&self) -> EagerList<Renewal> {
+        EagerList(renewals().into())
     }
     async fn derived_probe(&self) -> Probe {
         Probe(1)
@@ -309,7 +335,7 @@ async fn eager_types_answer_every_field_as_their_derived_resolvers_do() {
         let selection = every_field(type_name).await;
         assert_same(field, &selection, "", "").await;
     }
-    assert_same("Renewal", RENEWAL_FIELDS, "", "").await;
+    assert_same("Renewals", RENEWAL_FIELDS, "", "").await;
 }
 
 #[tokio::test]

@@ -78,11 +78,12 @@ fn owner(
     notify_user_id: Option<i64>,
     is_default: Option<bool>,
 ) -> Option<RenewalOwner> {
-    Some(RenewalOwner(Owner {
+    let owner = Owner {
         party: party?.parse().ok()?,
         notify_user_id,
         is_default: is_default.unwrap_or(false),
-    }))
+    };
+    Some(owner.into())
 }
 
 fn owner_before(r: &customer_event::Model) -> Option<RenewalOwner> {

@@ -1,5 +1,7 @@
 //! The renewal owner as the API shows it.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Object, Result};
 
 use super::{PartnerUser, RenewalOwnerParty, enums::enum_name};
@@ -14,14 +16,46 @@ use crate::{
 };
 
 /// Who is responsible for a renewal, and which partner user is notified.
-#[derive(Clone, Copy, Debug)]
-pub struct RenewalOwner(pub domain::RenewalOwner);
+#[derive(Clone, Debug)]
+pub struct RenewalOwner {
+    owner: domain::RenewalOwner,
+    /// The notified user, when it was read with a page of renewals (else
+    /// `notifyUser` asks the request's loader).
+    notify_user: Option<Arc<PartnerUser>>,
+}
+
+impl From<domain::RenewalOwner> for RenewalOwner {
+    fn from(owner: domain::RenewalOwner) -> Self {
+        Self {
+            owner,
+            notify_user: None,
+        }
+    }
+}
+
+impl RenewalOwner {
+    /// The partner user notified, if any.
+    pub fn notify_user_id(&self) -> Option<i64> {
+        self.owner.notify_user_id
+    }
+
+    /// This owner with its notified user `user`, read with a page.
+    pub fn with_notify_user(mut self, user: Option<Arc<PartnerUser>>) -> Self {
+        self.notify_user = user;
+        self
+    }
+}
 
 impl PlainFields for RenewalOwner {
     fn write_plain(&self, field: &Plain<'_>, out: &mut Vec<u8>) -> bool {
         match field.name() {
-            "party" => json::write_str(out, enum_name(RenewalOwnerParty::from(self.0.party))),
-            "isDefault" => json::write_bool(out, self.0.is_default),
+            "party" => json::write_str(out, enum_name(RenewalOwnerParty::from(self.owner.party))),
+            "isDefault" => json::write_bool(out, self.owner.is_default),
+            "notifyUser" => match (self.owner.notify_user_id, &self.notify_user) {
+                (None, _) => out.extend_from_slice(b"null"),
+                (Some(id), Some(user)) if user.0.id == id => return field.object(&**user, out),
+                _ => return false,
+            },
             _ => return false,
         }
         true
@@ -32,15 +66,18 @@ impl PlainFields for RenewalOwner {
 impl RenewalOwner {
     /// HUBSPOT or PARTNER.
     async fn party(&self) -> RenewalOwnerParty {
-        self.0.party.into()
+        self.owner.party.into()
     }
 
     /// The partner user who is notified: copied on the vendor's emails when the
     /// party is HUBSPOT, the recipient when it is PARTNER.
     async fn notify_user(&self, ctx: &Context<'_>) -> Result<Option<Eager<PartnerUser>>> {
-        let Some(id) = self.0.notify_user_id else {
+        let Some(id) = self.owner.notify_user_id else {
             return Ok(None);
         };
+        if let Some(user) = self.notify_user.as_ref().filter(|user| user.0.id == id) {
+            return Ok(Some(Eager(PartnerUser::clone(user))));
+        }
         let s = session(ctx)?;
         Ok(row_of(&s.loaders.users, id)
             .await?
@@ -49,6 +86,6 @@ impl RenewalOwner {
 
     /// True when this owner comes from the partner's default rather than an override.
     async fn is_default(&self) -> bool {
-        self.0.is_default
+        self.owner.is_default
     }
 }

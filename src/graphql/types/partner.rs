@@ -42,7 +42,7 @@ impl Partner {
     /// The owner of every customer's renewal unless the customer overrides it.
     /// Out of the box: HUBSPOT, with nobody notified.
     async fn default_renewal_owner(&self) -> RenewalOwner {
-        RenewalOwner(effective_owner(None, default_owner(&self.0)))
+        effective_owner(None, default_owner(&self.0)).into()
     }
 
     /// The partner's users, by name.

@@ -1,13 +1,14 @@
 //! A contract renewal.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::{Context, ID, Object, Result};
+use chrono::NaiveDate;
 use entity::{customer, product, product_renewal, renewal};
 
 use super::{
-    RenewalStatus, customer::Customer, enums::enum_name, money::Money, owner::RenewalOwner,
-    product::ProductRenewal,
+    PartnerUser, RenewalStatus, customer::Customer, enums::enum_name, money::Money,
+    owner::RenewalOwner, product::ProductRenewal,
 };
 use crate::{
     domain::{dates, owner::OwnerChoice},
@@ -30,8 +31,12 @@ pub struct Renewal {
     pub customer: Arc<customer::Model>,
     /// The partner's default owner, which applies unless the customer overrides it.
     pub default_owner: OwnerChoice,
+    /// The request's today, which the days until its dates count from.
+    pub today: NaiveDate,
     /// The renewal's product renewals, when they were read with its page.
     pub product_renewals: Option<Arc<[ProductRenewal]>>,
+    /// The user its owner notifies, when it was read with its page.
+    pub notify_user: Option<Arc<PartnerUser>>,
 }
 
 /// Product renewals as the store reads them, each with its product.
@@ -42,13 +47,27 @@ impl Renewal {
         row: renewal::Model,
         customer: Arc<customer::Model>,
         default_owner: OwnerChoice,
+        today: NaiveDate,
     ) -> Self {
         Self {
             row,
             customer,
             default_owner,
+            today,
             product_renewals: None,
+            notify_user: None,
         }
+    }
+
+    /// This renewal holding the user its owner notifies, if it is among `users`
+    /// (read with its page).
+    pub fn with_notify_user(mut self, users: &HashMap<i64, Arc<PartnerUser>>) -> Self {
+        self.notify_user = self
+            .owner_object()
+            .notify_user_id()
+            .and_then(|id| users.get(&id))
+            .cloned();
+        self
     }
 
     /// This renewal holding its product renewals `rows`, if they were read with its page.
@@ -76,7 +95,28 @@ impl Renewal {
     }
 
     fn owner_object(&self) -> RenewalOwner {
-        RenewalOwner(customer_owner(&self.customer, self.default_owner))
+        RenewalOwner::from(customer_owner(&self.customer, self.default_owner))
+            .with_notify_user(self.notify_user.clone())
+    }
+
+    fn days_until_renewal_value(&self) -> i32 {
+        days(dates::days_until(self.row.renewal_date, self.today))
+    }
+
+    fn days_until_deadline_value(&self) -> i32 {
+        days(dates::days_until(
+            dates::deadline(self.row.renewal_date),
+            self.today,
+        ))
+    }
+
+    fn action_required_value(&self) -> bool {
+        dates::requires_action(
+            self.status_value(),
+            self.customer.services_ended_at.is_some(),
+            self.row.renewal_date,
+            self.today,
+        )
     }
 
     fn status_value(&self) -> crate::domain::RenewalStatus {
@@ -101,10 +141,21 @@ impl PlainFields for Renewal {
             "mrrChange" => return field.object(&self.money(self.row.mrr_change_minor), out),
             "customer" => return field.object(&self.customer_object(), out),
             "owner" => return field.object(&self.owner_object(), out),
+            "productRenewals" => match &self.product_renewals {
+                Some(list) => return field.list(list, out),
+                None => return false,
+            },
+            "daysUntilRenewal" => write_int(out, self.days_until_renewal_value()),
+            "daysUntilDeadline" => write_int(out, self.days_until_deadline_value()),
+            "actionRequired" => json::write_bool(out, self.action_required_value()),
             _ => return false,
         }
         true
     }
+}
+
+fn write_int(out: &mut Vec<u8>, n: i32) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 fn days(n: i64) -> i32 {
@@ -137,18 +188,13 @@ impl Renewal {
     }
 
     /// Days from today to the renewal date.
-    async fn days_until_renewal(&self, ctx: &Context<'_>) -> Result<i32> {
-        let today = session(ctx)?.today;
-        Ok(days(dates::days_until(self.row.renewal_date, today)))
+    async fn days_until_renewal(&self) -> i32 {
+        self.days_until_renewal_value()
     }
 
     /// Days from today to the deadline; negative once it has passed.
-    async fn days_until_deadline(&self, ctx: &Context<'_>) -> Result<i32> {
-        let today = session(ctx)?.today;
-        Ok(days(dates::days_until(
-            dates::deadline(self.row.renewal_date),
-            today,
-        )))
+    async fn days_until_deadline(&self) -> i32 {
+        self.days_until_deadline_value()
     }
 
     /// Monthly recurring revenue now: the sum over the product renewals.
@@ -168,14 +214,8 @@ impl Renewal {
 
     /// True when the partner must act: the renewal is PENDING, the customer is
     /// serviced, the deadline has not passed and the renewal is at most 120 days away.
-    async fn action_required(&self, ctx: &Context<'_>) -> Result<bool> {
-        let today = session(ctx)?.today;
-        Ok(dates::requires_action(
-            self.status_value(),
-            self.customer.services_ended_at.is_some(),
-            self.row.renewal_date,
-            today,
-        ))
+    async fn action_required(&self) -> bool {
+        self.action_required_value()
     }
 
     /// The customer's effective renewal owner.
