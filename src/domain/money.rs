@@ -18,6 +18,11 @@ impl Currency {
         }
     }
 
+    /// The code's three ASCII uppercase letters.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     pub fn code(&self) -> &str {
         // Only ASCII letters are ever stored, so this cannot fail.
         std::str::from_utf8(&self.0).unwrap_or("XXX")

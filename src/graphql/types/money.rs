@@ -46,12 +46,16 @@ impl Money {
     /// The amount as a JSON string: ASCII digits, `.` and `-` need no escaping.
     fn write_amount(&self, out: &mut Vec<u8>) {
         match self {
-            Self::Valid(money) => {
-                out.push(b'"');
-                out.extend_from_slice(money.amount_text().as_bytes());
-                out.push(b'"');
-            }
+            Self::Valid(money) => write_ascii(out, money.amount_text().as_bytes()),
             Self::Unknown { .. } => json::write_str(out, &self.amount_text()),
+        }
+    }
+
+    /// The currency code as a JSON string: a valid one is three letters.
+    fn write_code(&self, out: &mut Vec<u8>) {
+        match self {
+            Self::Valid(money) => write_ascii(out, money.currency.as_bytes()),
+            Self::Unknown { code, .. } => json::write_str(out, code),
         }
     }
 
@@ -67,11 +71,18 @@ impl PlainFields for Money {
     fn write_plain(&self, field: &Plain<'_>, out: &mut Vec<u8>) -> bool {
         match field.name() {
             "amount" => self.write_amount(out),
-            "currencyCode" => json::write_str(out, self.code()),
+            "currencyCode" => self.write_code(out),
             _ => return false,
         }
         true
     }
+}
+
+/// Appends `text`, ASCII that needs no escaping, as a JSON string.
+fn write_ascii(out: &mut Vec<u8>, text: &[u8]) {
+    out.push(b'"');
+    out.extend_from_slice(text);
+    out.push(b'"');
 }
 
 /// An amount of money in a currency.
