@@ -27,6 +27,14 @@
 //! as it is. A response key selected twice would need its values merged,
 //! which text cannot be; so only documents that select no key twice in any
 //! selection set get `WriteJson` ([`Documents`](super::documents)).
+//!
+//! With `WriteJson`, what is in memory skips the resolvers altogether: a type
+//! writes its [`PlainFields`] itself, objects and lists of them included, and
+//! an eager object or list whose whole selection is plain is written in one
+//! pass into one buffer. A dashboard page's renewals are written that way, a
+//! page's product renewals and notified users having been read with it. Any
+//! field that is not plain (a loader, an argument, a fragment) sends its
+//! object back to the walk above.
 
 use std::{borrow::Cow, sync::Arc};
 
@@ -46,7 +54,7 @@ use super::json;
 /// plain, written in place ([`Plain::object`]). Through async-graphql's
 /// resolver a field cost about 400 instructions (a future, a context, a value
 /// allocated, written and dropped), and an object's text was copied up into
-/// its parent's; a dashboard page has 2,000 such fields and 700 such objects.
+/// its parent's; a dashboard page has 2,000 such fields in 950 such objects.
 /// Only fields with no arguments nor directives are plain, and only when the
 /// request carries [`WriteJson`]; otherwise every field is resolved, so the
 /// tests in `types::eager_tests` compare the two.
