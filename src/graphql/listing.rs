@@ -212,6 +212,7 @@ pub fn connection(
         list: list.into(),
         edges,
         page_info,
+        total: page.total,
     }
 }
 

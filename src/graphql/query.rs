@@ -53,9 +53,10 @@ impl Query {
         let s = session(ctx)?;
         let list = renewal_list(s, filter, order_by)?;
         let request = page_request(&list, first, after, last, before)?;
+        let with_total = ctx.look_ahead().field("totalCount").exists();
         let page = s
             .store
-            .renewal_page(&list, &request)
+            .renewal_page(&list, &request, with_total)
             .await
             .map_err(Error::from)?;
         let preloaded = preload_connection(ctx, s, &page.rows).await?;

@@ -9,7 +9,7 @@ use entity::{customer, product, product_renewal, renewal};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, JoinType, Order,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait, Select,
-    sea_query::{BinOper, Expr, ExprTrait},
+    sea_query::{Alias, BinOper, Expr, ExprTrait, QueryStatementBuilder},
 };
 use serde::{Deserialize, Serialize};
 
@@ -158,6 +158,9 @@ pub struct PageRequest {
 pub struct RenewalPage {
     pub rows: Vec<(renewal::Model, customer::Model)>,
     pub has_more: bool,
+    /// How many renewals the list holds, when it was asked for and the page
+    /// could read it from the tally (see [`Store::renewal_page`]).
+    pub total: Option<u64>,
 }
 
 impl RenewalList {
@@ -337,6 +340,9 @@ impl RenewalList {
     }
 }
 
+/// The column of a page's rows that holds the list's total.
+const TOTAL: &str = "list_total";
+
 fn order(direction: Direction) -> Order {
     match direction {
         Direction::Asc => Order::Asc,
@@ -345,12 +351,17 @@ fn order(direction: Direction) -> Order {
 }
 
 impl Store {
-    /// One page of the list.
+    /// One page of the list; `with_total`, also how many renewals the list
+    /// holds, read from the tally by the same statement (one statement fewer
+    /// than [`Store::renewal_count`], and on SQLite one hand-off fewer to the
+    /// reader's thread). Not when the filter keeps the tally out, nor on an
+    /// empty page, which has no row to carry it.
     #[tracing::instrument(level = "debug", skip_all, fields(partner_id = list.partner_id))]
     pub async fn renewal_page(
         &self,
         list: &RenewalList,
         page: &PageRequest,
+        with_total: bool,
     ) -> Result<RenewalPage, DbErr> {
         let direction = if page.backward {
             list.direction.reversed()
@@ -366,6 +377,7 @@ impl Store {
                 return Ok(RenewalPage {
                     rows: Vec::new(),
                     has_more: false,
+                    total: None,
                 });
             }
             let row = Expr::tuple([list.sort.column(), id.clone()]);
@@ -378,21 +390,34 @@ impl Store {
                 Direction::Desc => row.lt(at),
             });
         }
-        let query = select
+        let mut query = select
             .order_by(list.sort.column(), order(direction))
             .order_by(id, order(direction))
             .select_also(customer::Entity)
             .into_query();
+        let tally = with_total.then(|| list.tally(backend)).flatten();
+        let counted = tally.is_some();
+        if let Some(tally) = tally {
+            // An uncorrelated scalar subquery: both databases run it once.
+            query.expr_as(
+                Expr::SubQuery(None, Box::new(tally.into_sub_query_statement())),
+                Alias::new(TOTAL),
+            );
+        }
         // The page size in the text, as an [`inline`]d value: SQLite's planner
         // reads `LIMIT ?` too.
         let mut statement = backend.build(&query);
         statement
             .sql
             .push_str(&format!(" LIMIT {}", page.limit + 1));
-        let mut rows = self
-            .read
-            .query_all_raw(statement)
-            .await?
+        let results = self.read.query_all_raw(statement).await?;
+        let total = match results.first() {
+            Some(row) if counted => {
+                Some(u64::try_from(row.try_get::<i64>("", TOTAL)?).unwrap_or(0))
+            }
+            _ => None,
+        };
+        let mut rows = results
             .iter()
             .map(rows::renewal_with_customer)
             .collect::<Result<Vec<_>, _>>()?;
@@ -401,7 +426,11 @@ impl Store {
         if page.backward {
             rows.reverse();
         }
-        Ok(RenewalPage { rows, has_more })
+        Ok(RenewalPage {
+            rows,
+            has_more,
+            total,
+        })
     }
 
     /// How many renewals the list holds, over all pages: from `renewal_tally`

@@ -6,7 +6,7 @@
 use entity::{product_renewal, renewal};
 use renewals::{
     domain::{OwnerParty, RenewalStatus},
-    store::{Direction, RenewalFilter, RenewalList, SortField, default_owner},
+    store::{Direction, PageRequest, RenewalFilter, RenewalList, SortField, default_owner},
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, ModelTrait, QueryFilter,
@@ -139,6 +139,15 @@ async fn assert_counts_agree(app: &TestApp, when: &str) {
         let tallied = app.store.renewal_count(&list).await.unwrap();
         let counted = app.store.renewal_count_exact(&list).await.unwrap();
         assert_eq!(tallied, counted, "{when}: {filter:?}");
+        // The count a page reads from the tally in its own statement.
+        let first = PageRequest {
+            backward: false,
+            limit: 1,
+            cursor: None,
+        };
+        let page = app.store.renewal_page(&list, &first, true).await.unwrap();
+        let expected = (!page.rows.is_empty()).then_some(counted);
+        assert_eq!(page.total, expected, "{when}, the page's count: {filter:?}");
     }
 }
 

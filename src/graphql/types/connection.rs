@@ -20,6 +20,8 @@ pub struct RenewalConnection {
     pub list: Arc<RenewalList>,
     pub edges: Arc<[RenewalEdge]>,
     pub page_info: PageInfo,
+    /// The list's total, when the page's statement read it.
+    pub total: Option<u64>,
 }
 
 /// A renewal and where it stands in its list, written as a cursor only when
@@ -77,6 +79,9 @@ impl RenewalConnection {
     /// How many renewals match the filter, over all pages. Counted only when asked for.
     #[graphql(complexity = 10)]
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        if let Some(total) = self.total {
+            return Ok(total);
+        }
         let s = session(ctx)?;
         Ok(s.store
             .renewal_count(&self.list)
