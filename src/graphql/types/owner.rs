@@ -34,11 +34,6 @@ impl From<domain::RenewalOwner> for RenewalOwner {
 }
 
 impl RenewalOwner {
-    /// The partner user notified, if any.
-    pub fn notify_user_id(&self) -> Option<i64> {
-        self.owner.notify_user_id
-    }
-
     /// This owner with its notified user `user`, read with a page.
     pub fn with_notify_user(mut self, user: Option<Arc<PartnerUser>>) -> Self {
         self.notify_user = user;

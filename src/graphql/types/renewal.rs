@@ -62,9 +62,8 @@ impl Renewal {
     /// This renewal holding the user its owner notifies, if it is among `users`
     /// (read with its page).
     pub fn with_notify_user(mut self, users: &HashMap<i64, Arc<PartnerUser>>) -> Self {
-        self.notify_user = self
-            .owner_object()
-            .notify_user_id()
+        self.notify_user = customer_owner(&self.customer, self.default_owner)
+            .notify_user_id
             .and_then(|id| users.get(&id))
             .cloned();
         self
