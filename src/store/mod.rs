@@ -12,6 +12,7 @@ mod rows;
 pub mod seed;
 mod tallies;
 mod tokens;
+mod warm;
 
 use std::{sync::Arc, time::Duration};
 
@@ -32,7 +33,7 @@ pub use renewals::{
 };
 pub use tokens::{NewToken, TokenInfo};
 
-use reads::{Held, Meter, Reads, SqliteReads};
+use reads::{Meter, Pooled, Reads};
 
 /// How long a request waits for a pooled connection before failing: a database
 /// that cannot be reached makes requests fail fast instead of hanging.
@@ -130,8 +131,19 @@ impl Store {
         let meter = Meter::default();
         let (pool, write) = (meter.counting(read), meter.counting(write));
         let read = match pool.get_database_backend() {
-            DatabaseBackend::Sqlite => Reads::Sqlite(SqliteReads::new(&pool, meter.clone())),
-            _ => Reads::Pool(pool.clone()),
+            // One of SQLite's readers stays in the pool for its other users
+            // ([`Store::reader`], [`Store::ping`]).
+            DatabaseBackend::Sqlite => {
+                let pool = pool.get_sqlite_connection_pool().clone();
+                let keep = pool.options().get_max_connections() as usize - 1;
+                Reads::Sqlite(Pooled::new(pool, keep, meter.clone()))
+            }
+            // Writes share PostgreSQL's pool: half of it stays there for them.
+            _ => {
+                let pool = pool.get_postgres_connection_pool().clone();
+                let keep = pool.options().get_max_connections() as usize / 2;
+                Reads::Postgres(Pooled::new(pool, keep, meter.clone()))
+            }
         };
         let store = Self {
             read,
@@ -167,8 +179,8 @@ impl Store {
     /// or when the last clone is dropped. On SQLite, the same store.
     pub fn for_request(&self) -> Self {
         let mut store = self.clone();
-        if self.backend() == DatabaseBackend::Postgres {
-            store.read = Reads::Held(Arc::new(Held::new(&self.pool, self.meter.clone())));
+        if let Reads::Postgres(reads) = &self.read {
+            store.read = Reads::Held(Arc::new(reads.hold()));
         }
         store
     }
@@ -237,7 +249,15 @@ impl Store {
         self.pool.ping().await
     }
 
+    /// Gives the connections kept warm for reads back to the pool (which
+    /// tests each, from a task of its own). For what must reach every
+    /// connection of the pool (tests), and before it closes.
+    pub fn return_warm_connections(&self) {
+        self.read.drain();
+    }
+
     pub async fn close(self) -> Result<(), DbErr> {
+        self.return_warm_connections();
         self.pool.close().await?;
         self.write.close().await
     }
@@ -249,8 +269,10 @@ impl Store {
 /// against 1.5 with 3–4 MiB (`renewals bench`). Peak RSS at 1M stays under 100 MB.
 const SQLITE_READER_CACHE_KIB: u32 = 3 * 1024;
 
+/// SQLite's read pool: two readers per core (at least four) kept warm for
+/// requests, and one more for the pool's other users.
 fn sqlite_read_connections() -> u32 {
-    std::thread::available_parallelism().map_or(4, |n| (n.get() as u32 * 2).max(4))
+    std::thread::available_parallelism().map_or(4, |n| (n.get() as u32 * 2).max(4)) + 1
 }
 
 async fn connect_pool(
@@ -264,7 +286,6 @@ async fn connect_pool(
     let mut options = ConnectOptions::new(url);
     options
         .max_connections(max_connections)
-        .min_connections(1)
         .acquire_timeout(acquire_timeout)
         .connect_timeout(ACQUIRE_TIMEOUT)
         .sqlx_logging(false)

@@ -1,6 +1,7 @@
-//! The connection a store reads through: on SQLite the read pool, on
-//! PostgreSQL one pooled connection held for a whole request (or the pool,
-//! outside requests).
+//! The connections a store reads through: a connection of the read pool per
+//! statement, or on PostgreSQL one held for a whole request. Either way, a
+//! connection whose statements all ran to their end is kept warm for the
+//! next ([`Warm`]).
 //!
 //! Taken from the pool statement by statement, a request's statements went
 //! each to a different PostgreSQL backend, since the pool hands out its idle
@@ -15,10 +16,12 @@ use std::sync::{
 use sea_orm::{
     ConnAcquireErr, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, ExecResult,
     QueryResult, RuntimeErr, Statement, Values,
-    sqlx::{self, PgPool, Postgres, Sqlite, SqlitePool, pool::PoolConnection},
+    sqlx::{self, PgConnection, Postgres, Sqlite, pool::PoolConnection},
 };
 use sea_query_sqlx::SqlxValues;
-use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
+use tokio::sync::Mutex;
+
+use super::warm::{Warm, ready_after};
 
 /// Counts the statements a store executes, and records their text while
 /// capturing is on (tests and the benchmark `EXPLAIN` and replay them).
@@ -73,15 +76,81 @@ impl Meter {
     }
 }
 
-/// Where a store's reads go.
+/// Where a store's reads go: each statement on a connection taken from the
+/// read pool and given back, or (a request's reads on PostgreSQL) all on one.
 #[derive(Clone, Debug)]
 pub(super) enum Reads {
-    /// Each statement takes a connection from the pool.
-    Pool(DatabaseConnection),
-    /// Each statement takes a connection from SQLite's read pool.
-    Sqlite(SqliteReads),
+    Sqlite(Pooled<Sqlite>),
+    Postgres(Pooled<Postgres>),
     /// Every statement runs on one PostgreSQL connection (a request's).
     Held(Arc<Held>),
+}
+
+impl Reads {
+    /// Gives the read pool's warm connections back to it (before it closes).
+    pub(super) fn drain(&self) {
+        match self {
+            Self::Sqlite(reads) => reads.warm.drain(),
+            Self::Postgres(reads) => reads.warm.drain(),
+            Self::Held(held) => held.warm.drain(),
+        }
+    }
+}
+
+/// Statements each on a connection of the read pool, taken for the
+/// statement: sqlx runs them directly. Through SeaORM's connection, each
+/// statement's future was boxed twice and copied whole (15 KB, twice): a
+/// dashboard request at 100k renewals on SQLite ran 6.29 M instructions that
+/// way, 6.13 M this way (callgrind).
+#[derive(Debug)]
+pub(super) struct Pooled<DB: sqlx::Database> {
+    warm: Arc<Warm<DB>>,
+    meter: Meter,
+}
+
+impl<DB: sqlx::Database> Clone for Pooled<DB> {
+    fn clone(&self) -> Self {
+        Self {
+            warm: Arc::clone(&self.warm),
+            meter: self.meter.clone(),
+        }
+    }
+}
+
+impl<DB: sqlx::Database> Pooled<DB> {
+    /// Reads through `pool`, keeping up to `keep` of its connections warm.
+    pub(super) fn new(pool: sqlx::Pool<DB>, keep: usize, meter: Meter) -> Self {
+        Self {
+            warm: Arc::new(Warm::new(pool, keep)),
+            meter,
+        }
+    }
+
+    /// Runs `op` with `statement` (which is counted) on a connection of the pool.
+    async fn run<T>(
+        &self,
+        statement: Statement,
+        op: impl AsyncFnOnce(&mut DB::Connection, Statement) -> Result<T, sqlx::Error>,
+    ) -> Result<T, DbErr> {
+        let mut connection = self.warm.take().await?;
+        self.meter.record(&statement);
+        let result = op(&mut connection, statement).await;
+        if ready_after(&result) {
+            self.warm.give_back(connection);
+        }
+        result.map_err(query_error)
+    }
+}
+
+impl Pooled<Postgres> {
+    /// Reads that all run on one connection of this pool, held until released.
+    pub(super) fn hold(&self) -> Held {
+        Held {
+            warm: Arc::clone(&self.warm),
+            connection: Mutex::default(),
+            meter: self.meter.clone(),
+        }
+    }
 }
 
 /// One pooled PostgreSQL connection, taken at the first statement and kept
@@ -89,123 +158,99 @@ pub(super) enum Reads {
 /// Statements of the request that overlap wait for each other.
 #[derive(Debug)]
 pub(super) struct Held {
-    pool: PgPool,
-    connection: Mutex<Option<PoolConnection<Postgres>>>,
+    warm: Arc<Warm<Postgres>>,
+    connection: Mutex<Option<Leased>>,
     meter: Meter,
+}
+
+#[derive(Debug)]
+struct Leased {
+    connection: PoolConnection<Postgres>,
+    /// False from a statement's start until it has run to its end: a future
+    /// dropped in between (a cancelled sibling resolver, a timeout) leaves the
+    /// connection wherever the protocol was.
+    ready: bool,
 }
 
 impl Held {
-    pub(super) fn new(pool: &DatabaseConnection, meter: Meter) -> Self {
-        Self {
-            pool: pool.get_postgres_connection_pool().clone(),
-            connection: Mutex::default(),
-            meter,
-        }
-    }
-
-    /// Gives the connection back to the pool (the next statement takes one again).
+    /// Gives the connection back (the next statement takes one again).
     pub(super) async fn release(&self) {
-        self.connection.lock().await.take();
+        let leased = self.connection.lock().await.take();
+        if let Some(Leased {
+            connection,
+            ready: true,
+        }) = leased
+        {
+            self.warm.give_back(connection);
+        }
+        // One left mid-statement goes back to the pool, which tests it.
     }
 
-    /// The held connection, taken from the pool first if none is held, for
-    /// `statement` (which is counted).
-    async fn connection(
+    /// Runs `op` with `statement` (which is counted) on the held connection,
+    /// taking one first if none is held, or if the one held was left
+    /// mid-statement.
+    async fn run<T>(
         &self,
-        statement: &Statement,
-    ) -> Result<MappedMutexGuard<'_, sqlx::PgConnection>, DbErr> {
+        statement: Statement,
+        op: impl AsyncFnOnce(&mut PgConnection, Statement) -> Result<T, sqlx::Error>,
+    ) -> Result<T, DbErr> {
         let mut held = self.connection.lock().await;
-        if held.is_none() {
-            *held = Some(self.pool.acquire().await.map_err(acquire_error)?);
-        }
-        self.meter.record(statement);
-        MutexGuard::try_map(held, |held| held.as_deref_mut())
-            .map_err(|_| DbErr::Custom("the request's connection is gone".to_owned()))
-    }
-}
-
-/// SQLite's read pool, whose statements sqlx runs directly, as the held
-/// connection's. Through SeaORM's connection, each statement's future was
-/// boxed twice and copied whole (15 KB, twice): a dashboard request at 100k
-/// renewals ran 6.29 M instructions that way, 6.13 M this way (callgrind).
-#[derive(Clone, Debug)]
-pub(super) struct SqliteReads {
-    pool: SqlitePool,
-    meter: Meter,
-}
-
-impl SqliteReads {
-    pub(super) fn new(pool: &DatabaseConnection, meter: Meter) -> Self {
-        Self {
-            pool: pool.get_sqlite_connection_pool().clone(),
-            meter,
-        }
-    }
-
-    /// A connection of the pool, for `statement` (which is counted).
-    async fn connection(&self, statement: &Statement) -> Result<PoolConnection<Sqlite>, DbErr> {
-        let connection = self.pool.acquire().await.map_err(acquire_error)?;
-        self.meter.record(statement);
-        Ok(connection)
-    }
-
-    async fn execute(&self, statement: Statement) -> Result<ExecResult, DbErr> {
-        execute::<Sqlite>(&mut *self.connection(&statement).await?, statement).await
-    }
-
-    async fn fetch_optional(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
-        fetch_optional::<Sqlite>(&mut *self.connection(&statement).await?, statement).await
-    }
-
-    async fn fetch_all(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        fetch_all::<Sqlite>(&mut *self.connection(&statement).await?, statement).await
+        let leased = match held.take() {
+            Some(leased) if leased.ready => held.insert(leased),
+            _ => held.insert(Leased {
+                connection: self.warm.take().await?,
+                ready: true,
+            }),
+        };
+        self.meter.record(&statement);
+        leased.ready = false;
+        let result = op(&mut leased.connection, statement).await;
+        leased.ready = ready_after(&result);
+        result.map_err(query_error)
     }
 }
 
 async fn execute<DB>(
     connection: &mut DB::Connection,
     statement: Statement,
-) -> Result<ExecResult, DbErr>
+) -> Result<ExecResult, sqlx::Error>
 where
     DB: sqlx::Database,
     SqlxValues: sqlx::IntoArguments<DB>,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     ExecResult: From<DB::QueryResult>,
 {
-    let done = query(statement).execute(connection).await;
-    Ok(done.map_err(query_error)?.into())
+    Ok(query(statement).execute(connection).await?.into())
 }
 
 async fn fetch_optional<DB>(
     connection: &mut DB::Connection,
     statement: Statement,
-) -> Result<Option<QueryResult>, DbErr>
+) -> Result<Option<QueryResult>, sqlx::Error>
 where
     DB: sqlx::Database,
     SqlxValues: sqlx::IntoArguments<DB>,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     QueryResult: From<DB::Row>,
 {
-    let row = query(statement).fetch_optional(connection).await;
-    Ok(row.map_err(query_error)?.map(Into::into))
+    Ok(query(statement)
+        .fetch_optional(connection)
+        .await?
+        .map(Into::into))
 }
 
 async fn fetch_all<DB>(
     connection: &mut DB::Connection,
     statement: Statement,
-) -> Result<Vec<QueryResult>, DbErr>
+) -> Result<Vec<QueryResult>, sqlx::Error>
 where
     DB: sqlx::Database,
     SqlxValues: sqlx::IntoArguments<DB>,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     QueryResult: From<DB::Row>,
 {
-    let rows = query(statement).fetch_all(connection).await;
-    Ok(rows
-        .map_err(query_error)?
-        .into_iter()
-        .map(Into::into)
-        .collect())
+    let rows = query(statement).fetch_all(connection).await?;
+    Ok(rows.into_iter().map(Into::into).collect())
 }
 
 /// `statement` for sqlx, its text and values moved.
@@ -218,7 +263,7 @@ where
 }
 
 /// As SeaORM reports a pool's failures, so that `store::classify` reads them alike.
-fn acquire_error(error: sqlx::Error) -> DbErr {
+pub(super) fn acquire_error(error: sqlx::Error) -> DbErr {
     match error {
         sqlx::Error::PoolTimedOut => DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
         sqlx::Error::PoolClosed => DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
@@ -230,77 +275,54 @@ fn query_error(error: sqlx::Error) -> DbErr {
     DbErr::Query(RuntimeErr::SqlxError(Arc::new(error)))
 }
 
-impl Held {
-    async fn execute(&self, statement: Statement) -> Result<ExecResult, DbErr> {
-        execute::<Postgres>(&mut *self.connection(&statement).await?, statement).await
-    }
-
-    async fn fetch_optional(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
-        fetch_optional::<Postgres>(&mut *self.connection(&statement).await?, statement).await
-    }
-
-    async fn fetch_all(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        fetch_all::<Postgres>(&mut *self.connection(&statement).await?, statement).await
-    }
-}
-
-/// The held connection's futures are boxed apart: `async_trait` moves each
+/// The statements' futures are boxed apart: `async_trait` moves each
 /// method's future into a box whole, and sqlx's large futures inside it cost
 /// SQLite's pool statements 1 % more instructions per dashboard request.
 #[async_graphql::async_trait::async_trait]
 impl ConnectionTrait for Reads {
     fn get_database_backend(&self) -> DatabaseBackend {
         match self {
-            Self::Pool(pool) => pool.get_database_backend(),
             Self::Sqlite(_) => DatabaseBackend::Sqlite,
-            Self::Held(_) => DatabaseBackend::Postgres,
+            Self::Postgres(_) | Self::Held(_) => DatabaseBackend::Postgres,
         }
     }
 
     async fn execute_raw(&self, statement: Statement) -> Result<ExecResult, DbErr> {
         match self {
-            Self::Pool(pool) => pool.execute_raw(statement).await,
-            Self::Sqlite(sqlite) => Box::pin(sqlite.execute(statement)).await,
-            Self::Held(held) => Box::pin(held.execute(statement)).await,
+            Self::Sqlite(reads) => Box::pin(reads.run(statement, execute::<Sqlite>)).await,
+            Self::Postgres(reads) => Box::pin(reads.run(statement, execute::<Postgres>)).await,
+            Self::Held(held) => Box::pin(held.run(statement, execute::<Postgres>)).await,
         }
     }
 
+    /// A statement without values runs prepared all the same.
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        match self {
-            Self::Pool(pool) => pool.execute_unprepared(sql).await,
-            Self::Sqlite(sqlite) => {
-                let statement = Statement::from_string(DatabaseBackend::Sqlite, sql);
-                Box::pin(sqlite.execute(statement)).await
-            }
-            // Nothing reads through this; a statement without values runs
-            // prepared all the same.
-            Self::Held(held) => {
-                let statement = Statement::from_string(DatabaseBackend::Postgres, sql);
-                Box::pin(held.execute(statement)).await
-            }
-        }
+        let statement = Statement::from_string(self.get_database_backend(), sql);
+        self.execute_raw(statement).await
     }
 
     async fn query_one_raw(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
         match self {
-            Self::Pool(pool) => pool.query_one_raw(statement).await,
-            Self::Sqlite(sqlite) => Box::pin(sqlite.fetch_optional(statement)).await,
-            Self::Held(held) => Box::pin(held.fetch_optional(statement)).await,
+            Self::Sqlite(reads) => Box::pin(reads.run(statement, fetch_optional::<Sqlite>)).await,
+            Self::Postgres(reads) => {
+                Box::pin(reads.run(statement, fetch_optional::<Postgres>)).await
+            }
+            Self::Held(held) => Box::pin(held.run(statement, fetch_optional::<Postgres>)).await,
         }
     }
 
     async fn query_all_raw(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
         match self {
-            Self::Pool(pool) => pool.query_all_raw(statement).await,
-            Self::Sqlite(sqlite) => Box::pin(sqlite.fetch_all(statement)).await,
-            Self::Held(held) => Box::pin(held.fetch_all(statement)).await,
+            Self::Sqlite(reads) => Box::pin(reads.run(statement, fetch_all::<Sqlite>)).await,
+            Self::Postgres(reads) => Box::pin(reads.run(statement, fetch_all::<Postgres>)).await,
+            Self::Held(held) => Box::pin(held.run(statement, fetch_all::<Postgres>)).await,
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
+    use std::{collections::HashSet, time::Duration};
 
     use sea_orm::{ConnectOptions, Database};
 
@@ -322,20 +344,23 @@ mod tests {
         pids
     }
 
-    /// Statements taken from the pool one by one go to its idle connections
-    /// in turn; held, they all run on one, until it is given back.
-    #[tokio::test]
-    async fn held_statements_run_on_one_postgres_backend() {
-        let Some(url) = std::env::var("TEST_DATABASE_URL")
+    /// A statement that is still running after 50 ms, its future dropped then.
+    async fn cancel_a_statement(reads: &Reads) {
+        let statement = Statement::from_string(DatabaseBackend::Postgres, "SELECT pg_sleep(0.5)");
+        let sleep = reads.execute_raw(statement);
+        let cut = tokio::time::timeout(Duration::from_millis(50), sleep).await;
+        assert!(cut.is_err(), "the statement ended before it was cancelled");
+    }
+
+    /// A pool of three PostgreSQL connections, all open and idle, and reads
+    /// through it that keep all three warm; `None` without a test database.
+    async fn three_connections() -> Option<(DatabaseConnection, Pooled<Postgres>)> {
+        let url = std::env::var("TEST_DATABASE_URL")
             .ok()
-            .filter(|u| !u.is_empty())
-        else {
-            return;
-        };
+            .filter(|u| !u.is_empty())?;
         let mut options = ConnectOptions::new(url);
         options.max_connections(3).sqlx_logging(false);
         let pool = Database::connect(options).await.unwrap();
-        // Three connections open and idle.
         let sleep = || {
             let statement =
                 Statement::from_string(DatabaseBackend::Postgres, "SELECT pg_sleep(0.05)");
@@ -345,18 +370,66 @@ mod tests {
         for slept in [a, b, c] {
             slept.unwrap();
         }
+        let reads = Pooled::new(
+            pool.get_postgres_connection_pool().clone(),
+            3,
+            Meter::default(),
+        );
+        Some((pool, reads))
+    }
 
-        assert_eq!(backends(&Reads::Pool(pool.clone())).await.len(), 3);
+    /// sqlx's pool hands out its idle connections in turn, so a request's
+    /// statements taken from it one by one go to different backends. Held,
+    /// they all run on one, until it is given back; given back warm, it is
+    /// the next one taken, by statements and by the next request.
+    #[tokio::test]
+    async fn reads_run_on_the_warmest_postgres_backend() {
+        let Some((pool, pooled)) = three_connections().await else {
+            return;
+        };
+        let mut in_turn = HashSet::new();
+        for _ in 0..6 {
+            let statement =
+                Statement::from_string(DatabaseBackend::Postgres, "SELECT pg_backend_pid()");
+            let row = pool.query_one_raw(statement).await.unwrap().unwrap();
+            in_turn.insert(row.try_get_by_index::<i32>(0).unwrap());
+        }
+        assert_eq!(in_turn.len(), 3);
 
-        let held = Arc::new(Held::new(&pool, Meter::default()));
+        let statement_by_statement = backends(&Reads::Postgres(pooled.clone())).await;
+        assert_eq!(statement_by_statement.len(), 1);
+
+        let held = Arc::new(pooled.hold());
         let reads = Reads::Held(Arc::clone(&held));
-        let first = backends(&reads).await;
-        assert_eq!(first.len(), 1);
-        assert_eq!(held.meter.count(), 6);
+        assert_eq!(backends(&reads).await, statement_by_statement);
+        assert_eq!(held.meter.count(), 12);
         held.release().await;
         assert!(held.connection.lock().await.is_none());
-        // The next statement takes a connection again.
-        assert_eq!(backends(&reads).await.len(), 1);
+        // The next statement takes a connection again: the same one.
+        assert_eq!(backends(&reads).await, statement_by_statement);
         assert!(held.connection.lock().await.is_some());
+    }
+
+    /// A connection whose statement's future was dropped mid-statement is
+    /// not kept warm: it goes back to sqlx's pool, which tests it.
+    #[tokio::test]
+    async fn a_connection_left_mid_statement_is_not_kept_warm() {
+        let Some((_pool, pooled)) = three_connections().await else {
+            return;
+        };
+        let reads = Reads::Postgres(pooled.clone());
+        let warm = backend_pid(&reads).await;
+        cancel_a_statement(&reads).await;
+        assert_ne!(backend_pid(&reads).await, warm);
+
+        let held = Arc::new(pooled.hold());
+        let reads = Reads::Held(Arc::clone(&held));
+        let first = backend_pid(&reads).await;
+        cancel_a_statement(&reads).await;
+        // The request's next statement takes another connection.
+        let next = backend_pid(&reads).await;
+        assert_ne!(next, first);
+        held.release().await;
+        assert_eq!(backend_pid(&Reads::Postgres(pooled)).await, next);
     }
 }

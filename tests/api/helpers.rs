@@ -559,3 +559,28 @@ pub async fn customer_ids(app: &TestApp, n: usize) -> Vec<Value> {
     assert_eq!(ids.len(), n);
     ids
 }
+
+/// Gives `store`'s warm read connections back to its read pool, and waits
+/// until the pool holds every connection it opened idle (sqlx takes each back
+/// in a task of its own): what reads every connection must reach them all.
+pub async fn cool(store: &Store) {
+    store.return_warm_connections();
+    let db = store.reader();
+    let all_idle = || match db.get_database_backend() {
+        DatabaseBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            pool.num_idle() == pool.size() as usize
+        }
+        _ => {
+            let pool = db.get_sqlite_connection_pool();
+            pool.num_idle() == pool.size() as usize
+        }
+    };
+    for _ in 0..200 {
+        if all_idle() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the read pool's connections did not all come back");
+}

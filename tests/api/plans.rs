@@ -229,6 +229,7 @@ async fn no_list_reads_a_whole_renewal_or_customer_table(backend: Backend) {
 /// PostgreSQL connections have prepared with parameters: (statement, plan).
 async fn generic_plans(store: &Store) -> Vec<(String, String)> {
     use sea_orm::sqlx::{self, AssertSqlSafe, Row};
+    crate::helpers::cool(store).await;
     let pool = store.reader().get_postgres_connection_pool();
     // Every open connection at once: each keeps its own prepared statements.
     let mut connections = Vec::new();
@@ -250,10 +251,15 @@ async fn generic_plans(store: &Store) -> Vec<(String, String)> {
             // A generic plan holds for any values: NULLs will do.
             let nulls = vec!["NULL"; n as usize].join(", ");
             let explain = format!("EXPLAIN EXECUTE \"{name}\"({nulls})");
-            let lines: Vec<String> = sqlx::query_scalar(AssertSqlSafe(explain))
+            // Unprepared: preparing it could evict the statement explained
+            // from sqlx's statement cache, which closes it.
+            let lines: Vec<String> = sqlx::raw_sql(AssertSqlSafe(explain))
                 .fetch_all(&mut **connection)
                 .await
-                .unwrap();
+                .unwrap()
+                .iter()
+                .map(|row| row.get(0))
+                .collect();
             plans.push((sql, lines.join("\n")));
         }
     }
