@@ -289,8 +289,10 @@ async fn scenarios(ctx: &Ctx, renewals: u64, args: &BenchArgs) -> anyhow::Result
     let mixed = drive(ctx, vec![readers, writers], ctx.duration_ms).await?;
     restore_owners(&ctx.target, args.seed, &customers).await?;
 
-    let (transport, floor) = if ctx.target.backend == DatabaseBackend::Postgres {
-        let workload = read("transport floor", &dashboard, first_page);
+    let (transport, floor, beside_floors) = if ctx.target.backend == DatabaseBackend::Postgres {
+        let beside = || read("dashboard (beside the floors)", &dashboard, first_page.clone());
+        let before = measure(ctx, beside(), half).await?;
+        let workload = read("transport floor", &dashboard, first_page.clone());
         let transport = transport_floor(ctx, &dashboard_sql, workload).await?;
         let postmaster = postgres_backends(ctx)
             .await?
@@ -304,9 +306,10 @@ async fn scenarios(ctx: &Ctx, renewals: u64, args: &BenchArgs) -> anyhow::Result
             postmaster,
         )
         .await?;
-        (Some(transport), Some(floor))
+        let after = measure(ctx, beside(), half).await?;
+        (Some(transport), Some(floor), Some(before.merged(&after)))
     } else {
-        (None, None)
+        (None, None, None)
     };
     let instructions = instruction_count(ctx, args, &token, &dashboard).await;
     Ok(SizeResult {
@@ -321,6 +324,7 @@ async fn scenarios(ctx: &Ctx, renewals: u64, args: &BenchArgs) -> anyhow::Result
         write_rate: args.write_rate,
         pgbench: floor,
         transport,
+        beside_floors,
         dashboard_sql,
         peak_rss_mib: probe::peak_rss_mib(),
         instructions_per_request: instructions,
