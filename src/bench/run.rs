@@ -290,7 +290,13 @@ async fn scenarios(ctx: &Ctx, renewals: u64, args: &BenchArgs) -> anyhow::Result
     restore_owners(&ctx.target, args.seed, &customers).await?;
 
     let (transport, floor, beside_floors) = if ctx.target.backend == DatabaseBackend::Postgres {
-        let beside = || read("dashboard (beside the floors)", &dashboard, first_page.clone());
+        let beside = || {
+            read(
+                "dashboard (beside the floors)",
+                &dashboard,
+                first_page.clone(),
+            )
+        };
         let before = measure(ctx, beside(), half).await?;
         let workload = read("transport floor", &dashboard, first_page.clone());
         let transport = transport_floor(ctx, &dashboard_sql, workload).await?;
