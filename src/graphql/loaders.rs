@@ -175,10 +175,7 @@ impl Loader<i64> for ProductRenewalLoader {
         let rows = s
             .store
             .product_renewals_with_products(s.partner_id, keys)
-            .await?
-            .into_iter()
-            .map(|(row, product)| (row, Arc::new(product)))
-            .collect();
+            .await?;
         Ok(grouped(keys, rows, |(p, _)| Some(p.renewal_id)))
     }
 }

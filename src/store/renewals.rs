@@ -4,6 +4,8 @@
 //! agree. Date rules are turned into ranges of `renewal_date` by [`crate::domain`],
 //! so each list is an index range scan over `(partner_id, …, id)`.
 
+use std::sync::Arc;
+
 use chrono::NaiveDate;
 use entity::{customer, product, product_renewal, renewal};
 use sea_orm::{
@@ -536,7 +538,7 @@ impl Store {
         &self,
         partner_id: i64,
         renewal_ids: &[i64],
-    ) -> Result<Vec<(product_renewal::Model, product::Model)>, DbErr> {
+    ) -> Result<Vec<(product_renewal::Model, Arc<product::Model>)>, DbErr> {
         let backend = self.backend();
         let renewal_id = Expr::col((product_renewal::Entity, product_renewal::Column::RenewalId));
         let mut select = product_renewal::Entity::find()
@@ -568,12 +570,7 @@ impl Store {
             .order_by_asc(product_renewal::Column::Id)
             .select_also(product::Entity)
             .into_query();
-        self.read
-            .query_all(&query)
-            .await?
-            .iter()
-            .map(rows::product_renewal_with_product)
-            .collect()
+        rows::product_renewals_with_products(&self.read.query_all(&query).await?)
     }
 
     /// Products of the vendor's catalogue (shared by all partners).

@@ -12,6 +12,8 @@
 //! the statements are ours and the test below compares the result with
 //! SeaORM's checked decoding. A mismatch would still be an error, not a wrong value.
 
+use std::{collections::HashMap, sync::Arc};
+
 use entity::{customer, product, product_renewal, renewal};
 use sea_orm::{
     DbErr, QueryResult, RuntimeErr, TryGetable,
@@ -50,12 +52,29 @@ pub fn renewal_with_customer(
     Ok((renewal(&mut c)?, customer(&mut c)?))
 }
 
-/// A row of `product_renewal` joined with `product`.
-pub fn product_renewal_with_product(
-    row: &QueryResult,
-) -> Result<(product_renewal::Model, product::Model), DbErr> {
-    let mut c = Columns { row, at: 0 };
-    Ok((product_renewal(&mut c)?, product(&mut c)?))
+/// Rows of `product_renewal` joined with `product`, each product decoded
+/// once and shared: a page's product renewals (150 on a dashboard) name a
+/// few products of the catalogue again and again.
+pub fn product_renewals_with_products(
+    rows: &[QueryResult],
+) -> Result<Vec<(product_renewal::Model, Arc<product::Model>)>, DbErr> {
+    let mut products: HashMap<i64, Arc<product::Model>> = HashMap::new();
+    rows.iter()
+        .map(|row| {
+            let mut c = Columns { row, at: 0 };
+            let line = product_renewal(&mut c)?;
+            // The join's product is the line's.
+            let product = match products.get(&line.product_id) {
+                Some(product) => Arc::clone(product),
+                None => {
+                    let product = Arc::new(product(&mut c)?);
+                    products.insert(product.id, Arc::clone(&product));
+                    product
+                }
+            };
+            Ok((line, product))
+        })
+        .collect()
 }
 
 fn renewal(c: &mut Columns) -> Result<renewal::Model, DbErr> {
@@ -153,14 +172,12 @@ mod tests {
             )
             .select_also(product::Entity);
         let by_name: Vec<_> = products.clone().all(db).await.unwrap();
-        let by_position: Vec<_> = db
-            .query_all(&products.into_query())
-            .await
+        let rows = db.query_all(&products.into_query()).await.unwrap();
+        let by_position: Vec<_> = product_renewals_with_products(&rows)
             .unwrap()
-            .iter()
-            .map(|row| product_renewal_with_product(row).map(|(p, q)| (p, Some(q))))
-            .collect::<Result<_, _>>()
-            .unwrap();
+            .into_iter()
+            .map(|(line, product)| (line, Some(Arc::unwrap_or_clone(product))))
+            .collect();
         assert!(!by_name.is_empty());
         assert_eq!(by_name, by_position);
     }
