@@ -464,6 +464,34 @@ async fn sqlite_reads_a_pages_product_renewals_in_index_order() {
     );
 }
 
+/// PostgreSQL joins a dashboard page's product renewals to their products
+/// once (a hash join), in its generic plan: joined after the renewals, whose
+/// bound ids it takes to leave a line or two, it scanned the products again
+/// for each of the page's 150 lines.
+#[tokio::test]
+async fn postgres_joins_a_pages_product_renewals_to_their_products_once() {
+    if crate::helpers::postgres_url().is_none() {
+        return;
+    }
+    let db = TestDb::new(Backend::Postgres).await;
+    let (store, router, token) = benchmark_data_set(&db.session_url(&[])).await;
+    let query = "{ renewals(filter: {actionRequired: true}, first: 50) { nodes { productRenewals { quantity product { sku } } } } }";
+    // Past PostgreSQL's five custom plans, to its generic one.
+    for _ in 0..8 {
+        let body = post(&router, &token, query).await;
+        assert!(body["data"]["renewals"]["nodes"][0]["productRenewals"][0]["quantity"].is_number());
+    }
+    let plans = generic_plans(&store).await;
+    let (_, plan) = plans
+        .iter()
+        .find(|(sql, _)| sql.contains(r#"FROM "product_renewal""#))
+        .expect("the product renewals' statement, prepared");
+    assert!(
+        plan.contains("Hash Cond: (product_renewal.product_id = product.id)"),
+        "{plan}"
+    );
+}
+
 /// The dashboard's count sums the tally's rows of one status and services
 /// state over the window, read from the index by status
 /// (`ix_renewal_tally_status`), not every row of each day.

@@ -1,7 +1,7 @@
 //! Tenant isolation: another partner's objects behave exactly like objects
 //! that do not exist, through every root field and mutation.
 
-use renewals::graphql::ids::{NodeKind, encode};
+use renewals::graphql::ids::{NodeKind, decode_as, encode};
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, CustomerBuilder, TestApp, db_tests};
@@ -215,8 +215,29 @@ async fn every_root_field_needs_a_token(backend: Backend) {
     assert_eq!(crate::helpers::error_codes(&body), ["UNAUTHENTICATED"]);
 }
 
+/// The store reads a renewal's product renewals for its own partner only,
+/// whatever ids it is given (a page's, so far always the partner's own).
+async fn product_renewals_are_read_for_their_own_partner_only(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let t = theirs(&app).await;
+    let id = |value: &Value, kind| decode_as(value.as_str().unwrap(), kind).unwrap();
+    let (renewal, contoso) = (
+        id(&t.renewal, NodeKind::Renewal),
+        id(&t.partner, NodeKind::Partner),
+    );
+    let ours = id(
+        &app.data("{ viewer { id } }", json!({})).await["viewer"]["id"],
+        NodeKind::Partner,
+    );
+    let renewals = [renewal];
+    let read = |partner| app.store.product_renewals_with_products(partner, &renewals);
+    assert!(!read(contoso).await.unwrap().is_empty());
+    assert!(read(ours).await.unwrap().is_empty());
+}
+
 db_tests!(
     another_partners_ids_behave_like_ids_that_do_not_exist,
     mutations_cannot_touch_another_partners_data,
     every_root_field_needs_a_token,
+    product_renewals_are_read_for_their_own_partner_only,
 );
