@@ -464,10 +464,11 @@ async fn sqlite_reads_a_pages_product_renewals_in_index_order() {
     );
 }
 
-/// PostgreSQL joins a dashboard page's product renewals to their products
-/// once (a hash join), in its generic plan: joined after the renewals, whose
-/// bound ids it takes to leave a line or two, it scanned the products again
-/// for each of the page's 150 lines.
+/// PostgreSQL reads a dashboard page's product renewals without a nested
+/// loop, and joins them to their products once (a hash join), in its generic
+/// plan: joined with the renewals, whose bound ids it takes to leave a line
+/// or two, it scanned the products again for each of the page's 150 lines,
+/// or the lines again for each of its 50 renewals.
 #[tokio::test]
 async fn postgres_joins_a_pages_product_renewals_to_their_products_once() {
     if crate::helpers::postgres_url().is_none() {
@@ -490,6 +491,7 @@ async fn postgres_joins_a_pages_product_renewals_to_their_products_once() {
         plan.contains("Hash Cond: (product_renewal.product_id = product.id)"),
         "{plan}"
     );
+    assert!(!plan.contains("Nested Loop"), "{plan}");
 }
 
 /// The dashboard's count sums the tally's rows of one status and services
