@@ -30,8 +30,8 @@ pub struct Scenario {
 impl Scenario {
     /// This and `other` (the same workload, measured twice) as one: their
     /// requests over their time, their CPU and statements per request
-    /// weighted by requests; their latencies too, which so merged are not
-    /// percentiles of the whole (they are not reported).
+    /// weighted by requests. Each latency percentile is the slower half's,
+    /// which bounds the whole's from above.
     pub fn merged(&self, other: &Self) -> Self {
         let (a, b) = (&self.outcome, &other.outcome);
         let (na, nb) = (a.requests as f64, other.outcome.requests as f64);
@@ -45,9 +45,9 @@ impl Scenario {
                 errors: a.errors + b.errors,
                 first_error: a.first_error.clone().or_else(|| b.first_error.clone()),
                 elapsed_s: a.elapsed_s + b.elapsed_s,
-                p50_ms: mean(a.p50_ms, b.p50_ms),
-                p90_ms: mean(a.p90_ms, b.p90_ms),
-                p99_ms: mean(a.p99_ms, b.p99_ms),
+                p50_ms: a.p50_ms.max(b.p50_ms),
+                p90_ms: a.p90_ms.max(b.p90_ms),
+                p99_ms: a.p99_ms.max(b.p99_ms),
                 max_ms: a.max_ms.max(b.max_ms),
             },
             server_cpu_ms: mean(self.server_cpu_ms, other.server_cpu_ms),
@@ -617,6 +617,30 @@ mod tests {
             seed: 7,
             today: crate::bench::default_today(),
         }
+    }
+
+    /// Two halves merged: requests over time, CPU weighted by requests, each
+    /// percentile the slower half's.
+    #[test]
+    fn merges_two_halves_of_a_scenario() {
+        let half = |requests, p50_ms, server_cpu_ms| Scenario {
+            clients: 4,
+            outcome: Outcome {
+                requests,
+                elapsed_s: 5.0,
+                p50_ms,
+                ..Outcome::default()
+            },
+            server_cpu_ms,
+            database_cpu_ms: None,
+            generator_cpu_ms: 0.0,
+            statements: 5.0,
+        };
+        let merged = half(1_000, 3.0, 0.4).merged(&half(3_000, 1.0, 0.8));
+        assert_eq!(merged.outcome.requests, 4_000);
+        assert_eq!(merged.outcome.per_second(), 400.0);
+        assert_eq!(merged.outcome.p50_ms, 3.0);
+        assert!((merged.server_cpu_ms - 0.7).abs() < 1e-9);
     }
 
     /// The pgbench floor's verdict, with the CPU of every process on both
