@@ -16,12 +16,12 @@ use std::sync::{
 use sea_orm::{
     ConnAcquireErr, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, ExecResult,
     QueryResult, RuntimeErr, Statement, Values,
-    sqlx::{self, PgConnection, Postgres, Sqlite, pool::PoolConnection},
+    sqlx::{self, PgConnection, Postgres, Sqlite},
 };
 use sea_query_sqlx::SqlxValues;
 use tokio::sync::Mutex;
 
-use super::warm::{Warm, ready_after};
+use super::warm::{Lease, Warm, ready_after};
 
 /// Counts the statements a store executes, and records their text while
 /// capturing is on (tests and the benchmark `EXPLAIN` and replay them).
@@ -134,7 +134,7 @@ impl<DB: sqlx::Database> Pooled<DB> {
     ) -> Result<T, DbErr> {
         let mut connection = self.warm.take().await?;
         self.meter.record(&statement);
-        let result = op(&mut connection, statement).await;
+        let result = op(&mut *connection, statement).await;
         if ready_after(&result) {
             self.warm.give_back(connection);
         }
@@ -165,7 +165,7 @@ pub(super) struct Held {
 
 #[derive(Debug)]
 struct Leased {
-    connection: PoolConnection<Postgres>,
+    connection: Lease<Postgres>,
     /// False from a statement's start until it has run to its end: a future
     /// dropped in between (a cancelled sibling resolver, a timeout) leaves the
     /// connection wherever the protocol was.
@@ -195,16 +195,20 @@ impl Held {
         op: impl AsyncFnOnce(&mut PgConnection, Statement) -> Result<T, sqlx::Error>,
     ) -> Result<T, DbErr> {
         let mut held = self.connection.lock().await;
-        let leased = match held.take() {
-            Some(leased) if leased.ready => held.insert(leased),
-            _ => held.insert(Leased {
-                connection: self.warm.take().await?,
-                ready: true,
-            }),
+        let leased = match &mut *held {
+            Some(leased) if leased.ready => leased,
+            slot => {
+                // One left mid-statement goes back to the pool first.
+                *slot = None;
+                slot.insert(Leased {
+                    connection: self.warm.take().await?,
+                    ready: true,
+                })
+            }
         };
         self.meter.record(&statement);
         leased.ready = false;
-        let result = op(&mut leased.connection, statement).await;
+        let result = op(&mut *leased.connection, statement).await;
         leased.ready = ready_after(&result);
         result.map_err(query_error)
     }

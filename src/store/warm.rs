@@ -9,8 +9,19 @@
 //! know when theirs finished, and give those back here instead, untested.
 //! The last given back is the next taken, its caches (and its backend's)
 //! still warm.
+//!
+//! The pool's limits still hold, as far as it can tell them: a connection idle
+//! here for the pool's idle timeout goes back to it, as does one out of the
+//! pool for its maximum lifetime. The pool tests what comes back, and closes
+//! what is past its lifetime: a connection the database or the network closed
+//! while it sat here fails a statement only if it sat for less than the idle
+//! timeout.
 
-use std::sync::{Mutex, PoisonError};
+use std::{
+    ops::{Deref, DerefMut},
+    sync::{Mutex, PoisonError},
+    time::{Duration, Instant},
+};
 
 use sea_orm::{
     DbErr,
@@ -22,41 +33,88 @@ use super::reads::acquire_error;
 #[derive(Debug)]
 pub(super) struct Warm<DB: Database> {
     pool: Pool<DB>,
-    idle: Mutex<Vec<PoolConnection<DB>>>,
+    /// Connections given back, the last on top, with when they were.
+    idle: Mutex<Vec<(Lease<DB>, Instant)>>,
     /// How many idle connections are kept out of the pool at most: what is
     /// kept here is checked out as far as the pool knows, and on PostgreSQL
     /// the pool's other users (writes) must still find connections there.
     keep: usize,
+    /// The pool's idle timeout.
+    idle_limit: Option<Duration>,
+    /// The pool's maximum lifetime of a connection.
+    lease_limit: Option<Duration>,
+}
+
+/// A connection of the pool, out of it since `since`.
+#[derive(Debug)]
+pub(super) struct Lease<DB: Database> {
+    connection: PoolConnection<DB>,
+    since: Instant,
+}
+
+impl<DB: Database> Deref for Lease<DB> {
+    type Target = DB::Connection;
+
+    fn deref(&self) -> &Self::Target {
+        &self.connection
+    }
+}
+
+impl<DB: Database> DerefMut for Lease<DB> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.connection
+    }
+}
+
+fn beyond(since: Instant, limit: Option<Duration>) -> bool {
+    limit.is_some_and(|limit| since.elapsed() >= limit)
 }
 
 impl<DB: Database> Warm<DB> {
     pub(super) fn new(pool: Pool<DB>, keep: usize) -> Self {
+        let idle_limit = pool.options().get_idle_timeout();
+        let lease_limit = pool.options().get_max_lifetime();
         Self {
             pool,
             idle: Mutex::new(Vec::with_capacity(keep)),
             keep,
+            idle_limit,
+            lease_limit,
         }
     }
 
     /// The connection given back last, or else one from the pool.
-    pub(super) async fn take(&self) -> Result<PoolConnection<DB>, DbErr> {
+    pub(super) async fn take(&self) -> Result<Lease<DB>, DbErr> {
         let last = self.idle().pop();
         match last {
-            Some(connection) => Ok(connection),
-            None => self.pool.acquire().await.map_err(acquire_error),
+            Some((lease, given_back)) if !beyond(given_back, self.idle_limit) => {
+                return Ok(lease);
+            }
+            // Those below it were given back earlier: all go back to the pool.
+            Some(_) => self.drain(),
+            None => {}
         }
+        let connection = self.pool.acquire().await.map_err(acquire_error)?;
+        Ok(Lease {
+            connection,
+            since: Instant::now(),
+        })
     }
 
-    /// Keeps `connection`, whose last statement ran to its end (it succeeded
-    /// or the database refused it), for the next [`Warm::take`]; beyond
-    /// [`Warm::keep`], it goes back to the pool.
-    pub(super) fn give_back(&self, connection: PoolConnection<DB>) {
+    /// Keeps `lease`, whose last statement ran to its end (it succeeded or
+    /// the database refused it), for the next [`Warm::take`]; beyond
+    /// [`Warm::keep`], or out of the pool for the pool's maximum lifetime, it
+    /// goes back to the pool.
+    pub(super) fn give_back(&self, lease: Lease<DB>) {
+        if beyond(lease.since, self.lease_limit) {
+            return;
+        }
         let mut idle = self.idle();
         if idle.len() < self.keep {
-            idle.push(connection);
+            idle.push((lease, Instant::now()));
         } else {
             drop(idle);
-            drop(connection);
+            drop(lease);
         }
     }
 
@@ -67,7 +125,7 @@ impl<DB: Database> Warm<DB> {
         drop(idle);
     }
 
-    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<PoolConnection<DB>>> {
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<(Lease<DB>, Instant)>> {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -81,8 +139,8 @@ impl<DB: Database> Drop for Warm<DB> {
     fn drop(&mut self) {
         if tokio::runtime::Handle::try_current().is_err() {
             let idle = self.idle.get_mut().unwrap_or_else(PoisonError::into_inner);
-            for connection in idle.drain(..) {
-                drop(connection.leak());
+            for (lease, _) in idle.drain(..) {
+                drop(lease.connection.leak());
             }
         }
     }
@@ -93,4 +151,53 @@ impl<DB: Database> Drop for Warm<DB> {
 /// ready; one that failed in transport may have left it anywhere.
 pub(super) fn ready_after<T>(result: &Result<T, sqlx::Error>) -> bool {
     matches!(result, Ok(_) | Err(sqlx::Error::Database(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::sqlx::{Sqlite, sqlite::SqlitePoolOptions};
+
+    use super::*;
+
+    const LIMIT: Duration = Duration::from_millis(100);
+
+    async fn warm(options: SqlitePoolOptions) -> Warm<Sqlite> {
+        let pool = options
+            .max_connections(2)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        Warm::new(pool, 2)
+    }
+
+    /// A lease is told by when it left the pool.
+    #[tokio::test]
+    async fn connections_idle_for_the_pools_idle_timeout_go_back_to_it() {
+        let warm = warm(SqlitePoolOptions::new().idle_timeout(LIMIT)).await;
+        let (first, last) = (warm.take().await.unwrap(), warm.take().await.unwrap());
+        let last_since = last.since;
+        warm.give_back(first);
+        warm.give_back(last);
+        let again = warm.take().await.unwrap();
+        assert_eq!(again.since, last_since, "not the last given back");
+        warm.give_back(again);
+
+        tokio::time::sleep(LIMIT).await;
+        let taken = warm.take().await.unwrap();
+        assert!(taken.since >= last_since + LIMIT, "an idle one was taken");
+        assert!(warm.idle().is_empty(), "an idle one was kept");
+    }
+
+    #[tokio::test]
+    async fn a_connection_out_of_the_pool_for_its_lifetime_goes_back_to_it() {
+        let warm = warm(SqlitePoolOptions::new().max_lifetime(LIMIT)).await;
+        let lease = warm.take().await.unwrap();
+        warm.give_back(lease);
+        let lease = warm.take().await.unwrap();
+        assert!(warm.idle().is_empty());
+
+        tokio::time::sleep(LIMIT).await;
+        warm.give_back(lease);
+        assert!(warm.idle().is_empty(), "kept beyond its lifetime");
+    }
 }
