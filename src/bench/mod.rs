@@ -9,7 +9,8 @@
 //! - [`pgbench`]: the PostgreSQL floor (the same statements run by pgbench).
 //! - [`instructions`]: instructions per dashboard request, under callgrind.
 //! - [`probe`]: CPU and memory from `/proc`.
-//! - [`report`]: the Markdown report.
+//! - [`results`]: what a run measured.
+//! - [`report`]: the Markdown report (how it is measured: `method.md`).
 
 pub mod client;
 pub mod data;
@@ -18,6 +19,7 @@ pub mod pgbench;
 pub mod probe;
 pub mod queries;
 pub mod report;
+pub mod results;
 pub mod run;
 pub mod target;
 pub mod transport;
@@ -77,7 +79,7 @@ async fn seed_in_child(
     target: &Target,
     renewals: u64,
     args: &BenchArgs,
-) -> anyhow::Result<report::Seeding> {
+) -> anyhow::Result<results::Seeding> {
     let exe = std::env::current_exe().context("locating the renewals binary")?;
     let started = Instant::now();
     let mut command = tokio::process::Command::new(exe);
@@ -107,7 +109,7 @@ async fn seed_in_child(
         bail!("bench-seed failed for {} at {renewals}", target.label());
     }
     let reused = String::from_utf8_lossy(&output.stdout).contains("reused");
-    Ok(report::Seeding {
+    Ok(results::Seeding {
         reused,
         seconds: started.elapsed().as_secs_f64(),
     })

@@ -3,93 +3,12 @@
 
 use std::fmt::Write as _;
 
-use super::{client::Outcome, pgbench::Floor};
+use super::{
+    client::Outcome,
+    pgbench::Floor,
+    results::{Scenario, SizeResult},
+};
 use crate::config::BenchArgs;
-
-/// How the data set came to be there.
-#[derive(Clone, Debug, Default)]
-pub struct Seeding {
-    pub reused: bool,
-    pub seconds: f64,
-}
-
-/// One measured workload.
-#[derive(Clone, Debug)]
-pub struct Scenario {
-    pub clients: usize,
-    pub outcome: Outcome,
-    /// CPU time of the server process per request (SQLite: its database work included).
-    pub server_cpu_ms: f64,
-    /// CPU time of the PostgreSQL backends per request.
-    pub database_cpu_ms: Option<f64>,
-    /// CPU time of the load generator's process per request.
-    pub generator_cpu_ms: f64,
-    pub statements: f64,
-}
-
-impl Scenario {
-    /// This and `other` (the same workload, measured twice) as one: their
-    /// requests over their time, their CPU and statements per request
-    /// weighted by requests. Each latency percentile is the slower half's,
-    /// which bounds the whole's from above.
-    pub fn merged(&self, other: &Self) -> Self {
-        let (a, b) = (&self.outcome, &other.outcome);
-        let (na, nb) = (a.requests as f64, other.outcome.requests as f64);
-        let total = (na + nb).max(1.0);
-        let mean = |x: f64, y: f64| (x * na + y * nb) / total;
-        Self {
-            clients: self.clients,
-            outcome: Outcome {
-                name: a.name.clone(),
-                requests: a.requests + b.requests,
-                errors: a.errors + b.errors,
-                first_error: a.first_error.clone().or_else(|| b.first_error.clone()),
-                elapsed_s: a.elapsed_s + b.elapsed_s,
-                p50_ms: a.p50_ms.max(b.p50_ms),
-                p90_ms: a.p90_ms.max(b.p90_ms),
-                p99_ms: a.p99_ms.max(b.p99_ms),
-                max_ms: a.max_ms.max(b.max_ms),
-            },
-            server_cpu_ms: mean(self.server_cpu_ms, other.server_cpu_ms),
-            database_cpu_ms: self
-                .database_cpu_ms
-                .zip(other.database_cpu_ms)
-                .map(|(x, y)| mean(x, y)),
-            generator_cpu_ms: mean(self.generator_cpu_ms, other.generator_cpu_ms),
-            statements: mean(self.statements, other.statements),
-        }
-    }
-}
-
-/// Everything measured for one database at one size.
-#[derive(Clone, Debug)]
-pub struct SizeResult {
-    pub backend: &'static str,
-    pub renewals: u64,
-    pub clients: usize,
-    pub seeding: Seeding,
-    /// The dashboard's `totalCount`.
-    pub total_count: u64,
-    pub statements_by_page_size: Vec<(u64, u64)>,
-    /// The dashboard first, then the other reads, then the mutations.
-    pub scenarios: Vec<Scenario>,
-    /// Reads and paced writes side by side.
-    pub mixed: Vec<Outcome>,
-    pub write_rate: f64,
-    pub pgbench: Option<Floor>,
-    /// The dashboard's statements run raw through the server's stack
-    /// ([`transport`](super::transport)), beside the pgbench floor.
-    pub transport: Option<Scenario>,
-    /// The dashboard measured again for its comparison with the floors, in
-    /// two halves: just before the transport floor and just after pgbench
-    /// ([`Scenario::merged`]). The host's speed drifts by tens of percent
-    /// within a run; bracketed so, the floors and the dashboard share it.
-    pub beside_floors: Option<Scenario>,
-    pub dashboard_sql: Vec<String>,
-    pub peak_rss_mib: f64,
-    /// Instructions the server executes per dashboard request (callgrind), if valgrind is here.
-    pub instructions_per_request: Option<u64>,
-}
 
 /// What a request (of the dashboard, or of the transport floor) costs the
 /// machine's CPU, all processes counted, beside what a pgbench transaction of
@@ -119,22 +38,6 @@ impl CpuAllIn {
 
     fn transaction(&self) -> f64 {
         self.pgbench_backends + self.pgbench
-    }
-}
-
-impl SizeResult {
-    fn dashboard(&self) -> Option<&Scenario> {
-        self.scenarios.first()
-    }
-
-    /// The dashboard as compared with the floors.
-    fn dashboard_beside_floors(&self) -> Option<&Scenario> {
-        self.beside_floors.as_ref().or_else(|| self.dashboard())
-    }
-
-    fn errors(&self) -> u64 {
-        self.scenarios.iter().map(|s| s.outcome.errors).sum::<u64>()
-            + self.mixed.iter().map(|o| o.errors).sum::<u64>()
     }
 }
 
@@ -544,66 +447,15 @@ fn detail(w: &mut String, r: &SizeResult) {
     let _ = writeln!(w, "```\n</details>\n");
 }
 
+/// How each figure is measured (`method.md`).
 fn method(w: &mut String) {
-    let _ = writeln!(
-        w,
-        "## How it is measured
-
-- **Server**: the real router built by `App::build`, serving on a loopback port inside the
-  benchmark process (release build, same configuration as `renewals serve`).
-- **Clients**: a separate process (`renewals bench-client`, the same binary) with one keep-alive
-  HTTP/1.1 connection per client, one request at a time; latency is measured per request around
-  the round trip (HdrHistogram). A response counts as an error unless it is HTTP 200 without
-  GraphQL `errors` (and, for mutations, with empty `userErrors`).
-- **Server CPU per request**: user + system CPU time of the benchmark process
-  (`/proc/self/stat`) over the scenario, divided by its requests. The load generator runs in
-  its own process, so its CPU is not counted; on SQLite the database runs inside the server
-  process and is counted. **DB CPU** (PostgreSQL) is the CPU time of the PostgreSQL backends
-  connected to the benchmark database (client backends of `pg_stat_activity`,
-  `/proc/<pid>/stat`; background workers such as autovacuum are not counted, but they do
-  compete for the same 2 cores when they run).
-  Resolution is 10 ms of CPU over thousands of requests.
-- **Statements per request**: `Store::statement_count()` (every SQL statement the store sends,
-  transaction control excluded) over the scenario, divided by its requests.
-- **Instructions per request**: the server run again as a child process
-  (`renewals serve` on the same database) under valgrind's callgrind; after 40
-  warm-up dashboard requests its counters are zeroed (`callgrind_control -z`),
-  20 requests are sent one after the other, and the counters dumped. Unlike
-  CPU time, the count is the same on a fast host and a slow one: it is the
-  figure to compare runs by. Left out when valgrind is not installed.
-- **Peak RSS**: `VmHWM` of the server process, reset (`/proc/self/clear_refs`) before the
-  server starts; the data set is loaded by another process (`renewals bench-seed`).
-- **pgbench floor** (PostgreSQL): the statements of one dashboard request are captured from the
-  store with their values inlined, written to a pgbench script (one transaction = one
-  dashboard request's statements, autocommit like the server), and run with
-  `pgbench -n -M prepared -c <clients> -j <clients> -T <duration>`. The server's dashboard
-  req/s is compared with pgbench's tps: the dashboard measured again for that, in two halves of
-  half the duration each, one just before the transport floor and one just after pgbench, so
-  that a drift of the host's speed over the run touches both sides alike (a slow spell had put
-  one size's dashboard at 37 % and the next at 43 %, against 57 % for the first, with the same
-  instructions per request). **CPU all in** puts the machine's CPU per dashboard
-  request (server, its PostgreSQL backends, the load generator) beside its CPU per pgbench
-  transaction (the backends, pgbench). The load generator's and pgbench's CPU are read as
-  this process's waited-for children's (`cutime`, `cstime`); pgbench's backends' as the
-  postmaster's, once they have exited (so a background worker exiting meanwhile counts too).
-  The **transport floor** runs the same captured statements through the server's own stack: a
-  second server in the benchmark process, with the same HTTP layers and one pooled connection
-  per request through SeaORM and sqlx, answers each request by running them and counting their
-  rows, with no GraphQL, no decoding and no JSON of the rows. It is driven like the dashboard,
-  just before pgbench; what it misses of the floor, the stack takes before the server does any
-  work of its own.
-- **Write path**: while the dashboard clients read as fast as they can, 4 more clients send
-  `setRenewalOwner` at a fixed total rate; the achieved rate and errors are reported.
-- **Data**: five partners holding 50/25/15/7/3 % of the customers, one renewal per customer
-  dated within a year around \"today\", 1–5 products each (3 on average); the dashboard is the
-  largest partner's. Mutations run on that partner's customers (`endServices` on the smallest
-  partner's, restored afterwards)."
-    );
+    w.push_str(include_str!("method.md"));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::results::Seeding;
 
     fn args() -> BenchArgs {
         BenchArgs {
@@ -617,30 +469,6 @@ mod tests {
             seed: 7,
             today: crate::bench::default_today(),
         }
-    }
-
-    /// Two halves merged: requests over time, CPU weighted by requests, each
-    /// percentile the slower half's.
-    #[test]
-    fn merges_two_halves_of_a_scenario() {
-        let half = |requests, p50_ms, server_cpu_ms| Scenario {
-            clients: 4,
-            outcome: Outcome {
-                requests,
-                elapsed_s: 5.0,
-                p50_ms,
-                ..Outcome::default()
-            },
-            server_cpu_ms,
-            database_cpu_ms: None,
-            generator_cpu_ms: 0.0,
-            statements: 5.0,
-        };
-        let merged = half(1_000, 3.0, 0.4).merged(&half(3_000, 1.0, 0.8));
-        assert_eq!(merged.outcome.requests, 4_000);
-        assert_eq!(merged.outcome.per_second(), 400.0);
-        assert_eq!(merged.outcome.p50_ms, 3.0);
-        assert!((merged.server_cpu_ms - 0.7).abs() < 1e-9);
     }
 
     /// The pgbench floor's verdict, with the CPU of every process on both

@@ -11,7 +11,7 @@ use super::{
     client::{self, Outcome, Spec, Workload},
     data::{self, DASHBOARD_PARTNER, SMALL_PARTNER},
     instructions, pgbench, probe, queries,
-    report::{Scenario, SizeResult},
+    results::{Scenario, SizeResult},
     target::Target,
     transport,
 };

@@ -7,6 +7,7 @@ mod events;
 mod failures;
 mod partners;
 mod reads;
+mod renewal_list;
 mod renewals;
 mod rows;
 pub mod seed;
@@ -28,7 +29,7 @@ pub use customers::{EndServicesError, SetOwnerError, customer_owner, owner_overr
 pub use events::{EventKind, HistoryPage};
 pub use failures::{Failure, classify};
 pub use partners::default_owner;
-pub use renewals::{
+pub use renewal_list::{
     Direction, PageRequest, Position, RenewalFilter, RenewalList, RenewalPage, SortField, SortValue,
 };
 pub use tokens::{NewToken, TokenInfo};
