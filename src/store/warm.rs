@@ -94,7 +94,11 @@ impl<DB: Database> Warm<DB> {
             Some(_) => self.drain(),
             None => {}
         }
-        let connection = self.pool.acquire().await.map_err(acquire_error)?;
+        // Boxed: sqlx's acquiring future is 4 KB, which every statement's
+        // future would hold (and move) otherwise; a warm connection is the
+        // common case.
+        let acquiring = Box::pin(self.pool.acquire());
+        let connection = acquiring.await.map_err(acquire_error)?;
         Ok(Lease {
             connection,
             since: Instant::now(),
