@@ -10,12 +10,13 @@
 //! The last given back is the next taken, its caches (and its backend's)
 //! still warm.
 //!
-//! The pool's limits still hold, as far as it can tell them: a connection idle
-//! here for the pool's idle timeout goes back to it, as does one out of the
-//! pool for its maximum lifetime. The pool tests what comes back, and closes
-//! what is past its lifetime: a connection the database or the network closed
-//! while it sat here fails a statement only if it sat for less than the idle
-//! timeout.
+//! A connection that sat here for a second or more is tested before it is
+//! taken again ([`TESTED_AFTER_IDLE`]), and so is one taken from the pool,
+//! which hands out its own idle connections untested. The pool's limits still
+//! hold, as far as it can tell them: a connection idle here for the pool's
+//! idle timeout goes back to it, as does one out of the pool for its maximum
+//! lifetime; the pool tests what comes back, and closes what is past its
+//! lifetime.
 
 use std::{
     ops::{Deref, DerefMut},
@@ -25,10 +26,16 @@ use std::{
 
 use sea_orm::{
     DbErr,
-    sqlx::{self, Database, Pool, pool::PoolConnection},
+    sqlx::{self, Connection, Database, Pool, pool::PoolConnection},
 };
 
 use super::reads::acquire_error;
+
+/// A connection given back this long ago or more is tested before it is
+/// taken again. Kept warm untested, a connection whose backend went away while
+/// it sat (the database restarted in a quiet spell) failed a statement of the
+/// next request; under load, none sits this long.
+const TESTED_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 #[derive(Debug)]
 pub(super) struct Warm<DB: Database> {
@@ -66,6 +73,14 @@ impl<DB: Database> DerefMut for Lease<DB> {
     }
 }
 
+impl<DB: Database> Lease<DB> {
+    /// This lease, if its connection answers a ping; if not, it goes back to
+    /// the pool, which closes it.
+    async fn tested(mut self) -> Option<Self> {
+        self.connection.ping().await.ok().map(|()| self)
+    }
+}
+
 /// Whether `limit` has passed since `since` (never, without a limit).
 fn beyond(since: Instant, limit: Option<Duration>) -> bool {
     limit.is_some_and(|limit| since.elapsed() >= limit)
@@ -84,22 +99,50 @@ impl<DB: Database> Warm<DB> {
         }
     }
 
-    /// The connection given back last, or else one from the pool.
+    /// The connection given back last, or else one from the pool; tested
+    /// first if it sat idle for [`TESTED_AFTER_IDLE`].
     pub(super) async fn take(&self) -> Result<Lease<DB>, DbErr> {
         let last = self.idle().pop();
         match last {
-            Some((lease, given_back)) if !beyond(given_back, self.idle_limit) => {
+            Some((lease, given_back))
+                if given_back.elapsed() < TESTED_AFTER_IDLE
+                    && !beyond(given_back, self.idle_limit) =>
+            {
+                Ok(lease)
+            }
+            // Boxed: sqlx's acquiring future is 4 KB, which every statement's
+            // future would hold (and move) otherwise; a warm connection is the
+            // common case.
+            last => Box::pin(self.take_tested(last)).await,
+        }
+    }
+
+    /// `last` (with when it was given back) if it answers, or else a
+    /// connection of the pool that does.
+    async fn take_tested(&self, last: Option<(Lease<DB>, Instant)>) -> Result<Lease<DB>, DbErr> {
+        if let Some((lease, given_back)) = last {
+            if !beyond(given_back, self.idle_limit)
+                && let Some(lease) = lease.tested().await
+            {
                 return Ok(lease);
             }
-            // Those below it were given back earlier: all go back to the pool.
-            Some(_) => self.drain(),
-            None => {}
+            // Those below it sat idle longer still: all go back to the pool,
+            // which tests them.
+            self.drain();
         }
-        // Boxed: sqlx's acquiring future is 4 KB, which every statement's
-        // future would hold (and move) otherwise; a warm connection is the
-        // common case.
-        let acquiring = Box::pin(self.pool.acquire());
-        let connection = acquiring.await.map_err(acquire_error)?;
+        // The pool hands out its idle connections untested
+        // (`test_before_acquire(false)`), and they may have sat there as
+        // long: each is tested, and one the pool opens last is not.
+        for _ in 0..self.pool.size() {
+            if let Some(lease) = self.acquire().await?.tested().await {
+                return Ok(lease);
+            }
+        }
+        self.acquire().await
+    }
+
+    async fn acquire(&self) -> Result<Lease<DB>, DbErr> {
+        let connection = self.pool.acquire().await.map_err(acquire_error)?;
         Ok(Lease {
             connection,
             since: Instant::now(),

@@ -20,7 +20,7 @@ use sea_orm::{Database, SqliteTransactionMode, TransactionOptions, TransactionTr
 use serde_json::json;
 use tokio::{net::TcpListener, task::AbortHandle};
 
-use crate::helpers::{Backend, TestDb, error_codes, postgres_url, today};
+use crate::helpers::{Backend, TestApp, TestDb, error_codes, postgres_url, today};
 
 /// A TCP proxy in front of PostgreSQL that a test can cut and restore.
 struct Proxy {
@@ -295,4 +295,23 @@ async fn sigterm_lets_in_flight_requests_finish_refuses_new_ones_and_exits_0() {
     assert!(response.contains(r#""servicesEnded":true"#), "{response}");
     let status = server.wait().unwrap();
     assert_eq!(status.code(), Some(0));
+}
+
+/// The database restarted in a quiet spell: the connections the server kept
+/// warm for the next request, and those idle in its pool, are gone. The next
+/// requests are answered all the same: a connection that sat idle for a second
+/// (`store::warm`) is tested before a statement runs on it.
+#[tokio::test]
+async fn postgres_answers_the_first_requests_after_its_sessions_ended() {
+    if postgres_url().is_none() {
+        return;
+    }
+    let app = TestApp::with_customers(Backend::Postgres, 20).await;
+    let dashboard = renewals::bench::queries::action_required();
+    app.data(&dashboard, json!({ "first": 10 })).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(app.end_postgres_sessions().await > 0);
+    for _ in 0..3 {
+        app.data(&dashboard, json!({ "first": 10 })).await;
+    }
 }

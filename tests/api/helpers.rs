@@ -134,10 +134,41 @@ impl TestDb {
         format!("{}{separator}{options}", self.url)
     }
 
+    /// The store, its PostgreSQL sessions named after the test's schema
+    /// (`application_name`).
     pub async fn store(&self) -> Store {
-        Store::connect_with(&self.url, self.pg_schema.as_deref())
+        let url = match &self.pg_schema {
+            Some(schema) => {
+                let separator = if self.url.contains('?') { '&' } else { '?' };
+                format!("{}{separator}application_name={schema}", self.url)
+            }
+            None => self.url.clone(),
+        };
+        Store::connect_with(&url, self.pg_schema.as_deref())
             .await
             .expect("connect and migrate")
+    }
+
+    /// Ends the PostgreSQL sessions of the store, as a restart of the
+    /// database would, and waits until they are gone; how many there were.
+    pub async fn end_postgres_sessions(&self) -> i64 {
+        let schema = self
+            .pg_schema
+            .as_deref()
+            .expect("a PostgreSQL test database");
+        let db = Database::connect(&self.url).await.expect("connect");
+        let ended = db
+            .query_one_raw(Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) AS ended \
+                 FROM pg_stat_activity WHERE application_name = $1",
+                [schema.into()],
+            ))
+            .await
+            .expect("end the sessions")
+            .expect("a row");
+        db.close().await.ok();
+        ended.try_get("", "ended").expect("a count")
     }
 }
 
@@ -194,6 +225,11 @@ impl TestApp {
     /// The standard dataset: both demo partners with [`CUSTOMERS`] customers each.
     pub async fn new(backend: Backend) -> Self {
         Self::with_customers(backend, CUSTOMERS).await
+    }
+
+    /// See [`TestDb::end_postgres_sessions`].
+    pub async fn end_postgres_sessions(&self) -> i64 {
+        self.db.end_postgres_sessions().await
     }
 
     pub async fn with_customers(backend: Backend, customers: u32) -> Self {
