@@ -85,6 +85,14 @@ async fn post(router: &axum::Router, token: &str, query: &str) -> Value {
     body
 }
 
+/// A test database holding the benchmark's data set (dropped with the
+/// [`TestDb`]), with [`benchmark_data_set`]'s store, router and token.
+async fn benchmark_db(backend: Backend) -> (TestDb, Store, axum::Router, String) {
+    let db = TestDb::new(backend).await;
+    let (store, router, token) = benchmark_data_set(&db.session_url(&[])).await;
+    (db, store, router, token)
+}
+
 /// The benchmark's data set of [`RENEWALS`] loaded at `url`: its store, a
 /// router and a token of the dashboard's partner.
 async fn benchmark_data_set(url: &str) -> (Store, axum::Router, String) {
@@ -283,8 +291,7 @@ async fn postgres_knows_how_many_customers_notify_each_user() {
     if crate::helpers::postgres_url().is_none() {
         return;
     }
-    let db = TestDb::new(Backend::Postgres).await;
-    let (store, _, _) = benchmark_data_set(&db.session_url(&[])).await;
+    let (_db, store, _, _) = benchmark_db(Backend::Postgres).await;
     let counts = store
         .reader()
         .query_all_raw(Statement::from_string(
@@ -330,8 +337,7 @@ async fn postgres_knows_how_many_customers_notify_each_user() {
 /// find, walks the list.
 #[tokio::test]
 async fn sqlite_searches_read_their_candidates_from_the_trigram_index() {
-    let db = TestDb::new(Backend::Sqlite).await;
-    let (store, router, token) = benchmark_data_set(&db.url).await;
+    let (_db, store, router, token) = benchmark_db(Backend::Sqlite).await;
     let explain = store.reader();
     // Which renewals a statement that reads the candidates reads: each
     // candidate's, or an action-required range, filtered by the candidates.
@@ -443,8 +449,7 @@ async fn the_statement_on(
 /// nothing.
 #[tokio::test]
 async fn sqlite_reads_a_pages_product_renewals_in_index_order() {
-    let db = TestDb::new(Backend::Sqlite).await;
-    let (store, router, token) = benchmark_data_set(&db.url).await;
+    let (_db, store, router, token) = benchmark_db(Backend::Sqlite).await;
     let query = "{ renewals(filter: {actionRequired: true}, first: 50) { nodes { productRenewals { quantity product { sku } } } } }";
     let (products, body) =
         the_statement_on(&store, &router, &token, query, "product_renewal").await;
@@ -474,8 +479,7 @@ async fn postgres_joins_a_pages_product_renewals_to_their_products_once() {
     if crate::helpers::postgres_url().is_none() {
         return;
     }
-    let db = TestDb::new(Backend::Postgres).await;
-    let (store, router, token) = benchmark_data_set(&db.session_url(&[])).await;
+    let (_db, store, router, token) = benchmark_db(Backend::Postgres).await;
     let query = "{ renewals(filter: {actionRequired: true}, first: 50) { nodes { productRenewals { quantity product { sku } } } } }";
     // Past PostgreSQL's five custom plans, to its generic one.
     for _ in 0..8 {
@@ -498,8 +502,7 @@ async fn postgres_joins_a_pages_product_renewals_to_their_products_once() {
 /// state over the window, read from the index by status
 /// (`ix_renewal_tally_status`), not every row of each day.
 async fn the_dashboards_count_reads_the_tally_by_status(backend: Backend) {
-    let db = TestDb::new(backend).await;
-    let (store, router, token) = benchmark_data_set(&db.session_url(&[])).await;
+    let (_db, store, router, token) = benchmark_db(backend).await;
     let query = "{ renewals(filter: {actionRequired: true}, first: 1) { totalCount } }";
     let (count, body) = the_statement_on(&store, &router, &token, query, "renewal_tally").await;
     assert!(body["data"]["renewals"]["totalCount"].as_u64().unwrap() > 0);
