@@ -108,9 +108,11 @@ pub fn machine() -> String {
     let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     format!(
         "{model}, {cores} cores, {mem_gib:.0} GiB RAM, Linux {}; CPU speed: SHA-256 of \
-         {REFERENCE_MIB} MiB on one core in {} ms (best of 3; lower is faster)",
+         {REFERENCE_MIB} MiB on one core in {} ms; memory latency: {:.0} ns per read \
+         of a random chain through {REFERENCE_MIB} MiB (best of 3 each; lower is faster)",
         kernel.trim(),
-        cpu_reference().as_millis()
+        cpu_reference().as_millis(),
+        memory_reference().as_secs_f64() * 1e9,
     )
 }
 
@@ -122,6 +124,41 @@ const REFERENCE_MIB: usize = 64;
 /// machine from hour to hour; this figure tells runs on fast and slow CPUs apart.
 pub fn cpu_reference() -> Duration {
     hash_time(REFERENCE_MIB)
+}
+
+/// How long one read takes in a chain of dependent reads at random places of
+/// `REFERENCE_MIB` MiB, best of three. The server's work is bound by memory
+/// more than SHA-256 is: on a host where the server took 3.5× the CPU per
+/// request for the same instructions, [`cpu_reference`] read only 1.4× its
+/// time.
+pub fn memory_reference() -> Duration {
+    const READS: u32 = 2_000_000;
+    let chain = random_cycle(REFERENCE_MIB * 1024 * 1024 / 4);
+    (0..3)
+        .map(|_| {
+            let started = std::time::Instant::now();
+            let end = (0..READS).fold(0, |at, _| chain[at as usize]);
+            std::hint::black_box(end);
+            started.elapsed() / READS
+        })
+        .min()
+        .unwrap_or_default()
+}
+
+/// A permutation of `0..n` that is one cycle through all of them (Sattolo's
+/// shuffle, by a fixed xorshift): following it from any place visits every
+/// place before coming back.
+fn random_cycle(n: usize) -> Vec<u32> {
+    let mut next: Vec<u32> = (0..n).map(|i| i as u32).collect();
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in (1..n).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let j = (state % i as u64) as usize;
+        next.swap(i, j);
+    }
+    next
 }
 
 /// The best of three times to hash `mib` MiB with SHA-256.
@@ -147,6 +184,23 @@ mod tests {
     #[test]
     fn times_the_cpu_speed_reference() {
         assert!(super::hash_time(1) > std::time::Duration::ZERO);
+    }
+
+    /// The memory reference follows one cycle through every place, so no
+    /// read is answered from a short loop in the cache.
+    #[test]
+    fn the_memory_chain_is_one_cycle_through_every_place() {
+        let n = 1000;
+        let chain = super::random_cycle(n);
+        let mut seen = vec![false; n];
+        let mut at = 0;
+        for _ in 0..n {
+            assert!(!seen[at], "back at {at} early");
+            seen[at] = true;
+            at = chain[at] as usize;
+        }
+        assert_eq!(at, 0);
+        assert!(seen.iter().all(|&s| s));
     }
 
     #[test]
