@@ -48,6 +48,9 @@ pub(super) struct Warm<DB: Database> {
     keep: usize,
     /// The pool's idle timeout.
     idle_limit: Option<Duration>,
+    /// How long a connection given back is taken again untested: the
+    /// shorter of [`TESTED_AFTER_IDLE`] and the idle timeout.
+    untested_for: Duration,
     /// The pool's maximum lifetime of a connection.
     lease_limit: Option<Duration>,
 }
@@ -81,11 +84,6 @@ impl<DB: Database> Lease<DB> {
     }
 }
 
-/// Whether `limit` has passed since `since` (never, without a limit).
-fn beyond(since: Instant, limit: Option<Duration>) -> bool {
-    limit.is_some_and(|limit| since.elapsed() >= limit)
-}
-
 impl<DB: Database> Warm<DB> {
     pub(super) fn new(pool: Pool<DB>, keep: usize) -> Self {
         let idle_limit = pool.options().get_idle_timeout();
@@ -95,21 +93,17 @@ impl<DB: Database> Warm<DB> {
             idle: Mutex::new(Vec::with_capacity(keep)),
             keep,
             idle_limit,
+            untested_for: idle_limit.map_or(TESTED_AFTER_IDLE, |l| l.min(TESTED_AFTER_IDLE)),
             lease_limit,
         }
     }
 
     /// The connection given back last, or else one from the pool; tested
-    /// first if it sat idle for [`TESTED_AFTER_IDLE`].
+    /// first if it sat idle for [`TESTED_AFTER_IDLE`] (or the idle timeout).
     pub(super) async fn take(&self) -> Result<Lease<DB>, DbErr> {
         let last = self.idle().pop();
         match last {
-            Some((lease, given_back))
-                if given_back.elapsed() < TESTED_AFTER_IDLE
-                    && !beyond(given_back, self.idle_limit) =>
-            {
-                Ok(lease)
-            }
+            Some((lease, given_back)) if given_back.elapsed() < self.untested_for => Ok(lease),
             // Boxed: sqlx's acquiring future is 4 KB, which every statement's
             // future would hold (and move) otherwise; a warm connection is the
             // common case.
@@ -121,7 +115,8 @@ impl<DB: Database> Warm<DB> {
     /// connection of the pool that does.
     async fn take_tested(&self, last: Option<(Lease<DB>, Instant)>) -> Result<Lease<DB>, DbErr> {
         if let Some((lease, given_back)) = last {
-            if !beyond(given_back, self.idle_limit)
+            let idle_for = given_back.elapsed();
+            if self.idle_limit.is_none_or(|limit| idle_for < limit)
                 && let Some(lease) = lease.tested().await
             {
                 return Ok(lease);
@@ -154,12 +149,16 @@ impl<DB: Database> Warm<DB> {
     /// [`Warm::keep`], or out of the pool for the pool's maximum lifetime, it
     /// goes back to the pool.
     pub(super) fn give_back(&self, lease: Lease<DB>) {
-        if beyond(lease.since, self.lease_limit) {
+        let now = Instant::now();
+        if self
+            .lease_limit
+            .is_some_and(|limit| now.duration_since(lease.since) >= limit)
+        {
             return;
         }
         let mut idle = self.idle();
         if idle.len() < self.keep {
-            idle.push((lease, Instant::now()));
+            idle.push((lease, now));
         } else {
             drop(idle);
             drop(lease);
