@@ -126,22 +126,24 @@ impl TestDb {
         let Some(schema) = &self.pg_schema else {
             return self.url.clone();
         };
-        let separator = if self.url.contains('?') { '&' } else { '?' };
         let mut options = format!("options=-c%20search_path%3D{schema}");
         for setting in settings {
             options.push_str(&format!("%20-c%20{}", setting.replace('=', "%3D")));
         }
-        format!("{}{separator}{options}", self.url)
+        self.url_with(&options)
+    }
+
+    /// The URL with a query `parameter` (`name=value`) added.
+    fn url_with(&self, parameter: &str) -> String {
+        let separator = if self.url.contains('?') { '&' } else { '?' };
+        format!("{}{separator}{parameter}", self.url)
     }
 
     /// The store, its PostgreSQL sessions named after the test's schema
     /// (`application_name`).
     pub async fn store(&self) -> Store {
         let url = match &self.pg_schema {
-            Some(schema) => {
-                let separator = if self.url.contains('?') { '&' } else { '?' };
-                format!("{}{separator}application_name={schema}", self.url)
-            }
+            Some(schema) => self.url_with(&format!("application_name={schema}")),
             None => self.url.clone(),
         };
         Store::connect_with(&url, self.pg_schema.as_deref())
