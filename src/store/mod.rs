@@ -2,6 +2,7 @@
 
 mod buckets;
 mod customer_search;
+mod customer_walk;
 mod customers;
 mod events;
 mod failures;

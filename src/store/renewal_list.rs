@@ -10,7 +10,7 @@ use entity::{customer, renewal};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseBackend, EntityTrait, JoinType, Order, QueryFilter,
     QuerySelect, QueryTrait, RelationTrait, Select,
-    sea_query::{BinOper, Expr, ExprTrait},
+    sea_query::{BinOper, Expr, ExprTrait, SelectStatement},
 };
 use serde::{Deserialize, Serialize};
 
@@ -153,6 +153,34 @@ pub struct RenewalList {
     pub direction: Direction,
 }
 
+/// That a customer's domain or folded name contains `text`, compared with
+/// `LIKE`: what a search finds, however its candidates are read.
+pub(super) fn like_search(backend: DatabaseBackend, text: &str) -> Condition {
+    let pattern = || {
+        search_pattern(backend, search::like_pattern(text))
+            .binary(BinOper::Escape, Expr::Constant(search::LIKE_ESCAPE.into()))
+    };
+    let customer = |column: customer::Column| Expr::col((customer::Entity, column));
+    Condition::any()
+        .add(customer(customer::Column::Domain).binary(BinOper::Like, pattern()))
+        .add(customer(customer::Column::NameFolded).binary(BinOper::Like, pattern()))
+}
+
+/// How a list statement reads the list's customers.
+#[derive(Debug)]
+pub(super) enum Customers {
+    /// Joined to the renewals as the planner chooses (on SQLite, steered by
+    /// [`RenewalList::customers_first`]), each compared with the filter.
+    Joined,
+    /// SQLite: a search's candidates from the trigram index first (see
+    /// [`Store::search_customers`]).
+    SearchIndex,
+    /// A derived table standing for `customer` (see [`customer_walk`]).
+    ///
+    /// [`customer_walk`]: super::customer_walk
+    Derived(Box<SelectStatement>),
+}
+
 /// Which page: `limit` rows after `cursor` (forward) or before it (backward).
 #[derive(Clone, Debug)]
 pub struct PageRequest {
@@ -176,7 +204,7 @@ impl RenewalList {
     /// The list's rows. The values the plan depends on are [`inline`]d, and
     /// so is a search's pattern on PostgreSQL ([`search_pattern`]). With
     /// `search_candidates`, a search also names its candidate customers from
-    /// SQLite's index (see [`Store::search_candidates`]).
+    /// SQLite's index (see [`Store::search_customers`]).
     pub(super) fn condition(&self, backend: DatabaseBackend, search_candidates: bool) -> Condition {
         let (from, to) = self.scanned_dates();
         let filter = &self.filter;
@@ -230,15 +258,7 @@ impl RenewalList {
             all = all.add(notified);
         }
         if let Some(text) = filter.search.as_deref() {
-            let pattern = || {
-                search_pattern(backend, search::like_pattern(text))
-                    .binary(BinOper::Escape, Expr::Constant(search::LIKE_ESCAPE.into()))
-            };
-            all = all.add(
-                Condition::any()
-                    .add(customer(customer::Column::Domain).binary(BinOper::Like, pattern()))
-                    .add(customer(customer::Column::NameFolded).binary(BinOper::Like, pattern())),
-            );
+            all = all.add(like_search(backend, text));
             if let Some(phrase) = customer_search::phrase(text).filter(|_| search_candidates) {
                 let within_range = filter.action_required == Some(true);
                 all = all.add(customer_search::candidates(phrase, within_range));
@@ -308,28 +328,40 @@ impl RenewalList {
         &self,
         backend: DatabaseBackend,
         page: bool,
-        search_candidates: bool,
+        customers: Customers,
     ) -> Select<renewal::Entity> {
         let mut select = renewal::Entity::find();
-        if page
-            && backend == DatabaseBackend::Sqlite
-            && !search_candidates
-            && self.customers_first()
-        {
-            // SQLite joins the tables of a `CROSS JOIN` in the order written.
-            // (sea-query writes no `ON` for one: the join is a condition.)
-            QueryTrait::query(&mut select)
-                .from_clear()
-                .from(customer::Entity)
-                .cross_join(renewal::Entity)
-                .and_where(
-                    Expr::col((renewal::Entity, renewal::Column::CustomerId))
-                        .equals((customer::Entity, customer::Column::Id)),
+        let search_index = matches!(customers, Customers::SearchIndex);
+        match customers {
+            Customers::Derived(table) => {
+                let on = Expr::col((renewal::Entity, renewal::Column::CustomerId))
+                    .equals((customer::Entity, customer::Column::Id));
+                QueryTrait::query(&mut select).join_subquery(
+                    JoinType::InnerJoin,
+                    *table,
+                    customer::Entity,
+                    on,
                 );
-        } else {
-            select = select.join(JoinType::InnerJoin, renewal::Relation::Customer.def());
+            }
+            Customers::Joined
+                if page && backend == DatabaseBackend::Sqlite && self.customers_first() =>
+            {
+                // SQLite joins the tables of a `CROSS JOIN` in the order written.
+                // (sea-query writes no `ON` for one: the join is a condition.)
+                QueryTrait::query(&mut select)
+                    .from_clear()
+                    .from(customer::Entity)
+                    .cross_join(renewal::Entity)
+                    .and_where(
+                        Expr::col((renewal::Entity, renewal::Column::CustomerId))
+                            .equals((customer::Entity, customer::Column::Id)),
+                    );
+            }
+            Customers::Joined | Customers::SearchIndex => {
+                select = select.join(JoinType::InnerJoin, renewal::Relation::Customer.def());
+            }
         }
-        select.filter(self.condition(backend, search_candidates))
+        select.filter(self.condition(backend, search_index))
     }
 
     /// Whether SQLite should read a page by walking the partner's customers
@@ -341,7 +373,7 @@ impl RenewalList {
     /// them by (0.5 s for one day's rare status, against 1 ms from the range).
     /// PostgreSQL's planner weighs both orders itself. (A search's page read
     /// from its candidates starts from them instead, see
-    /// [`Store::search_candidates`].)
+    /// [`Store::search_customers`].)
     pub(super) fn customers_first(&self) -> bool {
         const MIN_DAYS: i64 = 28;
         let (from, to) = self.scanned_dates();

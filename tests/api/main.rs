@@ -10,6 +10,7 @@ mod bench;
 mod cli;
 mod concurrency;
 mod counts;
+mod customer_order;
 mod faults;
 mod fuzz;
 mod history;

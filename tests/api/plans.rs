@@ -73,10 +73,23 @@ fn cases() -> Vec<String> {
 }
 
 async fn post(router: &axum::Router, token: &str, query: &str) -> Value {
+    post_variables(router, token, query, Value::Null).await
+}
+
+/// `query` with `variables` through `router` as the partner of `token`: the
+/// response, which must hold no error.
+pub(crate) async fn post_variables(
+    router: &axum::Router,
+    token: &str,
+    query: &str,
+    variables: Value,
+) -> Value {
     let request = Request::post("/graphql")
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Body::from(json!({ "query": query }).to_string()))
+        .body(Body::from(
+            json!({ "query": query, "variables": variables }).to_string(),
+        ))
         .unwrap();
     let response = router.clone().oneshot(request).await.unwrap();
     let body = response.into_body().collect().await.unwrap().to_bytes();
@@ -87,7 +100,7 @@ async fn post(router: &axum::Router, token: &str, query: &str) -> Value {
 
 /// A test database holding the benchmark's data set (dropped with the
 /// [`TestDb`]), with [`benchmark_data_set`]'s store, router and token.
-async fn benchmark_db(backend: Backend) -> (TestDb, Store, axum::Router, String) {
+pub(crate) async fn benchmark_db(backend: Backend) -> (TestDb, Store, axum::Router, String) {
     let db = TestDb::new(backend).await;
     let (store, router, token) = benchmark_data_set(&db.session_url(&[])).await;
     (db, store, router, token)
