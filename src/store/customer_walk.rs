@@ -6,12 +6,13 @@
 //! domains, and so walks the partner's customers by domain until the page is
 //! full. A word that starts the matching domains (`maple` in
 //! `maplebakery.example`) is met only where they sort: at a million renewals
-//! a first page of `maple` passed over 291,000 customers (1.3 s). Read from
+//! a first page of `maple` passed over 291,000 customers (1.5 s). Read from
 //! the matching customers instead, it takes 0.3 s; but a page of a word whose
-//! matches spread over the domains (`bakery`) takes 10 ms walked and far
+//! matches spread over the domains (`bakery`) takes 5 ms walked and far
 //! more from its 50,000 matches, and a word nearly every customer holds
 //! (`.example`) would read the whole partner. A bounded walk serves the
-//! common words, and the matches serve the rest.
+//! common words, and the matches serve the rest. (Figures: the README's
+//! table, "A search in customer order on PostgreSQL".)
 //!
 //! Each statement reads its customers from a derived table standing for
 //! `customer` (see [`Customers::Derived`]), whose `LIMIT` or `OFFSET` keeps
@@ -31,8 +32,11 @@ use super::{
 };
 
 /// How many of the partner's customers a page walks by domain before it
-/// reads its rows from the matching customers instead. A walk passes over
-/// about 4 µs of customers each at a million renewals, so at most 20 ms.
+/// reads its rows from the matching customers instead. A walk takes about
+/// 4 µs a customer at a million renewals, so at most 20 ms. It fills a page
+/// of a word that one customer in 20 holds, spread over the domains (the
+/// seeded `bakery` from the start; from the end, the first `…bakery` domains
+/// lie 19,000 customers away, and its matches are read).
 const WALK: u64 = 5_000;
 
 /// A stretch of the partner's customers in domain order: from a domain (the
