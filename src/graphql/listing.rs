@@ -222,13 +222,21 @@ fn node_selections<'a>(ctx: &'a Context<'_>) -> [Lookahead<'a>; 2] {
     [look.field("edges").field("node"), look.field("nodes")]
 }
 
+/// Where the users that the events of customers' histories notify are
+/// selected under a renewal.
+const HISTORY_USERS: [&[&str]; 2] = [
+    &["customer", "history", "nodes", "ownerBefore", "notifyUser"],
+    &["customer", "history", "nodes", "ownerAfter", "notifyUser"],
+];
+
 /// What [`preload`] read for a page's renewals to hold themselves; the rest
 /// waits in the request's loader caches.
 #[derive(Default)]
 pub struct Preloaded {
     /// By renewal id.
     product_renewals: HashMap<i64, ProductRenewalRows>,
-    /// The users the renewals' owners notify, by id.
+    /// The users the renewals' owners (and their customers' history events)
+    /// notify, by id.
     users: HashMap<i64, Arc<PartnerUser>>,
 }
 
@@ -260,33 +268,49 @@ pub async fn preload(
         // One statement: the product renewals together with their products.
         preloaded.product_renewals = loaders.product_renewals.loader().load(&renewal_ids).await?;
     }
-    if wants(&["owner", "notifyUser"]) || wants(&["customer", "renewalOwner", "notifyUser"]) {
-        let default = session.default_owner();
-        let user_ids: HashSet<i64> = rows
-            .iter()
-            .filter_map(|(_, c)| customer_owner(c, default).notify_user_id)
-            .collect();
-        if !user_ids.is_empty() {
-            // Held by the renewals, and in the loader's cache for customers' owners.
-            let ids: Vec<i64> = user_ids.into_iter().collect();
-            let users = loaders.users.loader().load(&ids).await?;
-            preloaded.users = users
-                .values()
-                .flatten()
-                .map(|user| (user.id, Arc::new(PartnerUser(user.clone()))))
-                .collect();
-            loaders.users.feed_many(users).await;
-        }
-    }
-    if wants(&["customer", "renewals"]) {
-        prime(&loaders.customer_renewals, customer_ids.clone()).await?;
-    }
+    // The histories before the users: the users their events notify join the
+    // owners' in one statement, whatever the timing of the resolvers (left to
+    // the loader, the events of two customers were read in two batches when
+    // the host was busy).
+    let mut user_ids = HashSet::new();
+    let history_users = HISTORY_USERS.iter().any(|path| wants(path));
     for page in first_history_pages(selections) {
-        let keys = customer_ids
+        let keys: Vec<HistoryKey> = customer_ids
             .iter()
             .map(|&customer_id| HistoryKey { customer_id, page })
             .collect();
-        prime(&loaders.customer_history, keys).await?;
+        let histories = loaders.customer_history.loader().load(&keys).await?;
+        if history_users {
+            let events = histories.values().flatten();
+            user_ids.extend(events.flat_map(|e| {
+                [e.before_notify_user_id, e.after_notify_user_id]
+                    .into_iter()
+                    .flatten()
+            }));
+        }
+        loaders.customer_history.feed_many(histories).await;
+    }
+    if wants(&["owner", "notifyUser"]) || wants(&["customer", "renewalOwner", "notifyUser"]) {
+        let default = session.default_owner();
+        user_ids.extend(
+            rows.iter()
+                .filter_map(|(_, c)| customer_owner(c, default).notify_user_id),
+        );
+    }
+    if !user_ids.is_empty() {
+        // Held by the renewals, and in the loader's cache for customers'
+        // owners and the histories' events.
+        let ids: Vec<i64> = user_ids.into_iter().collect();
+        let users = loaders.users.loader().load(&ids).await?;
+        preloaded.users = users
+            .values()
+            .flatten()
+            .map(|user| (user.id, Arc::new(PartnerUser(user.clone()))))
+            .collect();
+        loaders.users.feed_many(users).await;
+    }
+    if wants(&["customer", "renewals"]) {
+        prime(&loaders.customer_renewals, customer_ids.clone()).await?;
     }
     Ok(preloaded)
 }

@@ -217,6 +217,33 @@ async fn customers_read_together_get_their_own_pages(backend: Backend) {
     let charge = u64::from(backend == Backend::Postgres);
     assert_eq!(statements, 4 + charge);
 
+    // The users the renewals' owners notify and those the events notify are
+    // read together, before any resolver asks (left to the loader, they took
+    // a statement of their own, or two when the host was busy). Both
+    // customers notify the second user now; their events also name the first.
+    let input = json!({
+        "customerIds": [customers[0], customers[1]],
+        "owner": { "party": "PARTNER", "notifyUserId": users[1] }
+    });
+    app.data(SET_OWNER, json!({ "input": input })).await;
+    let before = app.store.statement_count();
+    let both = app
+        .data(
+            &format!("{{ renewals(first: 2) {{ nodes {{ owner {{ notifyUser {{ id }} }} customer {{ history(first: 3) {{ nodes {{ {EVENT} }} }} }} }} }} }}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(app.store.statement_count() - before, 4 + charge);
+    let notified: Vec<&Value> = both["renewals"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|n| n["customer"]["history"]["nodes"].as_array().unwrap())
+        .flat_map(|e| [&e["ownerBefore"], &e["ownerAfter"]])
+        .map(|owner| &owner["notifyUser"]["id"])
+        .collect();
+    assert!(notified.contains(&&users[0]), "{both}");
+
     // A hundred customers' first pages, the page size in a variable: still
     // one statement for the histories.
     let before = app.store.statement_count();
