@@ -11,8 +11,8 @@
 //! matches spread over the domains (`bakery`) takes 5 ms walked and far
 //! more from its 50,000 matches, and a word nearly every customer holds
 //! (`.example`) would read the whole partner. A bounded walk serves the
-//! common words, and the matches serve the rest. (Figures: the README's
-//! table, "A search in customer order on PostgreSQL".)
+//! common words, and the matches serve the rest. (Figures:
+//! `docs/performance.md`, "A search in customer order on PostgreSQL".)
 //!
 //! Each statement reads its customers from a derived table standing for
 //! `customer` (see [`Customers::Derived`]), whose `LIMIT` or `OFFSET` keeps
