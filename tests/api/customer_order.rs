@@ -107,8 +107,8 @@ async fn customers_read_pg(store: &Store, sql: &str) -> f64 {
 /// from the cursor's domain on. Its keyset condition, `(domain, id) >
 /// (…)`, spans both tables, and no index holds it: without the domain's own
 /// bound the walk passed over the 5,800 customers before the cursor (and at
-/// a million renewals took 3.4–3.9 s on PostgreSQL instead of 3–7 ms; SQLite derived the bound
-/// itself).
+/// a million renewals took 3.4–3.9 s on PostgreSQL instead of 3–7 ms;
+/// SQLite derived the bound itself).
 async fn a_page_in_customer_order_starts_at_its_cursor(backend: Backend) {
     let (_db, store, router, token) = benchmark_db(backend).await;
     for direction in ["ASC", "DESC"] {
