@@ -259,31 +259,15 @@ async fn a_search_in_customer_order_lists_what_deadline_order_lists(backend: Bac
     // The last page of `maple`, short, walks the partner's last customers:
     // none lie beyond, and the matching customers are not read.
     let order = json!({ "field": "CUSTOMER_DOMAIN" });
-    let all = every_row(
-        &router,
-        &token,
-        &json!({ "search": "maple" }),
-        &order,
-        50,
-        false,
-    )
-    .await;
+    let maple = json!({ "search": "maple" });
+    store.start_capture();
+    let all = every_row(&router, &token, &maple, &order, 50, false).await;
+    let walked = kinds(&store.stop_capture());
     assert!(
         all.len() % 50 != 0,
         "{} rows: the last page is short",
         all.len()
     );
-    store.start_capture();
-    every_row(
-        &router,
-        &token,
-        &json!({ "search": "maple" }),
-        &order,
-        50,
-        false,
-    )
-    .await;
-    let walked = kinds(&store.stop_capture());
     assert_eq!(
         walked.last(),
         Some(&"more customers?"),
