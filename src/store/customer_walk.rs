@@ -26,8 +26,7 @@ use sea_orm::{
 };
 
 use super::{
-    Direction, PageRequest, Position, RenewalList, SortField, SortValue, Store, customer_search,
-    inline,
+    Direction, PageRequest, Position, RenewalList, SortField, SortValue, Store, inline,
     renewal_list::{Customers, like_search},
 };
 
@@ -88,7 +87,8 @@ impl<'a> Stretch<'a> {
     }
 
     /// The customers of the stretch that the list's search matches: a bitmap
-    /// of the trigram indexes, then a sort.
+    /// of the trigram indexes (or, for a needle under three characters, each
+    /// of the partner's customers compared), then a sort.
     pub(super) fn matching(&self, list: &RenewalList, backend: DatabaseBackend) -> Customers {
         let text = list.filter.search.as_deref().unwrap_or_default();
         let mut query = self.customers(list);
@@ -100,16 +100,14 @@ impl<'a> Stretch<'a> {
 impl RenewalList {
     /// Whether a page of the list walks a bounded stretch of the partner's
     /// customers (see the module's documentation): a search in customer
-    /// order on PostgreSQL, with a needle the trigram indexes can find.
+    /// order on PostgreSQL. A needle under three characters, which the
+    /// trigram indexes cannot find, has its matches read by comparing each
+    /// of the partner's customers; at a million renewals that took 0.3 s for
+    /// `ma` (a sequential scan, warm), where the walk took 1.5–1.6 s.
     pub(super) fn walks_customers(&self, backend: DatabaseBackend) -> bool {
         backend == DatabaseBackend::Postgres
             && self.sort == SortField::CustomerDomain
-            && self
-                .filter
-                .search
-                .as_deref()
-                .and_then(customer_search::phrase)
-                .is_some()
+            && self.filter.search.is_some()
     }
 }
 
