@@ -1,6 +1,8 @@
 //! A page of a search in customer domain order, on PostgreSQL: the partner's
 //! customers walked by domain for a bounded stretch, and, when that leaves the
-//! page short, the matching customers, found through the trigram indexes first.
+//! page short, the matching customers, read first (through the trigram
+//! indexes, or for a needle under three characters by comparing each of the
+//! partner's customers).
 //!
 //! PostgreSQL's planner takes a word's matches to be spread evenly over the
 //! domains, and so walks the partner's customers by domain until the page is
