@@ -24,6 +24,7 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
+use entity::{api_token, partner};
 use sea_orm::{DatabaseBackend, DbErr};
 
 use crate::store::Store;
@@ -73,7 +74,7 @@ impl RateLimit {
 
     /// Takes `cost` points at `now` from a bucket full at `full_at`: the
     /// instant it will be full after that, or `None` if it holds too little.
-    /// `store::Store::take_from_bucket` does the same in SQL.
+    /// `store::Store::authenticate_and_take` does the same in SQL.
     pub fn take(&self, full_at: Micros, now: Micros, cost: u64) -> Option<Micros> {
         let after = full_at.max(now) + self.refill_time(cost);
         (after - now <= self.full_refill_time()).then_some(after)
@@ -131,10 +132,20 @@ pub struct Throttled {
 /// The partners' buckets, where the database says (see the module's docs).
 #[derive(Debug)]
 enum Buckets {
+    /// Limiting is off: no buckets.
+    Off,
     /// Each partner's `full_at`; a partner without one has a full bucket.
     InProcess(Mutex<HashMap<i64, Micros>>),
-    /// In the request's store.
+    /// In the database, charged by the statement that authenticates.
     InDatabase,
+}
+
+/// A request whose token is live: its token and partner, and the status of
+/// the partner's bucket after the charge, or why the charge was refused.
+pub struct Admitted {
+    pub token: api_token::Model,
+    pub partner: partner::Model,
+    pub throttle: Result<ThrottleStatus, Throttled>,
 }
 
 #[derive(Debug)]
@@ -147,43 +158,68 @@ impl RateLimiter {
     /// A limiter whose buckets live where `store`'s database calls for.
     pub fn new(limit: RateLimit, store: &Store) -> Self {
         let buckets = match store.backend() {
+            _ if limit.is_off() => Buckets::Off,
             DatabaseBackend::Postgres => Buckets::InDatabase,
             _ => Buckets::InProcess(Mutex::default()),
         };
         Self { limit, buckets }
     }
 
-    /// Takes `cost` points from the partner's bucket, or refuses. `store` is
-    /// the request's (buckets in the database are charged through it).
-    pub async fn take(
+    /// Authenticates `secret` and takes `cost` points from its partner's
+    /// bucket, or refuses: `None` if `secret` is no live token's. `store` is
+    /// the request's: on PostgreSQL, both are one statement on its connection,
+    /// so a request costs no round trip for its charge.
+    pub async fn admit(
         &self,
         store: &Store,
-        partner_id: i64,
+        secret: &str,
         cost: u64,
-    ) -> Result<Result<ThrottleStatus, Throttled>, DbErr> {
+    ) -> Result<Option<Admitted>, DbErr> {
         let limit = self.limit;
-        if limit.is_off() {
-            return Ok(Ok(limit.unlimited()));
-        }
         let now = now();
-        let taken = match &self.buckets {
-            Buckets::InProcess(buckets) => {
-                let mut buckets = buckets.lock().unwrap_or_else(|p| p.into_inner());
-                let full_at = buckets.entry(partner_id).or_insert(now);
-                match limit.take(*full_at, now, cost) {
-                    Some(after) => {
-                        *full_at = after;
-                        Ok(after)
-                    }
-                    None => Err(*full_at),
+        let (token, partner, taken) = match &self.buckets {
+            Buckets::InDatabase => match store
+                .authenticate_and_take(secret, now, limit, cost)
+                .await?
+            {
+                Some(charged) => charged,
+                None => return Ok(None),
+            },
+            Buckets::InProcess(buckets) => match store.authenticate(secret).await? {
+                Some((token, partner)) => {
+                    let mut buckets = buckets.lock().unwrap_or_else(|p| p.into_inner());
+                    let full_at = buckets.entry(partner.id).or_insert(now);
+                    let taken = match limit.take(*full_at, now, cost) {
+                        Some(after) => {
+                            *full_at = after;
+                            Ok(after)
+                        }
+                        None => Err(*full_at),
+                    };
+                    (token, partner, taken)
                 }
+                None => return Ok(None),
+            },
+            Buckets::Off => {
+                return Ok(store
+                    .authenticate(secret)
+                    .await?
+                    .map(|(token, partner)| Admitted {
+                        token,
+                        partner,
+                        throttle: Ok(limit.unlimited()),
+                    }));
             }
-            Buckets::InDatabase => store.take_from_bucket(partner_id, now, limit, cost).await?,
         };
-        Ok(match taken {
+        let throttle = match taken {
             Ok(full_at) => Ok(limit.status(full_at, now)),
             Err(full_at) => Err(limit.refusal(full_at, now, cost)),
-        })
+        };
+        Ok(Some(Admitted {
+            token,
+            partner,
+            throttle,
+        }))
     }
 }
 

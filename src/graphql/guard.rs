@@ -40,7 +40,7 @@ use super::{MAX_COST, session::Session};
 use crate::{
     config::Today,
     error::Error,
-    ratelimit::{RateLimiter, ThrottleStatus},
+    ratelimit::{Admitted, RateLimiter, ThrottleStatus},
     store::Store,
 };
 
@@ -327,19 +327,23 @@ impl GuardExtension {
             return Ok(());
         };
         let store = self.store.for_request();
-        let (token, partner) = store
-            .authenticate(secret)
+        let cost = ticket.cost.load(Ordering::Relaxed);
+        let Admitted {
+            token,
+            partner,
+            throttle,
+        } = self
+            .limiter
+            .admit(&store, secret, cost)
             .await?
             .ok_or(Error::InvalidToken)?;
         tracing::Span::current().record("partner", partner.slug.as_str());
-        let cost = ticket.cost.load(Ordering::Relaxed);
-        let taken = self.limiter.take(&store, partner.id, cost).await?;
-        let status = match taken {
+        let status = match throttle {
             Ok(status) => status,
             Err(throttled) => throttled.status,
         };
         *ticket.throttle.lock().unwrap_or_else(|p| p.into_inner()) = Some(status);
-        if let Err(throttled) = taken {
+        if let Err(throttled) = throttle {
             return Err(Error::RateLimited {
                 retry_after: throttled.retry_after,
             });

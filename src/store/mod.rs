@@ -322,9 +322,18 @@ async fn connect_pool(
         // dearer: the backends' CPU for a 3rd dashboard page fell by 8–20 %
         // (sequential requests at 100k and 1M; searches unchanged).
         // `tests/api/plans.rs` checks the generic plans for full scans.
+        //
+        // Random reads priced as the cache makes them, not as a spinning disk
+        // would (PostgreSQL's default is 4, sequential reads costing 1): what a
+        // request reads is in memory. At the default, a page of one user's
+        // renewals at 100k read all the partner's customers and hashed them
+        // (20 ms of its statement) rather than walk the window and look up
+        // each renewal's customer (2–4 ms): 118 such pages a second against
+        // 415, and 252 against 349 at 1M (`renewals bench`, 4 clients).
         let opts = opts.options([
             ("max_parallel_workers_per_gather", "0"),
             ("plan_cache_mode", "force_generic_plan"),
+            ("random_page_cost", "1.1"),
         ]);
         match pg_statement_timeout {
             Some(timeout) => {

@@ -42,6 +42,18 @@ fn hash(secret: &str) -> String {
         .collect()
 }
 
+/// The hash to look `secret` up by, if it can be a token's at all.
+pub(super) fn hash_of_possible(secret: &str) -> Option<String> {
+    (secret.starts_with(TOKEN_PREFIX) && secret.len() <= 128).then(|| hash(secret))
+}
+
+/// Whether `token`, which the lookup by hash found, has the hash `wanted`:
+/// compared again in constant time, so that the answer never depends on how
+/// much of the hash matched.
+pub(super) fn matches(token: &api_token::Model, wanted: &str) -> bool {
+    bool::from(token.token_hash.as_bytes().ct_eq(wanted.as_bytes()))
+}
+
 fn generate_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
@@ -81,10 +93,9 @@ impl Store {
         &self,
         secret: &str,
     ) -> Result<Option<(api_token::Model, partner::Model)>, DbErr> {
-        if !secret.starts_with(TOKEN_PREFIX) || secret.len() > 128 {
+        let Some(wanted) = hash_of_possible(secret) else {
             return Ok(None);
-        }
-        let wanted = hash(secret);
+        };
         // `token_hash` is unique: no `LIMIT`, which SQLite would plan again on
         // every run, like the hash itself (see `opaque`).
         let found = api_token::Entity::find()
@@ -98,13 +109,7 @@ impl Store {
             .await?
             .pop();
         Ok(match found {
-            // The index lookup already matched; compare again in constant time so
-            // that the answer never depends on how much of the hash matched.
-            Some((token, Some(partner)))
-                if bool::from(token.token_hash.as_bytes().ct_eq(wanted.as_bytes())) =>
-            {
-                Some((token, partner))
-            }
+            Some((token, Some(partner))) if matches(&token, &wanted) => Some((token, partner)),
             _ => None,
         })
     }

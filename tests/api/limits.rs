@@ -324,6 +324,74 @@ async fn concurrent_requests_never_overspend_the_budget(backend: Backend) {
     );
 }
 
+/// What is refused takes nothing from a budget: a request costing more than
+/// the bucket holds, one costing more than it can ever hold, and one with a
+/// token that is not live (on PostgreSQL the statement that authenticates
+/// also charges, so it must charge nothing when no token matches). The
+/// refusal reports what the bucket holds and when the request would fit.
+async fn what_is_refused_takes_nothing_from_the_budget(backend: Backend) {
+    const SMALL: &str = "{ viewer { id } }";
+    let limit = RateLimit {
+        capacity: 10,
+        restore_rate: 1,
+    };
+    let app = TestApp::with_settings(backend, 5, |s| s.rate_limit = limit).await;
+    let available = |body: &Value| {
+        body["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"]
+            .as_u64()
+            .unwrap()
+    };
+    // Beyond what a full bucket holds: refused, never to be admitted later.
+    let (status, body) = app
+        .post_as(Some(&app.token), DASHBOARD, json!({ "first": 1 }))
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(available(&body), 10);
+    // Tokens that are no live token's: one revoked, of the same partner, and
+    // one that never was.
+    let revoked = app
+        .store
+        .create_token("northwind", "gone")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(app.store.revoke_token(revoked.id).await.unwrap());
+    let forged = format!("rnw_{}", "A".repeat(43));
+    for token in [revoked.secret.as_str(), forged.as_str()] {
+        let (status, body) = app.post_as(Some(token), SMALL, json!({})).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    }
+    // Nothing taken so far: the bucket is full, less this request's 2 points.
+    let (status, body) = app.post_as(Some(&app.token), SMALL, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(available(&body), 8, "{body}");
+
+    // Four more leave at most a point (one may come back meanwhile).
+    for _ in 0..3 {
+        let body = app.gql(SMALL, json!({})).await;
+        assert!(body.get("errors").is_none(), "{body}");
+    }
+    let (status, body) = app.post_as(Some(&app.token), SMALL, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(available(&body) <= 1, "{body}");
+    // Refused for now: the bucket as it is, and when 2 points will be there.
+    let (status, body) = app.post_as(Some(&app.token), SMALL, json!({})).await;
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        assert!(available(&body) <= 1, "{body}");
+        let retry = body["errors"][0]["extensions"]["retryAfterSeconds"]
+            .as_u64()
+            .unwrap();
+        assert!((1..=2).contains(&retry), "{body}");
+        // It took nothing: the request fits once the wait told has passed.
+        tokio::time::sleep(std::time::Duration::from_millis(retry * 1000 + 100)).await;
+        let (status, body) = app.post_as(Some(&app.token), SMALL, json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    } else {
+        // A point came back meanwhile (a slow machine): served.
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+}
+
 /// A restore rate of 0 turns rate limiting off.
 async fn a_zero_restore_rate_turns_rate_limiting_off(backend: Backend) {
     let limit = RateLimit {
@@ -422,4 +490,5 @@ db_tests!(
     a_partner_hammering_the_api_is_throttled_while_another_is_served,
     concurrent_requests_never_overspend_the_budget,
     a_zero_restore_rate_turns_rate_limiting_off,
+    what_is_refused_takes_nothing_from_the_budget,
 );

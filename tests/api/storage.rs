@@ -207,8 +207,8 @@ async fn postgres_reads_back_every_text_written_as_a_literal() {
 }
 
 /// The server bounds its statements by its request timeout, runs no parallel
-/// query (requests run side by side) and generic plans only (see
-/// `store::connect_pool`).
+/// query (requests run side by side), generic plans only, and prices random
+/// reads as cached ones (see `store::connect_pool`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_servers_postgres_sessions_have_its_timeout_no_parallel_query_and_generic_plans() {
     if crate::helpers::postgres_url().is_none() {
@@ -230,6 +230,7 @@ async fn the_servers_postgres_sessions_have_its_timeout_no_parallel_query_and_ge
     assert_eq!(show("statement_timeout").await, "7s");
     assert_eq!(show("max_parallel_workers_per_gather").await, "0");
     assert_eq!(show("plan_cache_mode").await, "force_generic_plan");
+    assert_eq!(show("random_page_cost").await, "1.1");
 }
 
 db_tests!(
