@@ -189,28 +189,72 @@ impl Held {
     /// Runs `op` with `statement` (which is counted) on the held connection,
     /// taking one first if none is held, or if the one held was left
     /// mid-statement.
+    ///
+    /// A connection taken for the statement may turn out gone: kept warm and
+    /// taken again untested (`warm`), its backend ended meanwhile (the
+    /// database restarted). The statement, which then never ran, runs again
+    /// once, on a connection tested first. (Were the backend to end while
+    /// the statement ran, a request's first statement, the only one a
+    /// connection is taken for, would charge the rate limit twice.)
     async fn run<T>(
         &self,
         statement: Statement,
-        op: impl AsyncFnOnce(&mut PgConnection, Statement) -> Result<T, sqlx::Error>,
+        op: impl AsyncFn(&mut PgConnection, Statement) -> Result<T, sqlx::Error>,
     ) -> Result<T, DbErr> {
         let mut held = self.connection.lock().await;
-        let leased = match &mut *held {
-            Some(leased) if leased.ready => leased,
-            slot => {
-                // One left mid-statement goes back to the pool first.
-                *slot = None;
-                slot.insert(Leased {
-                    connection: self.warm.take().await?,
-                    ready: true,
-                })
+        let again = match &*held {
+            Some(leased) if leased.ready => None,
+            // One left mid-statement goes back to the pool first.
+            _ => Some(statement.clone()),
+        };
+        if again.is_some() {
+            *held = None;
+        }
+        let result = self.run_on(&mut held, statement, &op, Warm::take).await?;
+        match again {
+            Some(statement) if gone(&result) => {
+                *held = None;
+                self.run_on(&mut held, statement, &op, Warm::take_tested)
+                    .await?
+                    .map_err(query_error)
             }
+            _ => result.map_err(query_error),
+        }
+    }
+
+    /// [`Held::run`] on the connection in `held`, or on one `take` takes.
+    async fn run_on<T>(
+        &self,
+        held: &mut Option<Leased>,
+        statement: Statement,
+        op: &impl AsyncFn(&mut PgConnection, Statement) -> Result<T, sqlx::Error>,
+        take: impl AsyncFnOnce(&Warm<Postgres>) -> Result<Lease<Postgres>, DbErr>,
+    ) -> Result<Result<T, sqlx::Error>, DbErr> {
+        let leased = match held {
+            Some(leased) => leased,
+            slot => slot.insert(Leased {
+                connection: take(&self.warm).await?,
+                ready: true,
+            }),
         };
         self.meter.record(&statement);
         leased.ready = false;
         let result = op(&mut *leased.connection, statement).await;
         leased.ready = ready_after(&result);
-        result.map_err(query_error)
+        Ok(result)
+    }
+}
+
+/// Whether `result` says the connection was gone before its statement ran:
+/// its socket closed, or its backend ended (by an administrator, or with the
+/// database: `57P01`–`57P03`).
+fn gone<T>(result: &Result<T, sqlx::Error>) -> bool {
+    match result {
+        Err(sqlx::Error::Io(_)) => true,
+        Err(sqlx::Error::Database(error)) => {
+            matches!(error.code().as_deref(), Some("57P01" | "57P02" | "57P03"))
+        }
+        _ => false,
     }
 }
 

@@ -107,13 +107,23 @@ impl<DB: Database> Warm<DB> {
             // Boxed: sqlx's acquiring future is 4 KB, which every statement's
             // future would hold (and move) otherwise; a warm connection is the
             // common case.
-            last => Box::pin(self.take_tested(last)).await,
+            last => Box::pin(self.take_tested_after(last)).await,
         }
+    }
+
+    /// A connection that answers a test: the last given back, or else one
+    /// of the pool.
+    pub(super) async fn take_tested(&self) -> Result<Lease<DB>, DbErr> {
+        let last = self.idle().pop();
+        Box::pin(self.take_tested_after(last)).await
     }
 
     /// `last` (with when it was given back) if it answers, or else a
     /// connection of the pool that does.
-    async fn take_tested(&self, last: Option<(Lease<DB>, Instant)>) -> Result<Lease<DB>, DbErr> {
+    async fn take_tested_after(
+        &self,
+        last: Option<(Lease<DB>, Instant)>,
+    ) -> Result<Lease<DB>, DbErr> {
         if let Some((lease, given_back)) = last {
             let idle_for = given_back.elapsed();
             if self.idle_limit.is_none_or(|limit| idle_for < limit)
