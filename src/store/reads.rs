@@ -202,14 +202,12 @@ impl Held {
         op: impl AsyncFn(&mut PgConnection, Statement) -> Result<T, sqlx::Error>,
     ) -> Result<T, DbErr> {
         let mut held = self.connection.lock().await;
-        let again = match &*held {
-            Some(leased) if leased.ready => None,
+        let take_one = !held.as_ref().is_some_and(|leased| leased.ready);
+        if take_one {
             // One left mid-statement goes back to the pool first.
-            _ => Some(statement.clone()),
-        };
-        if again.is_some() {
             *held = None;
         }
+        let again = take_one.then(|| statement.clone());
         let result = self.run_on(&mut held, statement, &op, Warm::take).await?;
         match again {
             Some(statement) if gone(&result) => {
