@@ -46,6 +46,29 @@ pub fn classify(err: &DbErr) -> Failure {
     }
 }
 
+/// Whether `err` says the connection was gone before its statement ran: its
+/// socket closed, or its backend ended (by an administrator, or with the
+/// database: `57P01`–`57P03`).
+pub(super) fn gone(err: &DbErr) -> bool {
+    match err {
+        DbErr::Conn(RuntimeErr::SqlxError(error))
+        | DbErr::Exec(RuntimeErr::SqlxError(error))
+        | DbErr::Query(RuntimeErr::SqlxError(error)) => connection_gone(error),
+        _ => false,
+    }
+}
+
+/// [`gone`], for sqlx's error.
+pub(super) fn connection_gone(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(error) => {
+            matches!(error.code().as_deref(), Some("57P01" | "57P02" | "57P03"))
+        }
+        _ => false,
+    }
+}
+
 /// How often a write transaction is tried when it keeps losing lock races.
 const ATTEMPTS: u32 = 6;
 

@@ -236,14 +236,39 @@ impl Store {
     /// store first gives back the connection it reads through: a request
     /// never waits for a second connection while it holds one, so requests
     /// cannot starve each other of the pool.
+    ///
+    /// The pool hands out its idle connections untested
+    /// (`test_before_acquire(false)`): after the database restarted, a
+    /// connection's `BEGIN` may find it gone, having run nothing, and sqlx
+    /// closes it as it goes back. The write is then begun on the next one,
+    /// at most once for each connection the pool holds.
     pub async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
         self.release().await;
-        self.write
-            .begin_with_options(TransactionOptions {
-                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                ..Default::default()
-            })
-            .await
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        let mut tries_left = self.write_connections();
+        loop {
+            match self.write.begin_with_options(options).await {
+                Err(error) if tries_left > 0 && failures::gone(&error) => tries_left -= 1,
+                begun => return begun,
+            }
+        }
+    }
+
+    /// How many connections the write pool holds at most.
+    fn write_connections(&self) -> u32 {
+        match self.backend() {
+            DatabaseBackend::Postgres => {
+                let pool = self.write.get_postgres_connection_pool();
+                pool.options().get_max_connections()
+            }
+            _ => {
+                let pool = self.write.get_sqlite_connection_pool();
+                pool.options().get_max_connections()
+            }
+        }
     }
 
     /// Checks that the database answers.

@@ -21,6 +21,7 @@ use sea_orm::{
 use sea_query_sqlx::SqlxValues;
 use tokio::sync::Mutex;
 
+use super::failures;
 use super::warm::{Lease, Warm, ready_after};
 
 /// Counts the statements a store executes, and records their text while
@@ -243,17 +244,10 @@ impl Held {
     }
 }
 
-/// Whether `result` says the connection was gone before its statement ran:
-/// its socket closed, or its backend ended (by an administrator, or with the
-/// database: `57P01`–`57P03`).
+/// Whether `result` says the connection was gone before its statement ran
+/// ([`failures::connection_gone`]).
 fn gone<T>(result: &Result<T, sqlx::Error>) -> bool {
-    match result {
-        Err(sqlx::Error::Io(_)) => true,
-        Err(sqlx::Error::Database(error)) => {
-            matches!(error.code().as_deref(), Some("57P01" | "57P02" | "57P03"))
-        }
-        _ => false,
-    }
+    result.as_ref().is_err_and(failures::connection_gone)
 }
 
 async fn execute<DB>(

@@ -16,7 +16,9 @@ use axum::{
     http::{Request, StatusCode},
 };
 use renewals::{app, config::Today, store::Store};
-use sea_orm::{Database, SqliteTransactionMode, TransactionOptions, TransactionTrait};
+use sea_orm::{
+    ConnectionTrait, Database, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 use serde_json::json;
 use tokio::{net::TcpListener, task::AbortHandle};
 
@@ -372,5 +374,32 @@ async fn postgres_answers_the_requests_right_after_its_sessions_ended() {
             )
             .await;
         assert_eq!(set["setRenewalOwner"]["userErrors"], json!([]), "{set}");
+    }
+}
+
+/// The database restarted while the pool's connections sat idle, and the
+/// first thing a request does is write: a write transaction that finds its
+/// connection gone before `BEGIN` ran is begun again on another one, so the
+/// write is made rather than failing once per dead connection.
+#[tokio::test]
+async fn postgres_begins_a_write_after_its_idle_sessions_ended() {
+    if postgres_url().is_none() {
+        return;
+    }
+    let app = TestApp::with_customers(Backend::Postgres, 3).await;
+    app.store.return_warm_connections();
+    let pool = app.store.reader().get_postgres_connection_pool();
+    let mut idle = Vec::new();
+    for _ in 0..pool.options().get_max_connections() {
+        idle.push(pool.acquire().await.unwrap());
+    }
+    drop(idle);
+    assert!(app.end_postgres_sessions().await > 0);
+    for _ in 0..3 {
+        let txn = app.store.begin_write().await.expect("a write begun");
+        txn.execute_unprepared("SELECT 1")
+            .await
+            .expect("a statement");
+        txn.commit().await.expect("committed");
     }
 }
