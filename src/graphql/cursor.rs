@@ -37,7 +37,11 @@ fn open<T: DeserializeOwned>(text: &str) -> Result<T, Error> {
         .then(|| URL_SAFE_NO_PAD.decode(text).ok())
         .flatten()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(|| Error::bad_input("the cursor is not valid; use one returned by this API"))
+        .ok_or_else(not_a_cursor)
+}
+
+fn not_a_cursor() -> Error {
+    Error::bad_input("the cursor is not valid; use one returned by this API")
 }
 
 pub fn encode(sort: SortField, direction: Direction, position: &Position) -> String {
@@ -55,6 +59,9 @@ pub fn decode(text: &str, sort: SortField, direction: Direction) -> Result<Posit
         return Err(Error::bad_input(
             "the cursor belongs to a different order; page with the orderBy it came from",
         ));
+    }
+    if !sort.accepts(&cursor.p.value) {
+        return Err(not_a_cursor());
     }
     Ok(cursor.p)
 }

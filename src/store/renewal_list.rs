@@ -5,7 +5,7 @@
 //! agree. Date rules are turned into ranges of `renewal_date` by [`crate::domain`],
 //! so each list is an index range scan over `(partner_id, …, id)`.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use entity::{customer, renewal};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseBackend, EntityTrait, JoinType, Order, QueryFilter,
@@ -101,16 +101,20 @@ impl SortField {
         }
     }
 
-    pub(super) fn accepts(self, value: &SortValue) -> bool {
-        matches!(
-            (self, value),
-            (Self::Deadline | Self::RenewalDate, SortValue::Date(_))
-                | (
-                    Self::CurrentMrr | Self::RenewalMrr | Self::MrrChange,
-                    SortValue::Int(_)
-                )
-                | (Self::CustomerDomain, SortValue::Text(_))
-        )
+    /// Whether a list ordered by this field can hold a row with `value`: one
+    /// of the field's type, a date of years 1–9999 (SQLite compares dates as
+    /// their text; PostgreSQL takes no year before 4713 BC), a text without
+    /// NUL (PostgreSQL stores none). A cursor with any other value was not
+    /// made by this API.
+    pub fn accepts(self, value: &SortValue) -> bool {
+        match (self, value) {
+            (Self::Deadline | Self::RenewalDate, SortValue::Date(date)) => {
+                (1..=9999).contains(&date.year())
+            }
+            (Self::CurrentMrr | Self::RenewalMrr | Self::MrrChange, SortValue::Int(_)) => true,
+            (Self::CustomerDomain, SortValue::Text(text)) => !text.contains('\0'),
+            _ => false,
+        }
     }
 }
 

@@ -82,6 +82,46 @@ async fn out_of_range_dates_unknown_enums_and_tampered_cursors_are_bad_user_inpu
     }
 }
 
+/// Cursors well formed and made for the order they are used with, but
+/// holding a value no list holds (a domain with NUL, a date beyond what the
+/// databases store, a value of another type): each is `BAD_USER_INPUT`,
+/// not a database error.
+async fn forged_cursors_with_values_no_list_holds_are_bad_user_input(backend: Backend) {
+    let app = TestApp::with_customers(backend, 3).await;
+    let list = "query($o: RenewalOrder, $after: String) { renewals(orderBy: $o, first: 2, after: $after) { totalCount nodes { id } } }";
+    let forged = |field: &str, order: &str, value: Value| {
+        let cursor = json!({ "f": field, "d": "Asc", "p": { "value": value, "id": 1 } });
+        json!({ "o": { "field": order }, "after": URL_SAFE_NO_PAD.encode(cursor.to_string()) })
+    };
+    let domain = |text: &str| forged("CustomerDomain", "CUSTOMER_DOMAIN", json!({ "Text": text }));
+    let deadline = |value: Value| forged("Deadline", "DEADLINE", value);
+    // Well formed and within range: a page, as a real cursor would give.
+    for variables in [domain("a"), deadline(json!({ "Date": "2000-01-01" }))] {
+        let body = app.gql(list, variables.clone()).await;
+        assert!(body.get("errors").is_none(), "{variables}: {body}");
+        assert_eq!(
+            body["data"]["renewals"]["nodes"].as_array().unwrap().len(),
+            2
+        );
+    }
+    for variables in [
+        domain("a\u{0}"),
+        deadline(json!({ "Date": "-5000-01-01" })),
+        deadline(json!({ "Date": "0000-12-31" })),
+        deadline(json!({ "Date": "+10000-01-01" })),
+        deadline(json!({ "Text": "2027-01-01" })),
+        deadline(json!({ "Int": 20270101 })),
+        forged("MrrChange", "MRR_CHANGE", json!({ "Text": "0" })),
+    ] {
+        let body = app.gql(list, variables.clone()).await;
+        assert_eq!(
+            error_codes(&body),
+            ["BAD_USER_INPUT"],
+            "{variables}: {body}"
+        );
+    }
+}
+
 async fn odd_unicode_is_stored_and_returned_intact(backend: Backend) {
     let app = TestApp::with_customers(backend, 3).await;
     let customer = app
@@ -129,5 +169,6 @@ async fn odd_unicode_is_stored_and_returned_intact(backend: Backend) {
 db_tests!(
     malformed_foreign_and_huge_ids_are_simply_not_found,
     out_of_range_dates_unknown_enums_and_tampered_cursors_are_bad_user_input,
+    forged_cursors_with_values_no_list_holds_are_bad_user_input,
     odd_unicode_is_stored_and_returned_intact,
 );
