@@ -266,10 +266,10 @@ impl Mutation {
             .await
             .map_err(Error::from)?;
         Ok(match result {
-            Ok(row) => EndServicesPayload {
+            Ok((row, partner)) => EndServicesPayload {
                 customer: Some(Customer {
                     row: row.into(),
-                    default_owner: s.default_owner(),
+                    default_owner: default_owner(&partner),
                 }),
                 user_errors: Vec::new(),
             },

@@ -185,6 +185,8 @@ impl Store {
 
     /// Ends services for a customer: it leaves the upcoming renewals. Exactly one
     /// of several concurrent calls succeeds; the others see `AlreadyEnded`.
+    /// Returns the customer with its partner as the write found it (its default
+    /// owner current, even if changed earlier in the same request).
     #[tracing::instrument(level = "debug", skip(self, reason))]
     pub async fn end_services(
         &self,
@@ -192,7 +194,7 @@ impl Store {
         customer_id: i64,
         reason: Option<String>,
         actor: &str,
-    ) -> Result<Result<customer::Model, EndServicesError>, DbErr> {
+    ) -> Result<Result<(customer::Model, partner::Model), EndServicesError>, DbErr> {
         with_retries(|| self.end_services_once(partner_id, customer_id, reason.clone(), actor))
             .await
     }
@@ -203,9 +205,9 @@ impl Store {
         customer_id: i64,
         reason: Option<String>,
         actor: &str,
-    ) -> Result<Result<customer::Model, EndServicesError>, DbErr> {
+    ) -> Result<Result<(customer::Model, partner::Model), EndServicesError>, DbErr> {
         let txn = self.begin_write().await?;
-        lock_partner(&txn, partner_id, PartnerLock::Exclusive).await?;
+        let partner = lock_partner(&txn, partner_id, PartnerLock::Exclusive).await?;
         let ended_at = Utc::now();
         let result = customer::Entity::update_many()
             .col_expr(customer::Column::ServicesEndedAt, Expr::value(ended_at))
@@ -242,6 +244,6 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
-        Ok(Ok(customer))
+        Ok(Ok((customer, partner)))
     }
 }

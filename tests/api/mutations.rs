@@ -268,6 +268,45 @@ async fn the_default_owner_applies_to_customers_without_an_override(backend: Bac
     assert_eq!(unchanged["viewer"]["defaultRenewalOwner"], expected);
 }
 
+/// Mutations run one after the other, and each payload shows what the ones
+/// before it did: `endServices` after `setDefaultRenewalOwner` in the same
+/// document reports the new default owner of a customer without an override.
+async fn a_payload_sees_the_default_owner_set_earlier_in_the_same_request(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (users, _) = ids(&app).await;
+    let nodes = app
+        .data(
+            "{ renewals(first: 100) { nodes { customer { id } owner { isDefault } } } }",
+            json!({}),
+        )
+        .await["renewals"]["nodes"]
+        .clone();
+    let without_override = nodes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["owner"]["isDefault"] == json!(true))
+        .expect("a customer without an override")["customer"]["id"]
+        .clone();
+    let data = app
+        .data(
+            "mutation($owner: RenewalOwnerInput!, $id: ID!) {
+               setDefaultRenewalOwner(input: {owner: $owner}) { userErrors { code } }
+               endServices(input: {customerId: $id}) {
+                 customer { renewalOwner { party isDefault notifyUser { id } } }
+                 userErrors { code }
+               }
+             }",
+            json!({ "owner": { "party": "PARTNER", "notifyUserId": users[1] }, "id": without_override }),
+        )
+        .await;
+    assert_eq!(data["endServices"]["userErrors"], json!([]), "{data}");
+    assert_eq!(
+        data["endServices"]["customer"]["renewalOwner"],
+        json!({ "party": "PARTNER", "isDefault": true, "notifyUser": { "id": users[1] } })
+    );
+}
+
 /// Changes of the default owner are the partner's history, newest first; a
 /// change to the same owner or a refused one writes nothing, and the other
 /// partner sees none of it.
@@ -399,6 +438,7 @@ async fn ending_services_removes_the_customer_from_upcoming_renewals(backend: Ba
 }
 
 db_tests!(
+    a_payload_sees_the_default_owner_set_earlier_in_the_same_request,
     setting_an_owner_changes_it_and_writes_history,
     changing_the_default_owner_writes_the_partners_history,
     a_bad_owner_change_is_a_user_error_and_changes_nothing,
