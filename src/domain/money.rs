@@ -28,7 +28,8 @@ impl Currency {
         std::str::from_utf8(&self.0).unwrap_or("XXX")
     }
 
-    /// How many digits follow the decimal point (2 for USD, 0 for JPY, 3 for KWD).
+    /// How many digits follow the decimal point (2 for USD, 0 for JPY, 3 for KWD,
+    /// 4 for CLF).
     pub fn minor_digits(&self) -> u32 {
         match &self.0 {
             // ISO 4217 exponent 0: no minor units.
@@ -36,6 +37,8 @@ impl Currency {
             | b"RWF" | b"UGX" | b"UYI" | b"VND" | b"VUV" | b"XAF" | b"XOF" | b"XPF" => 0,
             // ISO 4217 exponent 3.
             b"BHD" | b"IQD" | b"JOD" | b"KWD" | b"LYD" | b"OMR" | b"TND" => 3,
+            // ISO 4217 exponent 4 (units of account).
+            b"CLF" | b"UYW" => 4,
             _ => 2,
         }
     }
@@ -157,6 +160,8 @@ mod tests {
             ("XPF", 0),
             ("BHD", 3),
             ("TND", 3),
+            ("CLF", 4),
+            ("UYW", 4),
         ] {
             assert_eq!(
                 Currency::parse(code).unwrap().minor_digits(),
@@ -164,6 +169,8 @@ mod tests {
                 "{code}"
             );
         }
+        let clf = Money::new(-12345, Currency::parse("CLF").unwrap());
+        assert_eq!(clf.amount(), "-1.2345");
     }
 
     #[test]

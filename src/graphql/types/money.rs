@@ -16,8 +16,9 @@ use crate::{
 #[derive(Clone, Debug)]
 pub enum Money {
     Valid(money::Money),
-    /// A code that is not ISO 4217 (codes are validated on write): the minor
-    /// units are shown as they are.
+    /// A code that is not three uppercase letters: the minor units are shown
+    /// as they are. (The seeders write codes from a fixed list; the API writes
+    /// none. This is for a row written by other means.)
     Unknown {
         minor: i64,
         code: String,
