@@ -290,7 +290,13 @@ pub async fn preload(
         }
         loaders.customer_history.feed_many(histories).await;
     }
-    if wants(&["owner", "notifyUser"]) || wants(&["customer", "renewalOwner", "notifyUser"]) {
+    // A customer's renewals have its owner, as the page's renewal has.
+    let owner_users = [
+        &["owner", "notifyUser"][..],
+        &["customer", "renewalOwner", "notifyUser"],
+        &["customer", "renewals", "owner", "notifyUser"],
+    ];
+    if owner_users.iter().any(|path| wants(path)) {
         let default = session.default_owner();
         user_ids.extend(
             rows.iter()
@@ -309,8 +315,19 @@ pub async fn preload(
             .collect();
         loaders.users.feed_many(users).await;
     }
-    if wants(&["customer", "renewals"]) {
-        prime(&loaders.customer_renewals, customer_ids.clone()).await?;
+    if wants(&["customer", "renewals"]) && !customer_ids.is_empty() {
+        let renewals = loaders
+            .customer_renewals
+            .loader()
+            .load(&customer_ids)
+            .await?;
+        if wants(&["customer", "renewals", "productRenewals"]) {
+            // All of them, the page's own among them: these are other
+            // `Renewal`s, which ask the loader.
+            let ids = renewals.values().flatten().map(|r| r.id).collect();
+            prime(&loaders.product_renewals, ids).await?;
+        }
+        loaders.customer_renewals.feed_many(renewals).await;
     }
     Ok(preloaded)
 }

@@ -99,6 +99,95 @@ async fn a_page_costs_the_same_statements_for_1_10_and_100_renewals(backend: Bac
     );
 }
 
+/// The fields a page reaches through its customers: their renewals, each
+/// with its product renewals and owner, and their history, each event with
+/// the owners before and after it and the users they notify. Every customer
+/// has an owner change in its history, and notifies a user, so a lookup per
+/// renewal or per event would show as statements growing with the page.
+async fn a_page_through_its_customers_costs_the_same_statements_for_1_10_and_50(backend: Backend) {
+    const NESTED: &str = r#"
+    query Page($first: Int!) {
+      renewals(first: $first) {
+        nodes {
+          customer {
+            renewals {
+              id
+              owner { party notifyUser { id name } }
+              productRenewals { quantity product { sku name } }
+            }
+            history {
+              nodes {
+                kind
+                ownerBefore { party notifyUser { id email } }
+                ownerAfter { party notifyUser { id email } }
+              }
+            }
+          }
+        }
+      }
+    }"#;
+    let app = TestApp::new(backend).await;
+    default_owner_notifies_a_user(&app).await;
+    let page = app
+        .data(
+            "{ viewer { users { id } } renewals(first: 50) { nodes { customer { id } } } }",
+            json!({}),
+        )
+        .await;
+    let customers: Vec<_> = page["renewals"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|node| node["customer"]["id"].clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let changed = app
+        .data(
+            "mutation($ids: [ID!]!, $u: ID!) { setRenewalOwner(input: {customerIds: $ids, owner: {party: PARTNER, notifyUserId: $u}}) { userErrors { code } } }",
+            json!({ "ids": customers, "u": page["viewer"]["users"][1]["id"] }),
+        )
+        .await;
+    assert_eq!(changed["setRenewalOwner"]["userErrors"], json!([]));
+
+    let counts = statements_of(&app, NESTED, &[1, 10, 50], "nodes").await;
+    assert!(
+        counts.iter().all(|&n| n == counts[0]),
+        "statements for 1, 10, 50 renewals: {counts:?}"
+    );
+    // What the statements were counted for is there: owners' users, products
+    // and both sides of each owner change.
+    let data = app.data(NESTED, json!({ "first": 50 })).await;
+    let mut users_before = 0;
+    for node in data["renewals"]["nodes"].as_array().unwrap() {
+        let customer = &node["customer"];
+        for renewal in customer["renewals"].as_array().unwrap() {
+            assert!(
+                renewal["owner"]["notifyUser"]["name"].is_string(),
+                "{renewal}"
+            );
+            for line in renewal["productRenewals"].as_array().unwrap() {
+                assert!(line["product"]["sku"].is_string(), "{line}");
+            }
+        }
+        // None for a customer whose override was that owner already.
+        let Some(change) = customer["history"]["nodes"].get(0) else {
+            continue;
+        };
+        assert_eq!(change["kind"], json!("OWNER_CHANGED"), "{customer}");
+        // Before it, the default's user or a seeded override's, if any.
+        users_before += usize::from(change["ownerBefore"]["notifyUser"]["email"].is_string());
+        assert!(
+            change["ownerAfter"]["notifyUser"]["email"].is_string(),
+            "{change}"
+        );
+    }
+    assert!(
+        users_before > 10,
+        "{users_before} events with a user before"
+    );
+}
+
 async fn the_action_required_dashboard_costs_at_most_6_statements_for_10_50_and_100_renewals(
     backend: Backend,
 ) {
@@ -382,6 +471,7 @@ async fn postgres_plans_each_search_for_its_words() {
 
 db_tests!(
     a_page_costs_the_same_statements_for_1_10_and_100_renewals,
+    a_page_through_its_customers_costs_the_same_statements_for_1_10_and_50,
     the_action_required_dashboard_costs_at_most_6_statements_for_10_50_and_100_renewals,
     product_renewals_are_bounded_by_the_pages_renewal_ids
 );
