@@ -1,9 +1,9 @@
 //! The `renewals` binary: schema, seed, tokens, and serving over a real port.
 
 use std::{
-    io::{Read, Write},
+    io::{BufRead, BufReader, Read, Write},
     net::TcpStream,
-    process::{Command, Output},
+    process::{Command, Output, Stdio},
     time::Duration,
 };
 
@@ -170,4 +170,62 @@ async fn serve_demo_answers_over_a_real_port_and_revoked_tokens_stop_working() {
 
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
+}
+
+/// "Today" is the server's UTC date, whatever its time zone: served with no
+/// `--today`, under the time zones furthest ahead of UTC (+14) and behind it
+/// (−12), one of which is on another date than UTC at any hour, a renewal's
+/// `daysUntilRenewal` counts from the UTC date.
+#[test]
+fn today_is_the_servers_utc_date_in_any_time_zone() {
+    for zone in ["Pacific/Kiritimati", "Etc/GMT+12"] {
+        let dir = tempfile::tempdir().unwrap();
+        let database_url = format!("sqlite://{}/demo.db?mode=rwc", dir.path().display());
+        let mut server = Command::new(env!("CARGO_BIN_EXE_renewals"))
+            .args(["serve", "--demo", "--bind", "127.0.0.1:0"])
+            .args(["--database-url", &database_url])
+            .env_remove("DATABASE_URL")
+            .env_remove("RENEWALS_TODAY")
+            .env("TZ", zone)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run renewals serve");
+        let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+        let mut after = |prefix: &str| {
+            lines
+                .by_ref()
+                .map_while(Result::ok)
+                .find_map(|line| line.strip_prefix(prefix).map(str::to_owned))
+                .unwrap_or_else(|| panic!("no line {prefix:?}"))
+        };
+        let address = after("Renewals API listening on http://");
+        let address = address.trim_end_matches("/graphql").parse().unwrap();
+        let token = after("Demo token for `northwind`: ");
+        let body =
+            r#"{"query":"{ renewals(first: 1) { nodes { renewalDate daysUntilRenewal } } }"}"#;
+        let request = format!(
+            "POST /graphql HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let utc_before = chrono::Utc::now().date_naive();
+        let response = http(address, &request);
+        let utc_after = chrono::Utc::now().date_naive();
+        server.kill().ok();
+        server.wait().ok();
+
+        let body = response.split_once("\r\n\r\n").unwrap().1;
+        let json: serde_json::Value =
+            serde_json::from_str(&body[body.find('{').unwrap()..=body.rfind('}').unwrap()])
+                .unwrap();
+        let node = &json["data"]["renewals"]["nodes"][0];
+        let renewal_date: chrono::NaiveDate =
+            node["renewalDate"].as_str().unwrap().parse().unwrap();
+        let days = node["daysUntilRenewal"].as_i64().unwrap();
+        let today = renewal_date - chrono::TimeDelta::days(days);
+        assert!(
+            today == utc_before || today == utc_after,
+            "TZ={zone}: today {today}, UTC {utc_before}: {response}"
+        );
+    }
 }
