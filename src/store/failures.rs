@@ -46,14 +46,15 @@ pub fn classify(err: &DbErr) -> Failure {
     }
 }
 
-/// Whether `err` says the connection was gone before its statement ran: its
+/// Whether `err`, a statement's failure, says its connection was gone: its
 /// socket closed, or its backend ended (by an administrator, or with the
-/// database: `57P01`–`57P03`).
+/// database: `57P01`–`57P03`). On a connection just taken, the statement
+/// never ran. (A connection that could not be had at all is not this.)
 pub(super) fn gone(err: &DbErr) -> bool {
     match err {
-        DbErr::Conn(RuntimeErr::SqlxError(error))
-        | DbErr::Exec(RuntimeErr::SqlxError(error))
-        | DbErr::Query(RuntimeErr::SqlxError(error)) => connection_gone(error),
+        DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error)) => {
+            connection_gone(error)
+        }
         _ => false,
     }
 }
