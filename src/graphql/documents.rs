@@ -3,11 +3,17 @@
 //! Each is kept with whether it may be answered with eager objects' JSON
 //! text ([`WriteJson`](super::eager::WriteJson)).
 
-use std::{collections::HashSet, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
-use async_graphql::parser::{
-    parse_query,
-    types::{ExecutableDocument, Selection, SelectionSet},
+use async_graphql::{
+    Name,
+    parser::{
+        parse_query,
+        types::{ExecutableDocument, Selection, SelectionSet},
+    },
 };
 use quick_cache::{Weighter, sync::Cache};
 
@@ -38,6 +44,9 @@ pub struct Parsed {
     /// No selection set selects a response key twice, so no two values need
     /// merging, and eager objects may write their JSON text.
     pub writes_json: bool,
+    /// How many fields its operations select once their fragments are spread
+    /// ([`fields_spread`]).
+    pub fields_spread: usize,
 }
 
 impl Default for Documents {
@@ -51,22 +60,96 @@ impl Default for Documents {
 }
 
 impl Documents {
-    /// The parsed document, or `None` when it does not parse (or is too long to
-    /// keep): the schema then parses it and reports the error in the usual way.
+    /// The parsed document (kept unless its text is long), or `None` when it
+    /// does not parse: the schema then parses it and reports the error in the
+    /// usual way.
     pub fn parse(&self, text: &str) -> Option<Parsed> {
-        if text.len() > MAX_CACHED_TEXT {
-            return None;
-        }
-        if let Some(parsed) = self.0.get(text) {
+        let cached = text.len() <= MAX_CACHED_TEXT;
+        if cached && let Some(parsed) = self.0.get(text) {
             return Some(parsed);
         }
         let document = parse_query(text).ok()?;
         let parsed = Parsed {
             writes_json: !selects_a_key_twice(&document),
+            fields_spread: fields_spread(&document),
             document,
         };
-        self.0.insert(text.to_owned(), parsed.clone());
+        if cached {
+            self.0.insert(text.to_owned(), parsed.clone());
+        }
         Some(parsed)
+    }
+}
+
+/// How deep fragment spreads and selections may nest before
+/// [`fields_spread`] stops counting (and answers `usize::MAX`). The parser
+/// accepts 32 levels of text; fragments spread in fragments add to them.
+const MAX_SPREAD_NESTING: usize = 64;
+
+/// How many fields the operations of `document` select once every fragment
+/// is spread where it is named: what validation and execution walk. Each
+/// fragment is counted once and its count reused, so a short text whose
+/// fragments spread each other twice over (2^30 fields from 1 KB) is
+/// counted in an instant. A fragment that spreads itself, or one not
+/// defined, counts nothing here: validation refuses both.
+pub fn fields_spread(document: &ExecutableDocument) -> usize {
+    let mut counter = SpreadCounter {
+        document,
+        counted: HashMap::new(),
+        open: HashSet::new(),
+    };
+    document
+        .operations
+        .iter()
+        .map(|(_, operation)| counter.set(&operation.node.selection_set.node, 0))
+        .fold(0, usize::saturating_add)
+}
+
+struct SpreadCounter<'a> {
+    document: &'a ExecutableDocument,
+    /// Fields per fragment, once counted.
+    counted: HashMap<&'a Name, usize>,
+    /// The fragments being counted, to stop at one that spreads itself.
+    open: HashSet<&'a Name>,
+}
+
+impl<'a> SpreadCounter<'a> {
+    fn set(&mut self, set: &'a SelectionSet, depth: usize) -> usize {
+        if depth > MAX_SPREAD_NESTING {
+            return usize::MAX;
+        }
+        let mut fields: usize = 0;
+        for selection in &set.items {
+            let below = match &selection.node {
+                Selection::Field(field) => {
+                    1usize.saturating_add(self.set(&field.node.selection_set.node, depth + 1))
+                }
+                Selection::InlineFragment(fragment) => {
+                    self.set(&fragment.node.selection_set.node, depth + 1)
+                }
+                Selection::FragmentSpread(spread) => {
+                    self.fragment(&spread.node.fragment_name.node, depth + 1)
+                }
+            };
+            fields = fields.saturating_add(below);
+        }
+        fields
+    }
+
+    fn fragment(&mut self, name: &'a Name, depth: usize) -> usize {
+        if let Some(&fields) = self.counted.get(name) {
+            return fields;
+        }
+        let Some(fragment) = self.document.fragments.get(name) else {
+            return 0;
+        };
+        if !self.open.insert(name) {
+            return 0;
+        }
+        let fields = self.set(&fragment.node.selection_set.node, depth);
+        self.open.remove(name);
+        self.counted.insert(name, fields);
+        fields
     }
 }
 
@@ -146,8 +229,8 @@ mod tests {
 
         assert!(documents.parse("{ partner { name }").is_none());
         let long = format!("{{ partner {{ name }} }}{}", " ".repeat(MAX_CACHED_TEXT));
-        assert!(documents.parse(&long).is_none());
-        assert_eq!(documents.0.len(), 1);
+        assert!(documents.parse(&long).is_some());
+        assert_eq!(documents.0.len(), 1, "a long text is parsed, not kept");
     }
 
     fn writes_json(query: &str) -> bool {
@@ -190,5 +273,45 @@ mod tests {
         }
         query += " fragment F30 on Query { c }";
         assert!(!writes_json(&query));
+    }
+
+    fn fields_spread_in(query: &str) -> usize {
+        Documents::default().parse(query).unwrap().fields_spread
+    }
+
+    #[test]
+    fn fields_are_counted_with_every_fragment_spread_where_it_is_named() {
+        assert_eq!(fields_spread_in("{ a b { c d } }"), 4);
+        assert_eq!(
+            fields_spread_in("{ a { ...F } b { ...F ... on T { c } } } fragment F on T { x y }"),
+            7
+        );
+        // Every operation counts.
+        assert_eq!(fields_spread_in("query A { a } query B { b { c } }"), 3);
+        // Undefined and self-spreading fragments count nothing (validation
+        // refuses them).
+        assert_eq!(fields_spread_in("{ a { ...Nowhere } }"), 1);
+        assert_eq!(
+            fields_spread_in("{ a { ...F } } fragment F on T { x ...F }"),
+            2
+        );
+        // 2^30 fields from a short text, counted at once.
+        let mut query = String::from("{ viewer { ...F0 } }");
+        for i in 0..30 {
+            query += &format!(
+                " fragment F{i} on Partner {{ slug ...F{} ...F{} }}",
+                i + 1,
+                i + 1
+            );
+        }
+        query += " fragment F30 on Partner { slug }";
+        assert_eq!(fields_spread_in(&query), 1 << 31);
+        // Spreads nested deeper than anyone writes them are not counted out.
+        let mut chain = String::from("{ ...F0 }");
+        for i in 0..100 {
+            chain += &format!(" fragment F{i} on Query {{ ...F{} }}", i + 1);
+        }
+        chain += " fragment F100 on Query { a }";
+        assert_eq!(fields_spread_in(&chain), usize::MAX);
     }
 }

@@ -36,7 +36,7 @@ use async_graphql::{
 use quick_cache::sync::Cache;
 use sha2::{Digest, Sha256};
 
-use super::{MAX_COST, session::Session};
+use super::{MAX_COST, MAX_FIELDS_SPREAD, session::Session};
 use crate::{
     config::Today,
     error::Error,
@@ -201,6 +201,16 @@ fn with_code(mut error: ServerError, code: &str) -> ServerError {
 }
 
 /// A request-level error (no location, no path) with a code.
+/// The error for a document that selects more than [`MAX_FIELDS_SPREAD`]
+/// fields once its fragments are spread.
+pub(super) fn too_many_fields() -> ServerError {
+    let message = format!(
+        "Query is too complex: with its fragments spread it selects more than \
+         {MAX_FIELDS_SPREAD} fields"
+    );
+    with_code(ServerError::new(message, None), codes::TOO_COMPLEX)
+}
+
 fn request_error(error: Error) -> ServerError {
     let gql: async_graphql::Error = error.into();
     let mut server = ServerError::new(gql.message, None);

@@ -34,6 +34,11 @@ pub const MAX_DEPTH: usize = 20;
 /// each field costs 1, and a list costs its page size times its children.
 /// The [`Guard`] checks it, after validation.
 pub const MAX_COST: usize = 25_000;
+/// The most fields a document may select once its fragments are spread where
+/// they are named. Checked before validation, which walks each spread: a
+/// kilobyte of fragments spreading each other twice over selects 2^30 fields,
+/// and took validation minutes.
+pub const MAX_FIELDS_SPREAD: usize = 10_000;
 /// The most directives on one field.
 pub const MAX_DIRECTIVES_PER_FIELD: usize = 5;
 
@@ -65,6 +70,9 @@ impl Api {
             request = request.data(credentials);
         }
         if let Some(parsed) = self.documents.parse(&request.query) {
+            if parsed.fields_spread > MAX_FIELDS_SPREAD {
+                return ticket.finish(Response::from_errors(vec![guard::too_many_fields()]));
+            }
             if parsed.writes_json {
                 request = request.data(WriteJson);
             }
