@@ -20,7 +20,7 @@ use async_graphql::{EmptySubscription, Request, Response, Schema};
 
 use documents::Documents;
 use eager::WriteJson;
-pub use guard::{Credentials, Guard, Ticket, codes};
+pub use guard::{Credentials, Guard, MAX_ERRORS, Ticket, codes};
 pub use listing::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_SEARCH_LEN};
 pub use mutation::{MAX_CUSTOMERS_PER_CHANGE, MAX_REASON_LEN, Mutation};
 pub use query::{MAX_NODES, Query};

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use renewals::{
-    graphql::{MAX_COST, MAX_FIELDS_SPREAD},
+    graphql::{MAX_COST, MAX_ERRORS, MAX_FIELDS_SPREAD},
     ratelimit::RateLimit,
 };
 use serde_json::{Value, json};
@@ -154,6 +154,34 @@ async fn fragments_that_multiply_are_refused_before_validation(backend: Backend)
         )
         .await;
     assert!(body["data"]["viewer"]["slug"].is_string(), "{body}");
+}
+
+/// A response lists at most `MAX_ERRORS` errors, the last saying how many
+/// more there were: 5,000 unknown fields are not 5,000 errors.
+async fn a_response_lists_at_most_max_errors(backend: Backend) {
+    let app = TestApp::with_customers(backend, 1).await;
+    let unknown = format!("{{ {} }}", "a ".repeat(5000));
+    for token in [None, Some(app.token.as_str())] {
+        let (_, body) = app.post_as(token, &unknown, json!({})).await;
+        let errors = body["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), MAX_ERRORS);
+        assert!(
+            error_codes(&body)
+                .iter()
+                .all(|code| code == "GRAPHQL_VALIDATION_FAILED"),
+            "{body}"
+        );
+        let last = errors[MAX_ERRORS - 1]["message"].as_str().unwrap();
+        assert_eq!(
+            last,
+            format!("{} more errors, left out", 5000 - (MAX_ERRORS - 1))
+        );
+    }
+    // Fewer are listed as they are.
+    let (_, body) = app
+        .post_as(Some(app.token.as_str()), "{ a b }", json!({}))
+        .await;
+    assert_eq!(body["errors"].as_array().unwrap().len(), 2, "{body}");
 }
 
 async fn every_response_reports_its_cost_and_the_remaining_budget(backend: Backend) {
@@ -520,6 +548,7 @@ async fn a_kept_validation_never_stands_for_another_request(backend: Backend) {
 }
 
 db_tests!(
+    a_response_lists_at_most_max_errors,
     fragments_that_multiply_are_refused_before_validation,
     a_kept_validation_never_stands_for_another_request,
     graphiqls_introspection_query_passes_the_limits,
