@@ -81,6 +81,51 @@ impl Documents {
     }
 }
 
+/// The response keys the root of `operation_name`'s operation selects, in
+/// the order the document selects them, fragments spread in place (GraphQL
+/// §7.2.2). async-graphql gathers a query's root fields as they complete;
+/// the response is put back in this order.
+pub fn root_keys(document: &ExecutableDocument, operation_name: Option<&str>) -> Vec<Name> {
+    let operation = document
+        .operations
+        .iter()
+        .find(|(name, _)| operation_name.is_none_or(|wanted| name.is_some_and(|n| n == wanted)));
+    let mut keys = Vec::new();
+    if let Some((_, operation)) = operation {
+        collect_keys(document, &operation.node.selection_set.node, 0, &mut keys);
+    }
+    keys
+}
+
+fn collect_keys(
+    document: &ExecutableDocument,
+    set: &SelectionSet,
+    depth: usize,
+    keys: &mut Vec<Name>,
+) {
+    if depth > MAX_SPREAD_NESTING {
+        return;
+    }
+    for selection in &set.items {
+        match &selection.node {
+            Selection::Field(field) => {
+                let key = &field.node.response_key().node;
+                if !keys.contains(key) {
+                    keys.push(key.clone());
+                }
+            }
+            Selection::InlineFragment(fragment) => {
+                collect_keys(document, &fragment.node.selection_set.node, depth + 1, keys);
+            }
+            Selection::FragmentSpread(spread) => {
+                if let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node) {
+                    collect_keys(document, &fragment.node.selection_set.node, depth + 1, keys);
+                }
+            }
+        }
+    }
+}
+
 /// How deep fragment spreads and selections may nest before
 /// [`fields_spread`] stops counting (and answers `usize::MAX`). The parser
 /// accepts 32 levels of text; fragments spread in fragments add to them.

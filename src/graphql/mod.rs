@@ -16,7 +16,7 @@ mod types;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, Request, Response, Schema};
+use async_graphql::{EmptySubscription, Name, Request, Response, Schema, Value};
 
 use documents::Documents;
 use eager::WriteJson;
@@ -69,6 +69,7 @@ impl Api {
         if let Some(credentials) = credentials {
             request = request.data(credentials);
         }
+        let mut root_keys = Vec::new();
         if let Some(parsed) = self.documents.parse(&request.query) {
             if parsed.fields_spread > MAX_FIELDS_SPREAD {
                 return ticket.finish(Response::from_errors(vec![guard::too_many_fields()]));
@@ -76,9 +77,14 @@ impl Api {
             if parsed.writes_json {
                 request = request.data(WriteJson);
             }
+            root_keys = documents::root_keys(&parsed.document, request.operation_name.as_deref());
             request.set_parsed_query(parsed.document);
         }
-        let response = self.schema.execute(request).await;
+        let mut response = self.schema.execute(request).await;
+        if let Value::Object(data) = &mut response.data {
+            let place = |key: &Name| root_keys.iter().position(|k| k == key);
+            data.sort_by(|a, _, b, _| place(a).cmp(&place(b)));
+        }
         ticket.finish(response)
     }
 }

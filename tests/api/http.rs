@@ -258,7 +258,37 @@ async fn the_playground_loads_nothing_from_another_origin(backend: Backend) {
     }
 }
 
+/// The response's keys come in the order the document selects them (GraphQL
+/// §7.2.2), at the root too, where async-graphql resolves the fields side by
+/// side and gathered them as they completed: a field answered at once came
+/// before one that waited for the database. Fragments spread at the root
+/// keep their place.
+async fn the_root_fields_come_back_in_the_order_selected(backend: Backend) {
+    let app = TestApp::with_customers(backend, 2).await;
+    let query = "query { z: viewer { slug } a: renewals(first: 1) { totalCount } ...R \
+                 m: customer(domain: \"nowhere.example\") { id } b: __typename } \
+                 fragment R on Query { y: renewals(first: 2) { totalCount } c: __typename }";
+    let body = json!({ "query": query }).to_string();
+    for _ in 0..20 {
+        let (status, _, bytes) = app
+            .send(post("application/json", body.clone(), &app.token))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let text = String::from_utf8(bytes).unwrap();
+        let at = |key: &str| {
+            text.find(&format!("\"{key}\":"))
+                .unwrap_or_else(|| panic!("no {key}: {text}"))
+        };
+        let keys = ["z", "a", "y", "c", "m", "b"];
+        assert!(
+            keys.windows(2).all(|pair| at(pair[0]) < at(pair[1])),
+            "{text}"
+        );
+    }
+}
+
 db_tests!(
+    the_root_fields_come_back_in_the_order_selected,
     requests_that_break_graphql_over_http_are_refused,
     queries_work_over_post_and_get_with_accept_negotiation,
     health_ready_and_graphiql_are_served,
