@@ -195,22 +195,39 @@ fn graphiql(state: &AppState) -> Response {
     super::playground::page("/graphql", authorization.as_deref())
 }
 
-/// The `Authorization` header is there but is not `Bearer <token>`.
+/// The `Authorization` header is there but is not one `Bearer <token>`.
 struct MalformedAuthorization;
 
-/// The token in the `Authorization` header, if any. The token itself is checked
-/// by the [`Guard`](crate::graphql::Guard), once the query has been validated.
+/// The token in the `Authorization` header, if any: its scheme `Bearer` in
+/// any case (RFC 7235), sent once (two could name two partners, and a proxy
+/// or log reading the other would disagree with the server). The token itself
+/// is checked by the [`Guard`](crate::graphql::Guard), once the query has
+/// been validated.
 fn credentials(headers: &HeaderMap) -> Result<Option<Credentials>, MalformedAuthorization> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
         return Ok(None);
     };
-    value
+    if values.next().is_some() {
+        return Err(MalformedAuthorization);
+    }
+    let (scheme, token) = value
         .to_str()
         .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|token| Some(Credentials(token.trim().to_owned())))
-        .ok_or(MalformedAuthorization)
+        .and_then(|v| v.split_once(' '))
+        .ok_or(MalformedAuthorization)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("Bearer") || token.is_empty() {
+        return Err(MalformedAuthorization);
+    }
+    Ok(Some(Credentials(token.to_owned())))
 }
+
+/// The `WWW-Authenticate` header of a 401 (RFC 6750 §3) whose `Authorization`
+/// was malformed.
+const MALFORMED_CHALLENGE: &str = r#"Bearer error="invalid_request""#;
+/// The `WWW-Authenticate` header of a 401 whose token is not a live one.
+const REFUSED_CHALLENGE: &str = r#"Bearer error="invalid_token""#;
 
 /// The HTTP status of a GraphQL response. Requests refused before execution by
 /// the guard get the status that says why; a document that could not run is a
@@ -257,11 +274,16 @@ async fn execute(
     let credentials = match credentials(headers) {
         Ok(credentials) => credentials,
         Err(MalformedAuthorization) => {
-            return problem(
+            let mut response = problem(
                 StatusCode::UNAUTHORIZED,
                 "UNAUTHENTICATED",
-                "send the API token as `Authorization: Bearer <token>`",
+                "send the API token as one `Authorization: Bearer <token>` header",
             );
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(MALFORMED_CHALLENGE),
+            );
+            return response;
         }
     };
     if let Some(name) = &request.operation_name {
@@ -285,6 +307,12 @@ async fn execute(
         .insert(header::CONTENT_TYPE, media.header_value());
     if let Some(seconds) = retry_after {
         http.headers_mut().insert(header::RETRY_AFTER, seconds);
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        http.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(REFUSED_CHALLENGE),
+        );
     }
     http
 }

@@ -235,9 +235,76 @@ async fn product_renewals_are_read_for_their_own_partner_only(backend: Backend) 
     assert!(read(ours).await.unwrap().is_empty());
 }
 
+/// The `Authorization` header: its scheme in any case; sent twice, with two
+/// partners' tokens or one, it is refused, as one the server and a proxy
+/// could read differently; every 401 says how to authenticate
+/// (`WWW-Authenticate`).
+async fn one_bearer_token_in_any_case_and_401s_that_say_so(backend: Backend) {
+    use axum::http::{Request, StatusCode, header};
+    let app = TestApp::with_customers(backend, 1).await;
+    let body = json!({ "query": "{ viewer { slug } }" }).to_string();
+    let send = |authorizations: Vec<String>| {
+        let mut request =
+            Request::post("/graphql").header(header::CONTENT_TYPE, "application/json");
+        for value in authorizations {
+            request = request.header(header::AUTHORIZATION, value);
+        }
+        app.send(request.body(axum::body::Body::from(body.clone())).unwrap())
+    };
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let (status, _, bytes) = send(vec![format!("{scheme} {}", app.token)]).await;
+        assert_eq!(status, StatusCode::OK, "{scheme}");
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            body["data"]["viewer"]["slug"],
+            json!("northwind"),
+            "{scheme}"
+        );
+    }
+    for (authorizations, challenge) in [
+        (
+            vec![
+                format!("Bearer {}", app.token),
+                format!("Bearer {}", app.other_token),
+            ],
+            r#"Bearer error="invalid_request""#,
+        ),
+        (
+            vec![
+                format!("Bearer {}", app.token),
+                format!("Bearer {}", app.token),
+            ],
+            r#"Bearer error="invalid_request""#,
+        ),
+        (
+            vec![format!("Basic {}", app.token)],
+            r#"Bearer error="invalid_request""#,
+        ),
+        (
+            vec!["Bearer ".to_owned()],
+            r#"Bearer error="invalid_request""#,
+        ),
+        (
+            vec!["Bearer rnw_not-a-real-token".to_owned()],
+            r#"Bearer error="invalid_token""#,
+        ),
+    ] {
+        let (status, headers, bytes) = send(authorizations.clone()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{authorizations:?}");
+        assert_eq!(
+            headers[header::WWW_AUTHENTICATE],
+            challenge,
+            "{authorizations:?}"
+        );
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(crate::helpers::error_codes(&body), ["UNAUTHENTICATED"]);
+    }
+}
+
 db_tests!(
     another_partners_ids_behave_like_ids_that_do_not_exist,
     mutations_cannot_touch_another_partners_data,
     every_root_field_needs_a_token,
+    one_bearer_token_in_any_case_and_401s_that_say_so,
     product_renewals_are_read_for_their_own_partner_only,
 );
