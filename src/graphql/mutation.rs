@@ -3,6 +3,8 @@
 //! Business failures come back as `userErrors` in the payload, with nothing
 //! changed; only request-level failures are GraphQL errors.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 
 use super::{
@@ -34,7 +36,8 @@ pub struct SetRenewalOwnerInput {
 
 #[derive(SimpleObject)]
 pub struct SetRenewalOwnerPayload {
-    /// The changed customers, in the order given; null if anything failed.
+    /// The customers given, with their new owner: one per ID given, in that
+    /// order (an ID given twice appears twice); null if anything failed.
     pub customers: Option<Vec<Customer>>,
     pub user_errors: Vec<UserError>,
 }
@@ -134,12 +137,18 @@ impl Mutation {
             Ok(choice) => choice,
             Err(user_error) => return Ok(SetRenewalOwnerPayload::failed(vec![user_error])),
         };
+        // As given, and each once for the store.
+        let mut given = Vec::with_capacity(count);
         let mut ids = Vec::with_capacity(count);
         let mut user_errors = Vec::new();
         for (index, id) in input.customer_ids.iter().enumerate() {
             match decode_as(id, NodeKind::Customer) {
-                Some(id) if !ids.contains(&id) => ids.push(id),
-                Some(_) => {}
+                Some(id) => {
+                    given.push(id);
+                    if !ids.contains(&id) {
+                        ids.push(id);
+                    }
+                }
                 None => user_errors.push(not_found_customer(index)),
             }
         }
@@ -159,18 +168,23 @@ impl Mutation {
                 .unwrap_or_default()
         };
         Ok(match result {
-            Ok((customers, partner)) => SetRenewalOwnerPayload {
-                customers: Some(
-                    customers
-                        .into_iter()
-                        .map(|row| Customer {
-                            row: row.into(),
-                            default_owner: default_owner(&partner),
-                        })
-                        .collect(),
-                ),
-                user_errors: Vec::new(),
-            },
+            Ok((customers, partner)) => {
+                let customers: Vec<Arc<_>> = customers.into_iter().map(Arc::new).collect();
+                let as_given = given
+                    .iter()
+                    .filter_map(|id| customers.iter().find(|c| c.id == *id));
+                SetRenewalOwnerPayload {
+                    customers: Some(
+                        as_given
+                            .map(|row| Customer {
+                                row: Arc::clone(row),
+                                default_owner: default_owner(&partner),
+                            })
+                            .collect(),
+                    ),
+                    user_errors: Vec::new(),
+                }
+            }
             Err(SetOwnerError::UnknownCustomers(missing)) => SetRenewalOwnerPayload::failed(
                 missing
                     .into_iter()

@@ -116,6 +116,32 @@ async fn setting_an_owner_changes_it_and_writes_history(backend: Backend) {
         previous + 1
     );
 
+    // One customer per ID given, in that order, an ID given twice included;
+    // its history gets one event.
+    let twice = json!({
+        "customerIds": [customers[2], customers[1], customers[2]],
+        "owner": { "party": "HUBSPOT", "notifyUserId": users[0] }
+    });
+    let payload = app.data(SET_OWNER, json!({ "input": twice })).await["setRenewalOwner"].clone();
+    let ids: Vec<&Value> = payload["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["id"])
+        .collect();
+    assert_eq!(
+        ids,
+        [&customers[2], &customers[1], &customers[2]],
+        "{payload}"
+    );
+    let changes = customer(&app, &customers[2]).await["history"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["ownerAfter"]["notifyUser"]["id"] == users[0])
+        .count();
+    assert_eq!(changes, 1);
+
     // owner: null goes back to the partner's default.
     let reset = app
         .data(
