@@ -6,6 +6,8 @@
   "use strict";
   var element = document.getElementById("graphiql");
   var authorization = element.dataset.authorization;
+  // A link to the playground may carry a document to open (`?query=…`).
+  var link = new URLSearchParams(window.location.search);
   var dashboard = [
     "# The renewals requiring action, by deadline. Press the run button (or Ctrl-Enter).",
     "# The token goes in the Authorization header, below: `Bearer rnw_…`.",
@@ -30,6 +32,9 @@
         url: new URL(element.dataset.endpoint, window.location.origin).toString(),
       }),
       defaultQuery: dashboard,
+      query: link.get("query") || undefined,
+      variables: link.get("variables") || undefined,
+      operationName: link.get("operationName") || undefined,
       defaultHeaders: JSON.stringify(
         { Authorization: authorization || "Bearer " },
         null,

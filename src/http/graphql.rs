@@ -131,12 +131,26 @@ pub struct GetParams {
     variables: Option<String>,
 }
 
-/// `GET /graphql`: GraphiQL for browsers, or a query (never a mutation) in the URL.
+/// Whether the client asks for a page first (`Accept: text/html, …`), as a
+/// browser following a link does.
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|accept| accept.split([',', ';']).next())
+        .is_some_and(|first| first.trim().eq_ignore_ascii_case("text/html"))
+}
+
+/// `GET /graphql`: GraphiQL for browsers (a link's `query`, `variables` and
+/// `operationName` open in it), or a query (never a mutation) in the URL.
 pub async fn get_graphql(
     State(state): State<AppState>,
     headers: HeaderMap,
     params: Result<Query<GetParams>, QueryRejection>,
 ) -> Response {
+    if wants_html(&headers) {
+        return graphiql(&state);
+    }
     let Ok(Query(GetParams {
         query: Some(query),
         operation_name,

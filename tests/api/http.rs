@@ -167,6 +167,33 @@ async fn health_ready_and_graphiql_are_served(backend: Backend) {
     );
     assert!(String::from_utf8_lossy(&body).contains("graphiql"));
     assert!(headers.contains_key("x-request-id"));
+
+    // A link with a query opens GraphiQL in a browser (which asks for HTML
+    // first); a client asking for JSON, or anything, gets the query's answer.
+    let link = "/graphql?query=%7Bviewer%7Bslug%7D%7D";
+    for (accept, page) in [
+        ("text/html", true),
+        (
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+            true,
+        ),
+        ("application/json", false),
+        ("*/*", false),
+    ] {
+        let request = Request::get(link)
+            .header(header::ACCEPT, accept)
+            .header(header::AUTHORIZATION, format!("Bearer {}", app.token));
+        let (status, headers, body) = app.send(request.body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{accept}");
+        let content_type = headers[header::CONTENT_TYPE].to_str().unwrap();
+        assert_eq!(content_type.starts_with("text/html"), page, "{accept}");
+        if !page {
+            assert_eq!(
+                json_body(&body)["data"]["viewer"]["slug"],
+                json!("northwind")
+            );
+        }
+    }
 }
 
 /// The values of every `attribute="…"` in `html`.
