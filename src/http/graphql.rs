@@ -97,11 +97,13 @@ pub async fn post_graphql(
     };
     let json: serde_json::Value = match serde_json::from_slice(&bytes) {
         Ok(json) => json,
-        Err(_) => {
+        Err(error) => {
+            // serde_json says where, and what: a syntax error, or nesting
+            // deeper than 128 levels ("recursion limit exceeded").
             return problem(
                 StatusCode::BAD_REQUEST,
                 "BAD_REQUEST",
-                "the body is not valid JSON",
+                &format!("the body is not JSON that can be read: {error}"),
             );
         }
     };

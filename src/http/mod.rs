@@ -45,6 +45,8 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         )
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
     with_layers(routes, request_timeout)
 }
@@ -93,4 +95,22 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
         }
     }
+}
+
+/// Any other path: a 404 that says so, shaped like every other error.
+async fn not_found() -> axum::response::Response {
+    problem(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        "no such path; the API is at /graphql",
+    )
+}
+
+/// A method a path does not take (its `Allow` header lists those it does).
+async fn method_not_allowed() -> axum::response::Response {
+    problem(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        "this path does not take this method; see the Allow header",
+    )
 }

@@ -314,7 +314,70 @@ async fn the_root_fields_come_back_in_the_order_selected(backend: Backend) {
     }
 }
 
+/// Unknown paths and methods get a status and an error like any other:
+/// a JSON body with a code, and for a method the `Allow` header.
+async fn unknown_paths_and_methods_say_so(backend: Backend) {
+    let app = TestApp::with_customers(backend, 1).await;
+    for (method, path, status, code) in [
+        ("GET", "/nowhere", StatusCode::NOT_FOUND, "NOT_FOUND"),
+        ("POST", "/graphql/", StatusCode::NOT_FOUND, "NOT_FOUND"),
+        (
+            "PUT",
+            "/graphql",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+        ),
+        (
+            "DELETE",
+            "/graphql",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+        ),
+        (
+            "POST",
+            "/health",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+        ),
+    ] {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .body(Body::empty())
+            .unwrap();
+        let (got, headers, body) = app.send(request).await;
+        assert_eq!(got, status, "{method} {path}");
+        assert_eq!(error_codes(&json_body(&body)), [code], "{method} {path}");
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            let allow = headers[header::ALLOW].to_str().unwrap();
+            assert!(allow.contains("GET"), "{method} {path}: {allow}");
+        }
+    }
+
+    // A body that is not JSON, or nests too deep to read, says which.
+    let deep = format!(
+        "{{\"query\":\"{{ viewer {{ slug }} }}\",\"variables\":{{\"x\":{}{}}}}}",
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    for (body, says) in [
+        ("{\"query\": ", "EOF while parsing"),
+        (deep.as_str(), "recursion limit exceeded"),
+    ] {
+        let (status, _, bytes) = app
+            .send(post("application/json", body.to_owned(), &app.token))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let message = json_body(&bytes)["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(message.contains(says), "{message}");
+    }
+}
+
 db_tests!(
+    unknown_paths_and_methods_say_so,
     the_root_fields_come_back_in_the_order_selected,
     requests_that_break_graphql_over_http_are_refused,
     queries_work_over_post_and_get_with_accept_negotiation,
