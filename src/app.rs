@@ -35,6 +35,8 @@ pub struct Settings {
     pub demo_token: Option<String>,
     pub rate_limit: RateLimit,
     pub request_timeout: Duration,
+    /// Origins whose browser pages may call the API (none by default).
+    pub cors_origins: Vec<http::CorsOrigin>,
 }
 
 impl Settings {
@@ -45,6 +47,7 @@ impl Settings {
             demo_token: None,
             rate_limit: RateLimit::DEFAULT,
             request_timeout: http::DEFAULT_REQUEST_TIMEOUT,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -77,7 +80,7 @@ pub fn router(store: Store, settings: Settings) -> Router {
         store,
         demo_token: settings.demo_token.map(Arc::from),
     };
-    http::router(state, settings.request_timeout)
+    http::router(state, settings.request_timeout, &settings.cors_origins)
 }
 
 impl App {

@@ -42,6 +42,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 restore_rate: args.rate_limit_restore_rate,
             },
             request_timeout: Duration::from_secs(args.request_timeout),
+            cors_origins: args.cors_origins,
         },
     })
     .await?;

@@ -132,6 +132,16 @@ pub struct ServeArgs {
     #[arg(long, env = "RENEWALS_REQUEST_TIMEOUT", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub request_timeout: u64,
+    /// Origins whose browser pages may call the API (CORS), comma-separated:
+    /// `https://dashboard.example.com`, or `*` for any. None by default:
+    /// GraphiQL is on the API's own origin, and clients outside a browser
+    /// need no permission.
+    #[arg(
+        long = "cors-origin",
+        env = "RENEWALS_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<crate::http::CorsOrigin>,
 }
 
 #[derive(Debug, Args)]

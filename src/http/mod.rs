@@ -1,6 +1,7 @@
 //! The HTTP surface: `/graphql` (POST, GET and GraphiQL), GraphiQL's files
 //! under `/graphiql/`, `/health`, `/ready`.
 
+mod cors;
 mod graphql;
 mod playground;
 mod problem;
@@ -17,6 +18,7 @@ use tower_http::{
 
 use crate::{graphql::Api, store::Store};
 
+pub use cors::CorsOrigin;
 pub use problem::problem;
 
 /// The largest request body accepted, in bytes.
@@ -33,7 +35,8 @@ pub struct AppState {
     pub demo_token: Option<Arc<str>>,
 }
 
-pub fn router(state: AppState, request_timeout: Duration) -> Router {
+/// The routes, with the layers every route gets, and CORS for `cors_origins`.
+pub fn router(state: AppState, request_timeout: Duration, cors_origins: &[CorsOrigin]) -> Router {
     let routes = Router::new()
         .route(
             "/graphql",
@@ -48,6 +51,10 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
+    let routes = match cors::layer(cors_origins) {
+        Some(cors) => routes.layer(cors),
+        None => routes,
+    };
     with_layers(routes, request_timeout)
 }
 

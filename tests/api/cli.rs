@@ -229,3 +229,12 @@ fn today_is_the_servers_utc_date_in_any_time_zone() {
         );
     }
 }
+
+/// An origin that could never match a browser's `Origin` is refused at start.
+#[test]
+fn serve_refuses_a_cors_origin_no_browser_sends() {
+    let output = renewals(&["serve", "--cors-origin", "https://dashboard.example/"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("is not an origin"), "{stderr}");
+}

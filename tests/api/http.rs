@@ -376,7 +376,75 @@ async fn unknown_paths_and_methods_say_so(backend: Backend) {
     }
 }
 
+/// Browser pages on the origins named may call the API: a preflight is
+/// answered, and responses name the origin. Others, and every origin when
+/// none is named (the default), get no CORS headers: browsers keep their
+/// pages from reading the answers.
+async fn only_the_origins_named_may_call_from_a_browser(backend: Backend) {
+    let allowed = "https://dashboard.example";
+    let named = TestApp::with_settings(backend, 1, |settings| {
+        settings.cors_origins = vec![allowed.parse().unwrap()];
+    })
+    .await;
+    let default = TestApp::with_customers(backend, 1).await;
+    let preflight = |origin: &str| {
+        Request::options("/graphql")
+            .header(header::ORIGIN, origin)
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+            .header(
+                header::ACCESS_CONTROL_REQUEST_HEADERS,
+                "authorization,content-type",
+            )
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (status, headers, _) = named.send(preflight(allowed)).await;
+    assert!(status.is_success(), "{status}");
+    assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], allowed);
+    let methods = headers[header::ACCESS_CONTROL_ALLOW_METHODS]
+        .to_str()
+        .unwrap();
+    assert!(methods.contains("POST"), "{methods}");
+    let allowed_headers = headers[header::ACCESS_CONTROL_ALLOW_HEADERS]
+        .to_str()
+        .unwrap();
+    assert!(
+        allowed_headers.contains("authorization"),
+        "{allowed_headers}"
+    );
+
+    let query = json!({ "query": "{ viewer { slug } }" }).to_string();
+    let from = |app: &TestApp, origin: &str| {
+        let mut request = post("application/json", query.clone(), &app.token);
+        request
+            .headers_mut()
+            .insert(header::ORIGIN, origin.parse().unwrap());
+        request
+    };
+    let (status, headers, body) = named.send(from(&named, allowed)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], allowed);
+    assert_eq!(
+        json_body(&body)["data"]["viewer"]["slug"],
+        json!("northwind")
+    );
+
+    for (app, origin) in [(&named, "https://elsewhere.example"), (&default, allowed)] {
+        let (_, headers, _) = app.send(from(app, origin)).await;
+        assert!(
+            !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN),
+            "{origin}"
+        );
+        let (_, headers, _) = app.send(preflight(origin)).await;
+        assert!(
+            !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN),
+            "{origin}"
+        );
+    }
+}
+
 db_tests!(
+    only_the_origins_named_may_call_from_a_browser,
     unknown_paths_and_methods_say_so,
     the_root_fields_come_back_in_the_order_selected,
     requests_that_break_graphql_over_http_are_refused,
