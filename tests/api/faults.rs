@@ -358,14 +358,7 @@ async fn postgres_answers_the_requests_right_after_its_sessions_ended() {
             json!({}),
         )
         .await;
-    app.store.return_warm_connections();
-    let pool = app.store.reader().get_postgres_connection_pool();
-    let mut idle = Vec::new();
-    for _ in 0..pool.options().get_max_connections() {
-        idle.push(pool.acquire().await.unwrap());
-    }
-    drop(idle);
-    assert!(app.end_postgres_sessions().await > 0);
+    end_the_sessions_of_every_pooled_connection(&app).await;
     for node in customers["renewals"]["nodes"].as_array().unwrap() {
         let set = app
             .data(
@@ -375,6 +368,19 @@ async fn postgres_answers_the_requests_right_after_its_sessions_ended() {
             .await;
         assert_eq!(set["setRenewalOwner"]["userErrors"], json!([]), "{set}");
     }
+}
+
+/// Every connection of the pool idle in it (none kept warm), then their
+/// sessions ended, as a database restart would.
+async fn end_the_sessions_of_every_pooled_connection(app: &TestApp) {
+    app.store.return_warm_connections();
+    let pool = app.store.reader().get_postgres_connection_pool();
+    let mut idle = Vec::new();
+    for _ in 0..pool.options().get_max_connections() {
+        idle.push(pool.acquire().await.unwrap());
+    }
+    drop(idle);
+    assert!(app.end_postgres_sessions().await > 0);
 }
 
 /// The database restarted while the pool's connections sat idle, and the
@@ -387,14 +393,7 @@ async fn postgres_begins_a_write_after_its_idle_sessions_ended() {
         return;
     }
     let app = TestApp::with_customers(Backend::Postgres, 3).await;
-    app.store.return_warm_connections();
-    let pool = app.store.reader().get_postgres_connection_pool();
-    let mut idle = Vec::new();
-    for _ in 0..pool.options().get_max_connections() {
-        idle.push(pool.acquire().await.unwrap());
-    }
-    drop(idle);
-    assert!(app.end_postgres_sessions().await > 0);
+    end_the_sessions_of_every_pooled_connection(&app).await;
     for _ in 0..3 {
         let txn = app.store.begin_write().await.expect("a write begun");
         txn.execute_unprepared("SELECT 1")
