@@ -134,7 +134,7 @@ const MAX_SPREAD_NESTING: usize = 64;
 /// How many fields the operations of `document` select once every fragment
 /// is spread where it is named: what validation and execution walk. Each
 /// fragment is counted once and its count reused, so a short text whose
-/// fragments spread each other twice over (2^30 fields from 1 KB) is
+/// fragments spread each other twice over (2^31 fields from 1 KB) is
 /// counted in an instant. A fragment that spreads itself, or one not
 /// defined, counts nothing here: validation refuses both.
 pub fn fields_spread(document: &ExecutableDocument) -> usize {
@@ -340,7 +340,7 @@ mod tests {
             fields_spread_in("{ a { ...F } } fragment F on T { x ...F }"),
             2
         );
-        // 2^30 fields from a short text, counted at once.
+        // 2^31 fields from a short text, counted at once.
         let mut query = String::from("{ viewer { ...F0 } }");
         for i in 0..30 {
             query += &format!(

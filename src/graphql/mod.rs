@@ -36,7 +36,7 @@ pub const MAX_DEPTH: usize = 20;
 pub const MAX_COST: usize = 25_000;
 /// The most fields a document may select once its fragments are spread where
 /// they are named. Checked before validation, which walks each spread: a
-/// kilobyte of fragments spreading each other twice over selects 2^30 fields,
+/// kilobyte of fragments spreading each other twice over selects 2^31 fields,
 /// and took validation minutes.
 pub const MAX_FIELDS_SPREAD: usize = 10_000;
 /// The most directives on one field.
