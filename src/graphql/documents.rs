@@ -9,10 +9,10 @@ use std::{
 };
 
 use async_graphql::{
-    Name,
+    Name, Positioned, Value,
     parser::{
         parse_query,
-        types::{ExecutableDocument, Selection, SelectionSet},
+        types::{ExecutableDocument, Field, Selection, SelectionSet},
     },
 };
 use quick_cache::{Weighter, sync::Cache};
@@ -40,7 +40,7 @@ pub struct Documents(Arc<Cache<String, Parsed, TextLength>>);
 /// A parsed document.
 #[derive(Clone)]
 pub struct Parsed {
-    pub document: ExecutableDocument,
+    pub document: Arc<ExecutableDocument>,
     /// No selection set selects a response key twice, so no two values need
     /// merging, and eager objects may write their JSON text.
     pub writes_json: bool,
@@ -72,7 +72,7 @@ impl Documents {
         let parsed = Parsed {
             writes_json: !selects_a_key_twice(&document),
             fields_spread: fields_spread(&document),
-            document,
+            document: Arc::new(document),
         };
         if cached {
             self.0.insert(text.to_owned(), parsed.clone());
@@ -81,49 +81,110 @@ impl Documents {
     }
 }
 
-/// The response keys the root of `operation_name`'s operation selects, in
-/// the order the document selects them, fragments spread in place (GraphQL
-/// §7.2.2). async-graphql gathers a query's root fields as they complete;
-/// the response is put back in this order.
-pub fn root_keys(document: &ExecutableDocument, operation_name: Option<&str>) -> Vec<Name> {
-    let operation = document
-        .operations
-        .iter()
-        .find(|(name, _)| operation_name.is_none_or(|wanted| name.is_some_and(|n| n == wanted)));
-    let mut keys = Vec::new();
+/// Puts the keys of every object in `data` in the order the document
+/// selects them, fragments spread in place (GraphQL §7.2.2). async-graphql
+/// resolves the fields of the objects it drives side by side and gathers
+/// them as they complete, so a field answered at once came before one that
+/// waited for a loader or the database. JSON text written by eager objects
+/// (`Value::Binary`) is in order already and left as it is.
+pub fn order_as_selected(
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+    data: &mut Value,
+) {
+    let operation = document.operations.iter().find(|(name, _)| {
+        operation_name.is_none_or(|wanted| name.is_some_and(|name| name == wanted))
+    });
     if let Some((_, operation)) = operation {
-        collect_keys(document, &operation.node.selection_set.node, 0, &mut keys);
+        let fields = fields_of(document, &[&operation.node.selection_set.node]);
+        order(document, &fields, data, 0);
     }
-    keys
 }
 
-fn collect_keys(
+/// `value` ordered as `fields` select it, and its objects as their fields do.
+fn order(
     document: &ExecutableDocument,
-    set: &SelectionSet,
+    fields: &[&Positioned<Field>],
+    value: &mut Value,
     depth: usize,
-    keys: &mut Vec<Name>,
 ) {
     if depth > MAX_SPREAD_NESTING {
         return;
     }
-    for selection in &set.items {
-        match &selection.node {
-            Selection::Field(field) => {
-                let key = &field.node.response_key().node;
-                if !keys.contains(key) {
-                    keys.push(key.clone());
+    match value {
+        Value::List(items) => {
+            for item in items {
+                order(document, fields, item, depth + 1);
+            }
+        }
+        Value::Object(object) => {
+            let place = |key: &Name| {
+                fields
+                    .iter()
+                    .position(|f| f.node.response_key().node == *key)
+            };
+            object.sort_by(|a, _, b, _| place(a).cmp(&place(b)));
+            for (key, child) in object.iter_mut() {
+                let sets: Vec<&SelectionSet> = fields
+                    .iter()
+                    .filter(|f| f.node.response_key().node == *key)
+                    .map(|f| &f.node.selection_set.node)
+                    .collect();
+                let below = fields_of(document, &sets);
+                if !below.is_empty() {
+                    order(document, &below, child, depth + 1);
                 }
             }
-            Selection::InlineFragment(fragment) => {
-                collect_keys(document, &fragment.node.selection_set.node, depth + 1, keys);
-            }
-            Selection::FragmentSpread(spread) => {
-                if let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node) {
-                    collect_keys(document, &fragment.node.selection_set.node, depth + 1, keys);
+        }
+        _ => {}
+    }
+}
+
+/// The fields of `sets`, in order, fragments spread in place (whatever their
+/// type condition: those of another type select keys the object lacks).
+fn fields_of<'a>(
+    document: &'a ExecutableDocument,
+    sets: &[&'a SelectionSet],
+) -> Vec<&'a Positioned<Field>> {
+    fn collect<'a>(
+        document: &'a ExecutableDocument,
+        set: &'a SelectionSet,
+        depth: usize,
+        fields: &mut Vec<&'a Positioned<Field>>,
+    ) {
+        if depth > MAX_SPREAD_NESTING {
+            return;
+        }
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) => fields.push(field),
+                Selection::InlineFragment(fragment) => {
+                    collect(
+                        document,
+                        &fragment.node.selection_set.node,
+                        depth + 1,
+                        fields,
+                    );
+                }
+                Selection::FragmentSpread(spread) => {
+                    if let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node)
+                    {
+                        collect(
+                            document,
+                            &fragment.node.selection_set.node,
+                            depth + 1,
+                            fields,
+                        );
+                    }
                 }
             }
         }
     }
+    let mut fields = Vec::new();
+    for set in sets {
+        collect(document, set, 0, &mut fields);
+    }
+    fields
 }
 
 /// How deep fragment spreads and selections may nest before

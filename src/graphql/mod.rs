@@ -16,7 +16,9 @@ mod types;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, Name, Request, Response, Schema, Value};
+use async_graphql::{
+    EmptySubscription, Request, Response, Schema, parser::types::ExecutableDocument,
+};
 
 use documents::Documents;
 use eager::WriteJson;
@@ -69,7 +71,7 @@ impl Api {
         if let Some(credentials) = credentials {
             request = request.data(credentials);
         }
-        let mut root_keys = Vec::new();
+        let mut document = None;
         if let Some(parsed) = self.documents.parse(&request.query) {
             if parsed.fields_spread > MAX_FIELDS_SPREAD {
                 return ticket.finish(Response::from_errors(vec![guard::too_many_fields()]));
@@ -77,13 +79,13 @@ impl Api {
             if parsed.writes_json {
                 request = request.data(WriteJson);
             }
-            root_keys = documents::root_keys(&parsed.document, request.operation_name.as_deref());
-            request.set_parsed_query(parsed.document);
+            request.set_parsed_query(ExecutableDocument::clone(&parsed.document));
+            document = Some(parsed.document);
         }
+        let operation_name = request.operation_name.clone();
         let mut response = self.schema.execute(request).await;
-        if let Value::Object(data) = &mut response.data {
-            let place = |key: &Name| root_keys.iter().position(|k| k == key);
-            data.sort_by(|a, _, b, _| place(a).cmp(&place(b)));
+        if let Some(document) = document {
+            documents::order_as_selected(&document, operation_name.as_deref(), &mut response.data);
         }
         ticket.finish(response)
     }
