@@ -12,7 +12,6 @@ use axum::{Router, extract::State, http::StatusCode, response::IntoResponse, rou
 use tower_http::{
     catch_panic::CatchPanicLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
-    timeout::TimeoutLayer,
     trace::TraceLayer,
 };
 
@@ -51,11 +50,13 @@ pub fn router(state: AppState, request_timeout: Duration, cors_origins: &[CorsOr
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
-    let routes = match cors::layer(cors_origins) {
-        Some(cors) => routes.layer(cors),
-        None => routes,
-    };
-    with_layers(routes, request_timeout)
+    // Outermost, so that every answer a page may read says so: a timeout's
+    // or a panic's too.
+    let app = with_layers(routes, request_timeout);
+    match cors::layer(cors_origins) {
+        Some(cors) => app.layer(cors),
+        None => app,
+    }
 }
 
 /// The layers every route gets: panics become 500s, slow requests 503s, and each
@@ -63,9 +64,20 @@ pub fn router(state: AppState, request_timeout: Duration, cors_origins: &[CorsOr
 pub fn with_layers(routes: Router, request_timeout: Duration) -> Router {
     routes
         .layer(CatchPanicLayer::custom(problem::panic_response))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            request_timeout,
+        .layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| async move {
+                match tokio::time::timeout(request_timeout, next.run(request)).await {
+                    Ok(response) => response,
+                    Err(_) => problem(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "REQUEST_TIMEOUT",
+                        &format!(
+                            "the request took longer than {} s",
+                            request_timeout.as_secs_f64()
+                        ),
+                    ),
+                }
+            },
         ))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {

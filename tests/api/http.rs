@@ -548,8 +548,10 @@ mod layers {
     async fn a_request_over_the_timeout_is_answered_with_503() {
         let router = router(Duration::from_millis(100));
         let started = std::time::Instant::now();
-        let (status, _) = get_path(&router, "/slow").await;
+        let (status, body) = get_path(&router, "/slow").await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "REQUEST_TIMEOUT");
         assert!(started.elapsed() < Duration::from_secs(2));
     }
 }
