@@ -104,7 +104,8 @@ impl Query {
     }
 
     /// Objects by global IDs (at most 100), in the same order; null where there is none.
-    #[graphql(complexity = "ids.len() * child_complexity + 1")]
+    /// More are refused (`BAD_USER_INPUT`), and the query cost counts 100 at most.
+    #[graphql(complexity = "ids.len().min(MAX_NODES) * child_complexity + 1")]
     async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
         if ids.len() > MAX_NODES {
             return Err(Error::bad_input(format!("nodes takes at most {MAX_NODES} ids")).into());

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use renewals::{
-    graphql::{MAX_COST, MAX_ERRORS, MAX_FIELDS_SPREAD},
+    graphql::{MAX_COST, MAX_ERRORS, MAX_FIELDS_SPREAD, MAX_NODES},
     ratelimit::RateLimit,
 };
 use serde_json::{Value, json};
@@ -182,6 +182,22 @@ async fn a_response_lists_at_most_max_errors(backend: Backend) {
         .post_as(Some(app.token.as_str()), "{ a b }", json!({}))
         .await;
     assert_eq!(body["errors"].as_array().unwrap().len(), 2, "{body}");
+}
+
+/// `nodes` takes 100 IDs at most; more are refused, and cost what 100 would,
+/// not a share of the budget in proportion to a list that runs nothing
+/// (15,000 IDs cost 15,001 points).
+async fn too_many_node_ids_are_refused_without_costing_their_number(backend: Backend) {
+    let app = TestApp::with_customers(backend, 1).await;
+    let ids = vec![json!("UmVuZXdhbDox"); 15_000];
+    let body = app
+        .gql(
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+            json!({ "ids": ids }),
+        )
+        .await;
+    assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{body}");
+    assert_eq!(cost_of(&body), MAX_NODES as u64 + 1, "{body}");
 }
 
 async fn every_response_reports_its_cost_and_the_remaining_budget(backend: Backend) {
@@ -548,6 +564,7 @@ async fn a_kept_validation_never_stands_for_another_request(backend: Backend) {
 }
 
 db_tests!(
+    too_many_node_ids_are_refused_without_costing_their_number,
     a_response_lists_at_most_max_errors,
     fragments_that_multiply_are_refused_before_validation,
     a_kept_validation_never_stands_for_another_request,
