@@ -14,22 +14,45 @@
 
 use async_graphql::{Name, Response, Value, indexmap::IndexMap};
 
-/// The JSON text of `response`.
+/// The JSON text of `response`. A request refused before execution (its
+/// errors have no path, and there is no data) has no `data` entry at all, as
+/// the GraphQL specification asks ("Response Format": data "should not be
+/// present" when an error was raised before execution began).
 pub fn to_vec(response: &Response) -> serde_json::Result<Vec<u8>> {
     // A dashboard page of 50 renewals is about 55 KB.
     let mut out = Vec::with_capacity(64 * 1024);
-    out.extend_from_slice(b"{\"data\":");
-    write_value(&mut out, &response.data)?;
+    out.push(b'{');
+    if !refused_before_execution(response) {
+        write_entry_key(&mut out, "data");
+        write_value(&mut out, &response.data)?;
+    }
     if !response.extensions.is_empty() {
-        out.extend_from_slice(b",\"extensions\":");
+        write_entry_key(&mut out, "extensions");
         serde_json::to_writer(&mut out, &response.extensions)?;
     }
     if !response.errors.is_empty() {
-        out.extend_from_slice(b",\"errors\":");
+        write_entry_key(&mut out, "errors");
         serde_json::to_writer(&mut out, &response.errors)?;
     }
     out.push(b'}');
     Ok(out)
+}
+
+/// `"key":` of the response's next entry, after a comma unless it is the first.
+fn write_entry_key(out: &mut Vec<u8>, key: &str) {
+    if out.len() > 1 {
+        out.push(b',');
+    }
+    write_str(out, key);
+    out.push(b':');
+}
+
+/// Whether `response` answers a request that never ran: no data, and errors
+/// that belong to no field.
+pub fn refused_before_execution(response: &Response) -> bool {
+    response.data == Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
 }
 
 /// Appends the JSON text of `value`; a binary value is JSON text already.
@@ -194,11 +217,20 @@ mod tests {
                 response.errors.push(ServerError::new("a \"quoted\"\n error", None));
                 response.extensions.insert("cost".into(), Value::Number(12.into()));
             }
-            let expected = serde_json::to_vec(&response).unwrap();
-            prop_assert_eq!(
-                String::from_utf8(to_vec(&response).unwrap()).unwrap(),
-                String::from_utf8(expected).unwrap()
-            );
+            let ours = to_vec(&response).unwrap();
+            if refused_before_execution(&response) {
+                // The same, without `data`.
+                let mut expected = serde_json::to_value(&response).unwrap();
+                expected.as_object_mut().unwrap().remove("data");
+                let ours: serde_json::Value = serde_json::from_slice(&ours).unwrap();
+                prop_assert_eq!(ours, expected);
+            } else {
+                let expected = serde_json::to_vec(&response).unwrap();
+                prop_assert_eq!(
+                    String::from_utf8(ours).unwrap(),
+                    String::from_utf8(expected).unwrap()
+                );
+            }
         }
     }
 

@@ -474,7 +474,25 @@ async fn only_the_origins_named_may_call_from_a_browser(backend: Backend) {
     }
 }
 
+/// A request refused before it ran (it does not parse or validate, its token
+/// is refused) answers without a `data` entry (GraphQL, "Response Format");
+/// one that ran has `data`, null or not, beside its field errors.
+async fn only_a_request_that_ran_answers_with_data(backend: Backend) {
+    let app = TestApp::with_customers(backend, 1).await;
+    for (token, query, ran) in [
+        (Some(app.token.as_str()), "{ nope }", false),
+        (Some(app.token.as_str()), "{ viewer { slug }", false),
+        (Some("rnw_not-a-real-token"), "{ viewer { slug } }", false),
+        (None, "{ viewer { slug } }", true),
+        (Some(app.token.as_str()), "{ viewer { slug } }", true),
+    ] {
+        let (_, body) = app.post_as(token, query, json!({})).await;
+        assert_eq!(body.get("data").is_some(), ran, "{query}: {body}");
+    }
+}
+
 db_tests!(
+    only_a_request_that_ran_answers_with_data,
     only_the_origins_named_may_call_from_a_browser,
     unknown_paths_and_methods_say_so,
     fields_come_back_in_the_order_selected,
