@@ -9,10 +9,10 @@ use std::{
 };
 
 use async_graphql::{
-    Name, Positioned, Value,
+    Name, Positioned, Value, Variables,
     parser::{
         parse_query,
-        types::{ExecutableDocument, Field, Selection, SelectionSet},
+        types::{ExecutableDocument, Field, OperationDefinition, Selection, SelectionSet},
     },
 };
 use quick_cache::{Weighter, sync::Cache};
@@ -81,6 +81,41 @@ impl Documents {
     }
 }
 
+/// The first variable that `operation_name`'s operation declares non-null,
+/// without a default, and that `variables` leave out or give as null: a
+/// request error (GraphQL, "Coercing Variable Values"), for which nothing may
+/// run. async-graphql reports it only at the field that reads the variable,
+/// once the operation runs (and the query's cost is charged).
+pub fn missing_variable<'a>(
+    document: &'a ExecutableDocument,
+    operation_name: Option<&str>,
+    variables: &Variables,
+) -> Option<&'a Name> {
+    let (_, operation) = operation_of(document, operation_name)?;
+    operation
+        .node
+        .variable_definitions
+        .iter()
+        .find_map(|definition| {
+            let definition = &definition.node;
+            let required = !definition.var_type.node.nullable && definition.default_value.is_none();
+            let given = variables
+                .get(&definition.name.node)
+                .is_some_and(|value| *value != Value::Null);
+            (required && !given).then_some(&definition.name.node)
+        })
+}
+
+/// The operation a request runs: the one named, or the only one.
+fn operation_of<'a>(
+    document: &'a ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<(Option<&'a Name>, &'a Positioned<OperationDefinition>)> {
+    document.operations.iter().find(|(name, _)| {
+        operation_name.is_none_or(|wanted| name.is_some_and(|name| name == wanted))
+    })
+}
+
 /// Puts the keys of every object in `data` in the order the document
 /// selects them, fragments spread in place (GraphQL §7.2.2). async-graphql
 /// resolves the fields of the objects it drives side by side and gathers
@@ -92,10 +127,7 @@ pub fn order_as_selected(
     operation_name: Option<&str>,
     data: &mut Value,
 ) {
-    let operation = document.operations.iter().find(|(name, _)| {
-        operation_name.is_none_or(|wanted| name.is_some_and(|name| name == wanted))
-    });
-    if let Some((_, operation)) = operation {
+    if let Some((_, operation)) = operation_of(document, operation_name) {
         let fields = fields_of(document, &[&operation.node.selection_set.node]);
         order(document, &fields, data, 0);
     }

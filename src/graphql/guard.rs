@@ -226,7 +226,7 @@ pub(super) fn too_many_fields() -> ServerError {
     with_code(ServerError::new(message, None), codes::TOO_COMPLEX)
 }
 
-fn request_error(error: Error) -> ServerError {
+pub(super) fn request_error(error: Error) -> ServerError {
     let gql: async_graphql::Error = error.into();
     let mut server = ServerError::new(gql.message, None);
     server.extensions = gql.extensions;

@@ -20,6 +20,7 @@ use async_graphql::{
     EmptySubscription, Request, Response, Schema, parser::types::ExecutableDocument,
 };
 
+use crate::error::Error;
 use documents::Documents;
 use eager::WriteJson;
 pub use guard::{Credentials, Guard, MAX_ERRORS, Ticket, codes};
@@ -75,6 +76,14 @@ impl Api {
         if let Some(parsed) = self.documents.parse(&request.query) {
             if parsed.fields_spread > MAX_FIELDS_SPREAD {
                 return ticket.finish(Response::from_errors(vec![guard::too_many_fields()]));
+            }
+            let operation = request.operation_name.as_deref();
+            if let Some(name) =
+                documents::missing_variable(&parsed.document, operation, &request.variables)
+            {
+                let error =
+                    Error::bad_input(format!("variable ${name} is required: give it a value"));
+                return ticket.finish(Response::from_errors(vec![guard::request_error(error)]));
             }
             if parsed.writes_json {
                 request = request.data(WriteJson);

@@ -122,6 +122,58 @@ async fn forged_cursors_with_values_no_list_holds_are_bad_user_input(backend: Ba
     }
 }
 
+/// A variable declared non-null without a default, left out or given null,
+/// is a request error: nothing runs, nothing is charged, nothing changes.
+/// (async-graphql ran the operation and reported it at the field.)
+async fn a_required_variable_left_out_runs_nothing(backend: Backend) {
+    let app = TestApp::with_customers(backend, 2).await;
+    let customer = app
+        .data(
+            "{ renewals(first: 1) { nodes { customer { id } } } }",
+            json!({}),
+        )
+        .await["renewals"]["nodes"][0]["customer"]["id"]
+        .clone();
+    for (query, variables) in [
+        ("query($id: ID!) { renewal(id: $id) { id } }", json!({})),
+        (
+            "query($id: ID!) { renewal(id: $id) { id } }",
+            json!({ "id": null }),
+        ),
+        (
+            "mutation($c: ID!, $r: String) { endServices(input: {customerId: $c, reason: $r}) { userErrors { code } } }",
+            json!({ "r": "left out" }),
+        ),
+    ] {
+        let body = app.gql(query, variables.clone()).await;
+        assert_eq!(
+            error_codes(&body),
+            ["BAD_USER_INPUT"],
+            "{variables}: {body}"
+        );
+        assert!(body.get("data").is_none(), "{body}");
+        assert_eq!(
+            body["extensions"]["cost"]["requestedQueryCost"],
+            json!(0),
+            "{body}"
+        );
+    }
+    // A default, or a nullable type, needs no value.
+    for query in [
+        "query($n: Int! = 3) { renewals(first: $n) { totalCount } }",
+        "query($n: Int) { renewals(first: $n) { totalCount } }",
+    ] {
+        app.data(query, json!({})).await;
+    }
+    let ended = app
+        .data(
+            "query($id: ID!) { node(id: $id) { ... on Customer { servicesEnded } } }",
+            json!({ "id": customer }),
+        )
+        .await;
+    assert_eq!(ended["node"]["servicesEnded"], json!(false));
+}
+
 async fn odd_unicode_is_stored_and_returned_intact(backend: Backend) {
     let app = TestApp::with_customers(backend, 3).await;
     let customer = app
@@ -170,5 +222,6 @@ db_tests!(
     malformed_foreign_and_huge_ids_are_simply_not_found,
     out_of_range_dates_unknown_enums_and_tampered_cursors_are_bad_user_input,
     forged_cursors_with_values_no_list_holds_are_bad_user_input,
+    a_required_variable_left_out_runs_nothing,
     odd_unicode_is_stored_and_returned_intact,
 );
