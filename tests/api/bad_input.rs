@@ -5,6 +5,17 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, db_tests, error_codes};
 
+/// The response to `query` with `variables`, refused with `BAD_USER_INPUT` alone.
+async fn bad_user_input(app: &TestApp, query: &str, variables: Value) -> Value {
+    let body = app.gql(query, variables.clone()).await;
+    assert_eq!(
+        error_codes(&body),
+        ["BAD_USER_INPUT"],
+        "{variables}: {body}"
+    );
+    body
+}
+
 async fn malformed_foreign_and_huge_ids_are_simply_not_found(backend: Backend) {
     let app = TestApp::with_customers(backend, 3).await;
     let renewal = app
@@ -73,12 +84,7 @@ async fn out_of_range_dates_unknown_enums_and_tampered_cursors_are_bad_user_inpu
         json!({ "after": cursor.chars().rev().collect::<String>() }),
         json!({ "f": { "search": "a\u{0}b" } }),
     ] {
-        let body = app.gql(list, variables.clone()).await;
-        assert_eq!(
-            error_codes(&body),
-            ["BAD_USER_INPUT"],
-            "{variables}: {body}"
-        );
+        bad_user_input(&app, list, variables).await;
     }
 }
 
@@ -113,12 +119,7 @@ async fn forged_cursors_with_values_no_list_holds_are_bad_user_input(backend: Ba
         deadline(json!({ "Int": 20270101 })),
         forged("MrrChange", "MRR_CHANGE", json!({ "Text": "0" })),
     ] {
-        let body = app.gql(list, variables.clone()).await;
-        assert_eq!(
-            error_codes(&body),
-            ["BAD_USER_INPUT"],
-            "{variables}: {body}"
-        );
+        bad_user_input(&app, list, variables).await;
     }
 }
 
@@ -145,12 +146,7 @@ async fn a_required_variable_left_out_runs_nothing(backend: Backend) {
             json!({ "r": "left out" }),
         ),
     ] {
-        let body = app.gql(query, variables.clone()).await;
-        assert_eq!(
-            error_codes(&body),
-            ["BAD_USER_INPUT"],
-            "{variables}: {body}"
-        );
+        let body = bad_user_input(&app, query, variables).await;
         assert!(body.get("data").is_none(), "{body}");
         assert_eq!(
             body["extensions"]["cost"]["requestedQueryCost"],
