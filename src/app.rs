@@ -35,6 +35,9 @@ pub struct Settings {
     pub demo_token: Option<String>,
     pub rate_limit: RateLimit,
     pub request_timeout: Duration,
+    /// How long a connection may take to send a request's headers, and stay
+    /// idle between requests.
+    pub header_timeout: Duration,
     /// Origins whose browser pages may call the API (none by default).
     pub cors_origins: Vec<http::CorsOrigin>,
 }
@@ -47,6 +50,7 @@ impl Settings {
             demo_token: None,
             rate_limit: RateLimit::DEFAULT,
             request_timeout: http::DEFAULT_REQUEST_TIMEOUT,
+            header_timeout: http::DEFAULT_HEADER_TIMEOUT,
             cors_origins: Vec::new(),
         }
     }
@@ -63,6 +67,7 @@ pub const DEMO_PARTNER: &str = "northwind";
 pub struct App {
     listener: TcpListener,
     router: Router,
+    header_timeout: Duration,
     pub store: Store,
     /// The token created by `--demo`.
     pub demo_token: Option<String>,
@@ -107,10 +112,12 @@ impl App {
             .await
             .with_context(|| format!("cannot listen on RENEWALS_BIND={}", config.bind))?;
         let demo_token = settings.demo_token.clone();
+        let header_timeout = settings.header_timeout;
         let router = router(store.clone(), settings);
         Ok(Self {
             listener,
             router,
+            header_timeout,
             store,
             demo_token,
         })
@@ -121,19 +128,13 @@ impl App {
     }
 
     /// Serves until `shutdown` resolves, then lets in-flight requests finish.
-    pub async fn serve(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let statistics = tokio::spawn(refresh_statistics_every(
             self.store.clone(),
             STATISTICS_INTERVAL,
         ));
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        http::serve(self.listener, self.router, self.header_timeout, shutdown).await;
         statistics.abort();
-        served
     }
 }
 

@@ -42,6 +42,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 restore_rate: args.rate_limit_restore_rate,
             },
             request_timeout: Duration::from_secs(args.request_timeout),
+            header_timeout: Duration::from_secs(args.header_timeout),
             cors_origins: args.cors_origins,
         },
     })
@@ -56,7 +57,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
         println!("       -d '{{\"query\":\"{{ viewer {{ name }} }}\"}}' http://{address}/graphql");
     }
-    app.serve(shutdown_signal()).await?;
+    app.serve(shutdown_signal()).await;
     Ok(())
 }
 

@@ -132,6 +132,11 @@ pub struct ServeArgs {
     #[arg(long, env = "RENEWALS_REQUEST_TIMEOUT", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub request_timeout: u64,
+    /// Seconds a connection may take to send a request's headers, and may
+    /// stay idle between requests, before it is closed.
+    #[arg(long, env = "RENEWALS_HEADER_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout: u64,
     /// Origins whose browser pages may call the API (CORS), comma-separated:
     /// `https://dashboard.example.com`, or `*` for any. None by default:
     /// GraphiQL is on the API's own origin, and clients outside a browser

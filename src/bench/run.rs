@@ -65,7 +65,7 @@ pub async fn run(target: &Target, renewals: u64, args: &BenchArgs) -> anyhow::Re
     };
     let result = scenarios(&ctx, renewals, args).await;
     let _ = stop.send(());
-    server.await.context("server task")??;
+    server.await.context("server task")?;
     store.close().await?;
     result
 }

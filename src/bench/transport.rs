@@ -23,7 +23,7 @@ use serde_json::json;
 use tokio::{sync::oneshot, task::JoinHandle};
 
 use crate::{
-    http::{DEFAULT_REQUEST_TIMEOUT, with_layers},
+    http::{self, DEFAULT_REQUEST_TIMEOUT, with_layers},
     store::Store,
 };
 
@@ -36,7 +36,7 @@ struct Shared {
 pub struct Server {
     pub addr: SocketAddr,
     stop: oneshot::Sender<()>,
-    task: JoinHandle<std::io::Result<()>>,
+    task: JoinHandle<()>,
 }
 
 /// Serves `statements` on a loopback port, at `POST /graphql` (the load
@@ -52,20 +52,21 @@ pub async fn start(store: Store, statements: Vec<String>) -> anyhow::Result<Serv
         .context("binding the transport floor's port")?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let task = tokio::spawn(http::serve(
+        listener,
+        router,
+        http::DEFAULT_HEADER_TIMEOUT,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     Ok(Server { addr, stop, task })
 }
 
 impl Server {
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.stop.send(());
-        self.task.await.context("the transport floor's server")??;
+        self.task.await.context("the transport floor's server")?;
         Ok(())
     }
 }

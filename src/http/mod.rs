@@ -5,6 +5,7 @@ mod cors;
 mod graphql;
 mod playground;
 mod problem;
+mod server;
 
 use std::{sync::Arc, time::Duration};
 
@@ -19,6 +20,7 @@ use crate::{graphql::Api, store::Store};
 
 pub use cors::CorsOrigin;
 pub use problem::problem;
+pub use server::{DEFAULT_HEADER_TIMEOUT, serve};
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;

@@ -169,7 +169,7 @@ async fn serve_demo_answers_over_a_real_port_and_revoked_tokens_stop_working() {
     assert!(response.starts_with("HTTP/1.1 401"), "{response}");
 
     stop.send(()).unwrap();
-    server.await.unwrap().unwrap();
+    server.await.unwrap();
 }
 
 /// "Today" is the server's UTC date, whatever its time zone: served with no

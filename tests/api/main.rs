@@ -9,6 +9,7 @@ mod bad_input;
 mod bench;
 mod cli;
 mod concurrency;
+mod connections;
 mod counts;
 mod customer_order;
 mod faults;

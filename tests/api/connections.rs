@@ -1,0 +1,203 @@
+//! Connections over a real port: a client cannot hold one open for free,
+//! and stopping the server does not wait for idle ones.
+
+use std::{
+    net::SocketAddr,
+    time::{Duration, Instant},
+};
+
+use renewals::{
+    app::{App, ServeConfig, Settings},
+    config::Today,
+};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+    sync::oneshot,
+    task::JoinHandle,
+};
+
+/// The header timeout the server under test is given.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(1);
+/// Longer than any of these tests should wait for the server.
+const PATIENCE: Duration = Duration::from_secs(8);
+
+struct Served {
+    address: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+async fn serve() -> Served {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::build(ServeConfig {
+        database_url: format!("sqlite://{}/c.db?mode=rwc", dir.path().display()),
+        bind: "127.0.0.1:0".parse().unwrap(),
+        demo: false,
+        pg_connections: renewals::store::PG_CONNECTIONS,
+        settings: Settings {
+            header_timeout: HEADER_TIMEOUT,
+            ..Settings::new(Today::Fixed(crate::helpers::today()))
+        },
+    })
+    .await
+    .unwrap();
+    let address = app.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(app.serve(async {
+        let _ = stopped.await;
+    }));
+    Served {
+        address,
+        stop,
+        task,
+        _dir: dir,
+    }
+}
+
+/// Reads until the server closes the connection; what it sent, and when it
+/// closed. Panics if it is still open after [`PATIENCE`].
+async fn read_until_closed(stream: &mut TcpStream) -> (String, Instant) {
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(PATIENCE, async {
+        let mut buffer = [0u8; 4096];
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&buffer[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(
+        read.is_ok(),
+        "the connection is still open after {PATIENCE:?}"
+    );
+    (
+        String::from_utf8_lossy(&received).into_owned(),
+        Instant::now(),
+    )
+}
+
+const HEALTH: &[u8] = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+
+/// Headers sent a byte at a time, each in time for the last, never end:
+/// the connection is closed once the header timeout has passed since the
+/// server began to wait for them, and the server still answers others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_that_never_end_are_cut_off_at_the_header_timeout() {
+    let served = serve().await;
+    let mut stream = TcpStream::connect(served.address).await.unwrap();
+    let started = Instant::now();
+    let (mut reader, mut writer) = stream.split();
+    let trickle = async {
+        for byte in b"GET /health HTTP/1.1\r\nX-Slow: ".iter().cycle() {
+            if writer.write_all(&[*byte]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let closed = async {
+        let mut buffer = [0u8; 256];
+        loop {
+            match reader.read(&mut buffer).await {
+                Ok(0) | Err(_) => return Instant::now(),
+                Ok(_) => {}
+            }
+        }
+    };
+    let closed_at = tokio::time::timeout(PATIENCE, async {
+        tokio::select! {
+            at = closed => at,
+            () = trickle => Instant::now(),
+        }
+    })
+    .await
+    .expect("a trickle of header bytes kept the connection open");
+    let held = closed_at - started;
+    assert!(
+        held >= HEADER_TIMEOUT && held < HEADER_TIMEOUT * 3,
+        "closed after {held:?}, the header timeout is {HEADER_TIMEOUT:?}"
+    );
+
+    let mut other = TcpStream::connect(served.address).await.unwrap();
+    other
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let (response, _) = read_until_closed(&mut other).await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    served.stop.send(()).unwrap();
+    served.task.await.unwrap();
+}
+
+/// A kept-alive connection is answered, and closed once it has been idle for
+/// the header timeout, not kept for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_kept_alive_connection_is_closed_at_the_header_timeout() {
+    let served = serve().await;
+    let mut stream = TcpStream::connect(served.address).await.unwrap();
+    stream.write_all(HEALTH).await.unwrap();
+    let mut first = [0u8; 12];
+    stream.read_exact(&mut first).await.unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200");
+    let answered = Instant::now();
+    let (_, closed) = read_until_closed(&mut stream).await;
+    let idle = closed - answered;
+    assert!(
+        idle >= HEADER_TIMEOUT - Duration::from_millis(100) && idle < HEADER_TIMEOUT * 3,
+        "closed after {idle:?} idle, the header timeout is {HEADER_TIMEOUT:?}"
+    );
+    served.stop.send(()).unwrap();
+    served.task.await.unwrap();
+}
+
+/// Stopping closes idle connections at once, a kept-alive one and one that
+/// has sent nothing, and the server is stopped well before the header
+/// timeout would have closed them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_does_not_wait_for_idle_connections() {
+    let served = serve().await;
+    let mut kept_alive = TcpStream::connect(served.address).await.unwrap();
+    kept_alive.write_all(HEALTH).await.unwrap();
+    let mut first = [0u8; 12];
+    kept_alive.read_exact(&mut first).await.unwrap();
+    let _silent = TcpStream::connect(served.address).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let stopping = Instant::now();
+    served.stop.send(()).unwrap();
+    tokio::time::timeout(PATIENCE, served.task)
+        .await
+        .expect("the server did not stop")
+        .unwrap();
+    let took = stopping.elapsed();
+    assert!(
+        took < HEADER_TIMEOUT / 2,
+        "stopping took {took:?}, as long as waiting for idle connections to time out"
+    );
+    let (_, _) = read_until_closed(&mut kept_alive).await;
+}
+
+/// An HTTP/2 connection (cleartext, prior knowledge) that goes quiet is
+/// pinged, and closed when the ping goes unanswered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_http2_connection_that_ignores_pings_is_closed() {
+    let served = serve().await;
+    let mut stream = TcpStream::connect(served.address).await.unwrap();
+    // The client preface: the magic, then an empty SETTINGS frame.
+    let mut preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    preface.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    stream.write_all(&preface).await.unwrap();
+    let started = Instant::now();
+    let (_, closed) = read_until_closed(&mut stream).await;
+    let held = closed - started;
+    assert!(
+        held >= HEADER_TIMEOUT,
+        "closed after {held:?}, before it had been quiet for {HEADER_TIMEOUT:?}"
+    );
+    served.stop.send(()).unwrap();
+    served.task.await.unwrap();
+}
