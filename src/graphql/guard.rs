@@ -246,7 +246,6 @@ fn validation_code(message: &str) -> &'static str {
         "Invalid value for argument",
         "Expected input type",
         "Failed to parse",
-        "Variable \"",
     ]
     .iter()
     .any(|prefix| message.starts_with(prefix))

@@ -87,6 +87,16 @@ async fn hostile_shapes_are_rejected_before_touching_the_database(backend: Backe
         ),
         ("{ renewals { ".to_owned(), "GRAPHQL_PARSE_FAILED"),
         ("{ viewr { id } }".to_owned(), "GRAPHQL_VALIDATION_FAILED"),
+        // Variables the document declares without using, or uses without
+        // declaring: the document is wrong, whatever values come with it.
+        (
+            "query($unused: Int) { viewer { id } }".to_owned(),
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        (
+            "{ renewal(id: $undeclared) { id } }".to_owned(),
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
     ];
     for (query, code) in cases {
         let (body, statements) = costed(&app, &query).await;
