@@ -88,6 +88,11 @@ impl Ticket {
                 with_code(e, code)
             })
             .collect();
+        // async-graphql reports some refusals twice over (an operation type
+        // the schema lacks, from validation and again from execution).
+        errors.dedup_by(|a, b| {
+            a.message == b.message && a.locations == b.locations && a.path == b.path
+        });
         if errors.len() > MAX_ERRORS {
             let left_out = errors.len() - (MAX_ERRORS - 1);
             errors.truncate(MAX_ERRORS - 1);
