@@ -1,5 +1,6 @@
 //! The request guard: an async-graphql extension. It lets async-graphql parse
-//! and validate the request; only a request within the depth, complexity and
+//! and validate the request (after the rules it lacks, in
+//! [`typecheck`](super::typecheck)); only a request within the depth, complexity and
 //! directive limits gets further. The guard then authenticates the token,
 //! charges the query's cost to the partner's rate-limit bucket, and opens the
 //! [`Session`] before any resolver runs: a request refused for its shape
@@ -36,7 +37,7 @@ use async_graphql::{
 use quick_cache::sync::Cache;
 use sha2::{Digest, Sha256};
 
-use super::{MAX_COST, MAX_FIELDS_SPREAD, session::Session};
+use super::{MAX_COST, MAX_FIELDS_SPREAD, session::Session, typecheck};
 use crate::{
     config::Today,
     error::Error,
@@ -56,6 +57,8 @@ pub struct Ticket {
     throttle: Mutex<Option<ThrottleStatus>>,
     /// The partner's session; none for a request without a token.
     session: OnceLock<Session>,
+    /// The parsed document, for the checks async-graphql's validation lacks.
+    document: OnceLock<Arc<ExecutableDocument>>,
 }
 
 impl Ticket {
@@ -65,7 +68,13 @@ impl Ticket {
             cost: AtomicU64::default(),
             throttle: Mutex::default(),
             session: OnceLock::default(),
+            document: OnceLock::default(),
         }
+    }
+
+    /// Keeps the request's parsed document, for validation.
+    pub fn keep_document(&self, document: Arc<ExecutableDocument>) {
+        let _ = self.document.set(document);
     }
 
     pub fn session(&self) -> Option<&Session> {
@@ -290,6 +299,18 @@ impl Extension for GuardExtension {
         let result = match key.and_then(|key| self.validated.get(&key)) {
             Some(result) => result,
             None => {
+                // The document's own rules before async-graphql's, which
+                // look at the variables' values too: a mistyped variable is
+                // the document's fault, whatever its value.
+                if let Some(document) = ticket.and_then(|ticket| ticket.document.get()) {
+                    let errors = typecheck::check(&ctx.schema_env.registry, document);
+                    if !errors.is_empty() {
+                        return Err(errors
+                            .into_iter()
+                            .map(|e| with_code(e, codes::VALIDATION_FAILED))
+                            .collect());
+                    }
+                }
                 let result = next.run(ctx).await.map_err(|errors| {
                     errors
                         .into_iter()

@@ -12,6 +12,7 @@ mod mutation;
 mod query;
 mod scalars;
 mod session;
+mod typecheck;
 mod types;
 
 use std::sync::Arc;
@@ -88,6 +89,7 @@ impl Api {
             if parsed.writes_json {
                 request = request.data(WriteJson);
             }
+            ticket.keep_document(Arc::clone(&parsed.document));
             request.set_parsed_query(ExecutableDocument::clone(&parsed.document));
             document = Some(parsed.document);
         }

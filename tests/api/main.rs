@@ -26,3 +26,4 @@ mod schema;
 mod statements;
 mod storage;
 mod tenancy;
+mod validation;

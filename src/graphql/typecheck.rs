@@ -1,0 +1,300 @@
+//! Two validation rules async-graphql 7.2.1 does not enforce, checked on a
+//! document it has validated:
+//!
+//! - **Every variable is used where its type fits** (GraphQL §5.8.5, "All
+//!   Variable Usages Are Allowed"). async-graphql has the rule, but its
+//!   visitor never hands it the input values it looks at, so it never fires:
+//!   `query($id: Int!) { renewal(id: $id) { … } }` ran.
+//! - **No enum value is written as a string** (§5.6.1, "Values of Correct
+//!   Type"): async-graphql takes `status: "PENDING"` for `status: PENDING`,
+//!   which other servers refuse. (A variable's JSON value is a string, as it
+//!   should be.)
+
+use std::collections::HashSet;
+
+use async_graphql::{
+    Pos, Positioned, ServerError,
+    parser::types::{
+        BaseType, Directive, DocumentOperations, ExecutableDocument, OperationType, Selection,
+        SelectionSet, Type, VariableDefinition,
+    },
+    registry::{MetaInputValue, MetaType, MetaTypeName, Registry},
+};
+use async_graphql_value::{ConstValue, Value};
+
+/// The errors of `document` against the two rules, in document order.
+pub fn check(registry: &Registry, document: &ExecutableDocument) -> Vec<ServerError> {
+    let mut errors = Vec::new();
+    let operations: Vec<_> = match &document.operations {
+        DocumentOperations::Single(operation) => vec![operation],
+        DocumentOperations::Multiple(operations) => operations.values().collect(),
+    };
+    for operation in operations {
+        let operation = &operation.node;
+        let root = match operation.ty {
+            OperationType::Query => Some(registry.query_type.as_str()),
+            OperationType::Mutation => registry.mutation_type.as_deref(),
+            OperationType::Subscription => registry.subscription_type.as_deref(),
+        };
+        let mut walk = Walk {
+            registry,
+            document,
+            variables: &operation.variable_definitions,
+            spread: HashSet::new(),
+            errors: &mut errors,
+        };
+        for variable in &operation.variable_definitions {
+            if let Some(default) = &variable.node.default_value {
+                let value = default.node.clone().into_value();
+                walk.value(&value, &variable.node.var_type.node, false, default.pos);
+            }
+        }
+        walk.directives(&operation.directives);
+        if let Some(root) = root {
+            walk.selection_set(&operation.selection_set.node, root);
+        }
+    }
+    errors.sort_by_key(|error| error.locations.first().map(|pos| (pos.line, pos.column)));
+    errors
+}
+
+/// One operation's walk through its selections and the fragments they spread.
+struct Walk<'a, 'e> {
+    registry: &'a Registry,
+    document: &'a ExecutableDocument,
+    variables: &'a [Positioned<VariableDefinition>],
+    /// The fragments walked already: each is checked once per operation.
+    spread: HashSet<&'a str>,
+    errors: &'e mut Vec<ServerError>,
+}
+
+impl<'a> Walk<'a, '_> {
+    fn selection_set(&mut self, set: &'a SelectionSet, parent: &'a str) {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) => {
+                    let field = &field.node;
+                    self.directives(&field.directives);
+                    let Some(meta) = self
+                        .registry
+                        .types
+                        .get(parent)
+                        .and_then(|ty| ty.field_by_name(&field.name.node))
+                    else {
+                        continue;
+                    };
+                    for (name, value) in &field.arguments {
+                        if let Some(argument) = meta.args.get(name.node.as_str()) {
+                            self.argument(&value.node, argument, value.pos);
+                        }
+                    }
+                    let child = MetaTypeName::concrete_typename(&meta.ty);
+                    self.selection_set(&field.selection_set.node, child);
+                }
+                Selection::InlineFragment(fragment) => {
+                    let fragment = &fragment.node;
+                    self.directives(&fragment.directives);
+                    let on = fragment
+                        .type_condition
+                        .as_ref()
+                        .map_or(parent, |condition| condition.node.on.node.as_str());
+                    self.selection_set(&fragment.selection_set.node, on);
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.as_str();
+                    self.directives(&spread.node.directives);
+                    if !self.spread.insert(name) {
+                        continue;
+                    }
+                    if let Some(fragment) = self.document.fragments.get(name) {
+                        let fragment = &fragment.node;
+                        self.directives(&fragment.directives);
+                        let on = fragment.type_condition.node.on.node.as_str();
+                        self.selection_set(&fragment.selection_set.node, on);
+                    }
+                }
+            }
+        }
+    }
+
+    fn directives(&mut self, directives: &[Positioned<Directive>]) {
+        for directive in directives {
+            let Some(meta) = self
+                .registry
+                .directives
+                .get(directive.node.name.node.as_str())
+            else {
+                continue;
+            };
+            for (name, value) in &directive.node.arguments {
+                if let Some(argument) = meta.args.get(name.node.as_str()) {
+                    self.argument(&value.node, argument, value.pos);
+                }
+            }
+        }
+    }
+
+    fn argument(&mut self, value: &Value, argument: &MetaInputValue, pos: Pos) {
+        if let Some(ty) = Type::new(&argument.ty) {
+            self.value(value, &ty, argument.default_value.is_some(), pos);
+        }
+    }
+
+    /// Checks `value` where a `location` is expected, which has a default
+    /// value if `location_has_default`.
+    fn value(&mut self, value: &Value, location: &Type, location_has_default: bool, pos: Pos) {
+        match value {
+            Value::Variable(name) => {
+                let Some(variable) = self.variables.iter().find(|v| v.node.name.node == *name)
+                else {
+                    return; // Undefined: async-graphql reports it.
+                };
+                let variable = &variable.node;
+                let has_default = variable
+                    .default_value
+                    .as_ref()
+                    .is_some_and(|default| default.node != ConstValue::Null);
+                if !usage_allowed(
+                    &variable.var_type.node,
+                    has_default,
+                    location,
+                    location_has_default,
+                ) {
+                    self.errors.push(ServerError::new(
+                        format!(
+                            "Variable \"${name}\" of type \"{}\" used in position expecting type \"{location}\"",
+                            variable.var_type.node
+                        ),
+                        Some(pos),
+                    ));
+                }
+            }
+            Value::String(text) => {
+                let name = innermost(location);
+                if let Some(MetaType::Enum { enum_values, .. }) = self.registry.types.get(name) {
+                    let hint = if enum_values.contains_key(text.as_str()) {
+                        format!("; write it without quotes: {text}")
+                    } else {
+                        String::new()
+                    };
+                    self.errors.push(ServerError::new(
+                        format!(
+                            "Enum \"{name}\" cannot represent non-enum value: \"{text}\"{hint}"
+                        ),
+                        Some(pos),
+                    ));
+                }
+            }
+            Value::List(items) => {
+                if let BaseType::List(item) = &location.base {
+                    for value in items {
+                        self.value(value, item, false, pos);
+                    }
+                }
+            }
+            Value::Object(fields) => {
+                if let Some(MetaType::InputObject { input_fields, .. }) =
+                    self.registry.types.get(innermost(location))
+                {
+                    for (name, value) in fields {
+                        if let Some(field) = input_fields.get(name.as_str()) {
+                            self.argument(value, field, pos);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The named type inside any lists and non-nulls.
+fn innermost(ty: &Type) -> &str {
+    match &ty.base {
+        BaseType::Named(name) => name.as_str(),
+        BaseType::List(item) => innermost(item),
+    }
+}
+
+/// Whether a variable of type `variable` may be used where `location` is
+/// expected (§5.8.5, IsVariableUsageAllowed): a nullable variable goes where
+/// a non-null value is expected only if it, or the location, has a default.
+fn usage_allowed(
+    variable: &Type,
+    variable_has_default: bool,
+    location: &Type,
+    location_has_default: bool,
+) -> bool {
+    if !location.nullable && variable.nullable {
+        return (variable_has_default || location_has_default)
+            && compatible((&variable.base, true), (&location.base, true));
+    }
+    compatible(
+        (&variable.base, variable.nullable),
+        (&location.base, location.nullable),
+    )
+}
+
+/// AreTypesCompatible (§5.8.5), on a type's base and whether it is nullable.
+fn compatible(variable: (&BaseType, bool), location: (&BaseType, bool)) -> bool {
+    let ((variable_base, variable_nullable), (location_base, location_nullable)) =
+        (variable, location);
+    if !location_nullable {
+        return !variable_nullable && compatible((variable_base, true), (location_base, true));
+    }
+    if !variable_nullable {
+        return compatible((variable_base, true), location);
+    }
+    match (variable_base, location_base) {
+        (BaseType::List(variable), BaseType::List(location)) => compatible(
+            (&variable.base, variable.nullable),
+            (&location.base, location.nullable),
+        ),
+        (BaseType::Named(variable), BaseType::Named(location)) => variable == location,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allowed(variable: &str, location: &str) -> bool {
+        usage_allowed(
+            &Type::new(variable).unwrap(),
+            false,
+            &Type::new(location).unwrap(),
+            false,
+        )
+    }
+
+    #[test]
+    fn variables_fit_where_the_spec_allows() {
+        for (variable, location) in [
+            ("ID!", "ID!"),
+            ("ID!", "ID"),
+            ("ID", "ID"),
+            ("[ID!]!", "[ID!]"),
+            ("[ID!]", "[ID]"),
+            ("[[Int!]!]!", "[[Int]]"),
+        ] {
+            assert!(allowed(variable, location), "{variable} into {location}");
+        }
+        for (variable, location) in [
+            ("Int!", "ID!"),
+            ("ID", "ID!"),
+            ("[ID]", "[ID!]"),
+            ("ID!", "[ID!]"),
+            ("[ID!]", "ID"),
+            ("String", "Boolean"),
+        ] {
+            assert!(!allowed(variable, location), "{variable} into {location}");
+        }
+        // A nullable variable goes where a value is required if either side
+        // has a default.
+        let (nullable, required) = (Type::new("Int").unwrap(), Type::new("Int!").unwrap());
+        assert!(usage_allowed(&nullable, true, &required, false));
+        assert!(usage_allowed(&nullable, false, &required, true));
+        assert!(!usage_allowed(&nullable, false, &required, false));
+    }
+}

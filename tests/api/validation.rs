@@ -1,0 +1,136 @@
+//! Documents that break GraphQL's validation rules are refused before
+//! anything runs, including the two rules async-graphql leaves unchecked
+//! (`src/graphql/typecheck.rs`). Validation needs no database: SQLite only.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, error_codes};
+
+/// Variables used where their type does not fit, and enum values written as
+/// strings, in every place a value can stand: an argument, a list, an input
+/// object, a fragment, a directive, a variable's default.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mistyped_variables_and_quoted_enum_values_are_refused() {
+    let app = TestApp::with_customers(Backend::Sqlite, 1).await;
+    let refused = [
+        (
+            "query($id: Int!) { renewal(id: $id) { id } }",
+            json!({ "id": 5 }),
+        ),
+        (
+            "query($n: String) { renewals(first: $n) { totalCount } }",
+            json!({ "n": "5" }),
+        ),
+        // Nullable, no default on either side, where a value is required.
+        (
+            "query($id: ID) { renewal(id: $id) { id } }",
+            json!({ "id": "x" }),
+        ),
+        (
+            "query($ids: [ID]!) { nodes(ids: $ids) { id } }",
+            json!({ "ids": ["x"] }),
+        ),
+        (
+            "query($id: Int!) { nodes(ids: [$id]) { id } }",
+            json!({ "id": 5 }),
+        ),
+        (
+            "query($n: String) { ...Page } fragment Page on Query { renewals(first: $n) { totalCount } }",
+            json!({ "n": "5" }),
+        ),
+        (
+            "query($b: String) { viewer { id @include(if: $b) } }",
+            json!({ "b": "yes" }),
+        ),
+        (
+            "{ renewals(orderBy: { field: \"DEADLINE\" }) { totalCount } }",
+            json!({}),
+        ),
+        (
+            "{ renewals(filter: { status: [\"PENDING\"] }) { totalCount } }",
+            json!({}),
+        ),
+        (
+            "{ renewals(filter: { status: \"PENDING\" }) { totalCount } }",
+            json!({}),
+        ),
+        (
+            "query($s: [RenewalStatus!] = [\"PENDING\"]) { renewals(filter: { status: $s }) { totalCount } }",
+            json!({}),
+        ),
+    ];
+    for (query, variables) in refused {
+        let before = app.store.statement_count();
+        let body = app.gql(query, variables).await;
+        assert_eq!(
+            error_codes(&body),
+            ["GRAPHQL_VALIDATION_FAILED"],
+            "{query}: {body}"
+        );
+        assert!(body.get("data").is_none(), "{query}: {body}");
+        assert_eq!(
+            app.store.statement_count(),
+            before,
+            "{query} ran statements"
+        );
+    }
+
+    let quoted = app
+        .gql(
+            "{ renewals(orderBy: { field: \"DEADLINE\" }) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        quoted["errors"][0]["message"],
+        "Enum \"RenewalOrderField\" cannot represent non-enum value: \"DEADLINE\"; write it without quotes: DEADLINE"
+    );
+    let mistyped = app
+        .gql(
+            "query($id: Int!) { renewal(id: $id) { id } }",
+            json!({ "id": 5 }),
+        )
+        .await;
+    assert_eq!(
+        mistyped["errors"][0]["message"],
+        "Variable \"$id\" of type \"Int!\" used in position expecting type \"ID!\""
+    );
+}
+
+/// What the rules allow: an enum's value as a variable's JSON string, a
+/// non-null variable where a nullable value goes, a nullable variable with a
+/// default where a value is required, a variable as a list's item.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn variables_that_fit_and_enum_values_as_json_strings_are_taken() {
+    let app = TestApp::with_customers(Backend::Sqlite, 1).await;
+    let accepted: [(&str, Value); 6] = [
+        (
+            "query($s: [RenewalStatus!]) { renewals(filter: { status: $s }) { totalCount } }",
+            json!({ "s": ["PENDING"] }),
+        ),
+        (
+            "query($o: RenewalOrder) { renewals(orderBy: $o) { totalCount } }",
+            json!({ "o": { "field": "DEADLINE", "direction": "DESC" } }),
+        ),
+        (
+            "query($n: Int!) { renewals(first: $n) { totalCount } }",
+            json!({ "n": 5 }),
+        ),
+        (
+            "query($id: ID = \"x\") { renewal(id: $id) { id } }",
+            json!({}),
+        ),
+        (
+            "query($id: ID!) { nodes(ids: [$id]) { id } }",
+            json!({ "id": "x" }),
+        ),
+        (
+            "{ renewals(orderBy: { field: DEADLINE }) { totalCount } }",
+            json!({}),
+        ),
+    ];
+    for (query, variables) in accepted {
+        let body = app.gql(query, variables).await;
+        assert!(body.get("errors").is_none(), "{query}: {body}");
+    }
+}
