@@ -107,7 +107,7 @@ pub fn missing_variable<'a>(
 }
 
 /// The operation a request runs: the one named, or the only one.
-fn operation_of<'a>(
+pub(super) fn operation_of<'a>(
     document: &'a ExecutableDocument,
     operation_name: Option<&str>,
 ) -> Option<(Option<&'a Name>, &'a Positioned<OperationDefinition>)> {
@@ -222,7 +222,7 @@ fn fields_of<'a>(
 /// How deep fragment spreads and selections may nest before
 /// [`fields_spread`] stops counting (and answers `usize::MAX`). The parser
 /// accepts 32 levels of text; fragments spread in fragments add to them.
-const MAX_SPREAD_NESTING: usize = 64;
+pub(super) const MAX_SPREAD_NESTING: usize = 64;
 
 /// How many fields the operations of `document` select once every fragment
 /// is spread where it is named: what validation and execution walk. Each

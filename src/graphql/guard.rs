@@ -37,7 +37,7 @@ use async_graphql::{
 use quick_cache::sync::Cache;
 use sha2::{Digest, Sha256};
 
-use super::{MAX_COST, MAX_FIELDS_SPREAD, session::Session, typecheck};
+use super::{MAX_COST, MAX_FIELDS_SPREAD, nulls, session::Session, typecheck};
 use crate::{
     config::Today,
     error::Error,
@@ -357,10 +357,21 @@ impl Extension for GuardExtension {
             // Only `Api::execute` runs this schema, and it always gives a ticket.
             return Response::from_errors(vec![request_error(Error::Unauthenticated)]);
         };
-        let response = match self.admit(ticket, ctx.data_opt::<Credentials>()).await {
+        let mut response = match self.admit(ticket, ctx.data_opt::<Credentials>()).await {
             Ok(()) => next.run(ctx, operation_name).await,
             Err(error) => Response::from_errors(vec![request_error(error)]),
         };
+        if let Some(document) = ticket.document.get()
+            && response.errors.iter().any(|error| !error.path.is_empty())
+        {
+            nulls::propagate(
+                &ctx.schema_env.registry,
+                document,
+                operation_name,
+                &mut response.data,
+                &response.errors,
+            );
+        }
         // The response is complete: its connection can serve another request.
         if let Some(session) = ticket.session() {
             session.store.release().await;

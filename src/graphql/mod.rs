@@ -9,6 +9,7 @@ pub mod json;
 mod listing;
 mod loaders;
 mod mutation;
+mod nulls;
 mod query;
 mod scalars;
 mod session;

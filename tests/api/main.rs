@@ -13,6 +13,7 @@ mod connections;
 mod counts;
 mod customer_order;
 mod faults;
+mod field_errors;
 mod fuzz;
 mod history;
 mod http;

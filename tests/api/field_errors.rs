@@ -1,0 +1,58 @@
+//! A field that fails is null, and the null goes up to the nearest place the
+//! schema lets be null (GraphQL §6.4.4): a response never breaks the
+//! schema's types. (async-graphql dropped the failed field instead, and made
+//! an object null only when all its fields had failed.) The shape of the
+//! answer does not depend on the database: SQLite only.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, error_codes};
+
+/// `first: 0` is refused at the field (`BAD_USER_INPUT`); each case says
+/// where its null must end up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_field_is_null_and_its_null_goes_up_to_a_nullable_place() {
+    let app = TestApp::with_customers(Backend::Sqlite, 2).await;
+    let renewal_id = app
+        .data("{ renewals(first: 1) { nodes { id } } }", json!({}))
+        .await["renewals"]["nodes"][0]["id"]
+        .clone();
+    let history = "history(first: 0) { nodes { at } }";
+    let cases: [(String, Value); 6] = [
+        // `history` is non-null, and so is `viewer`: nothing is left.
+        (format!("{{ viewer {{ slug {history} }} }}"), Value::Null),
+        (format!("{{ viewer {{ {history} }} }}"), Value::Null),
+        // A nullable root field is null alone, in its place.
+        (
+            "{ a: customer(id: \"x\", domain: \"y\") { id } viewer { slug } }".to_owned(),
+            json!({ "a": null, "viewer": { "slug": "northwind" } }),
+        ),
+        (
+            "{ customer(id: \"x\", domain: \"y\") { id } }".to_owned(),
+            json!({ "customer": null }),
+        ),
+        // Up through `customer: Customer!` to the nullable `renewal`.
+        (
+            format!(
+                "{{ renewal(id: {renewal_id}) {{ id customer {{ {history} }} }} viewer {{ slug }} }}"
+            ),
+            json!({ "renewal": null, "viewer": { "slug": "northwind" } }),
+        ),
+        // Up to the list's item, which `[Node]!` lets be null.
+        (
+            format!(
+                "{{ nodes(ids: [{renewal_id}]) {{ id ... on Renewal {{ customer {{ {history} }} }} }} }}"
+            ),
+            json!({ "nodes": [null] }),
+        ),
+    ];
+    for (query, data) in cases {
+        let body = app.gql(&query, json!({})).await;
+        assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{query}: {body}");
+        assert_eq!(body["data"], data, "{query}");
+        assert!(
+            body.as_object().unwrap().contains_key("data"),
+            "{query}: {body}"
+        );
+    }
+}
