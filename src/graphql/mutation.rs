@@ -26,6 +26,7 @@ pub const MAX_REASON_LEN: usize = 2000;
 #[derive(Default)]
 pub struct Mutation;
 
+/// Which customers get which renewal owner.
 #[derive(InputObject)]
 pub struct SetRenewalOwnerInput {
     /// The customers to change (1 to 100).
@@ -34,37 +35,47 @@ pub struct SetRenewalOwnerInput {
     pub owner: Option<RenewalOwnerInput>,
 }
 
+/// The result of `setRenewalOwner`: the customers, or the user errors.
 #[derive(SimpleObject)]
 pub struct SetRenewalOwnerPayload {
     /// The customers given, with their new owner: one per ID given, in that
     /// order (an ID given twice appears twice); null if anything failed.
     pub customers: Option<Vec<Customer>>,
+    /// Why nothing was changed; empty on success.
     pub user_errors: Vec<UserError>,
 }
 
+/// The partner's new default renewal owner.
 #[derive(InputObject)]
 pub struct SetDefaultRenewalOwnerInput {
+    /// The new default owner.
     pub owner: RenewalOwnerInput,
 }
 
+/// The result of `setDefaultRenewalOwner`: the partner, or the user errors.
 #[derive(SimpleObject)]
 pub struct SetDefaultRenewalOwnerPayload {
     /// The partner with its new default; null if anything failed.
     pub partner: Option<Partner>,
+    /// Why nothing was changed; empty on success.
     pub user_errors: Vec<UserError>,
 }
 
+/// Which customer the partner no longer services, and why.
 #[derive(InputObject)]
 pub struct EndServicesInput {
+    /// The customer's global ID.
     pub customer_id: ID,
     /// Why the partner no longer services this customer (at most 2000 characters).
     pub reason: Option<String>,
 }
 
+/// The result of `endServices`: the customer, or the user errors.
 #[derive(SimpleObject)]
 pub struct EndServicesPayload {
     /// The customer, now with services ended; null if anything failed.
     pub customer: Option<Customer>,
+    /// Why nothing was changed; empty on success.
     pub user_errors: Vec<UserError>,
 }
 
@@ -111,6 +122,8 @@ impl SetRenewalOwnerPayload {
     }
 }
 
+/// Changes the partner makes: renewal owners, and ending services. A business
+/// failure comes back in the payload's `userErrors`, with nothing changed.
 #[Object]
 impl Mutation {
     /// Sets the renewal owner of up to 100 customers at once, all or nothing.
@@ -118,7 +131,7 @@ impl Mutation {
     async fn set_renewal_owner(
         &self,
         ctx: &Context<'_>,
-        input: SetRenewalOwnerInput,
+        #[graphql(desc = "The customers and their new owner.")] input: SetRenewalOwnerInput,
     ) -> Result<SetRenewalOwnerPayload> {
         let s = session(ctx)?;
         let count = input.customer_ids.len();
@@ -214,7 +227,7 @@ impl Mutation {
     async fn set_default_renewal_owner(
         &self,
         ctx: &Context<'_>,
-        input: SetDefaultRenewalOwnerInput,
+        #[graphql(desc = "The new default owner.")] input: SetDefaultRenewalOwnerInput,
     ) -> Result<SetDefaultRenewalOwnerPayload> {
         let s = session(ctx)?;
         let failed = |user_error| SetDefaultRenewalOwnerPayload {
@@ -244,7 +257,7 @@ impl Mutation {
     async fn end_services(
         &self,
         ctx: &Context<'_>,
-        input: EndServicesInput,
+        #[graphql(desc = "The customer, and why.")] input: EndServicesInput,
     ) -> Result<EndServicesPayload> {
         let s = session(ctx)?;
         let failed = |code, field: &[&str], message: &str| EndServicesPayload {

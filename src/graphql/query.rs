@@ -23,6 +23,7 @@ pub const MAX_NODES: usize = 100;
 #[derive(Default)]
 pub struct Query;
 
+/// What the partner behind the API token can read.
 #[Object]
 impl Query {
     /// The partner behind the API token.
@@ -33,6 +34,10 @@ impl Query {
     /// The partner's upcoming renewals (renewal date from today up to 120 days
     /// ahead), by deadline unless ordered otherwise. Customers whose services
     /// ended are left out unless `filter.includeEndedServices` is true.
+    /// `filter` narrows the list; `orderBy` orders it (DEADLINE ascending when not
+    /// given). Page forward with `first`/`after` or backward with `last`/`before`:
+    /// mixing the two (`first` with `last` or `before`, `after` with `last` or
+    /// `before`) is refused with `BAD_USER_INPUT`.
     #[expect(
         clippy::too_many_arguments,
         reason = "the arguments are the GraphQL field's"
@@ -43,12 +48,22 @@ impl Query {
         ctx: &Context<'_>,
         filter: Option<RenewalFilterInput>,
         order_by: Option<RenewalOrderInput>,
-        #[graphql(desc = "Page forward: this many renewals (1–100, default 20).")] first: Option<
-            i32,
-        >,
-        #[graphql(desc = "Page forward from this cursor.")] after: Option<String>,
-        #[graphql(desc = "Page backward: this many renewals (1–100).")] last: Option<i32>,
-        #[graphql(desc = "Page backward from this cursor.")] before: Option<String>,
+        #[graphql(desc = "Page forward: this many renewals (1–100); 20 when neither\n\
+                          `first` nor `last` is given.")]
+        first: Option<i32>,
+        #[graphql(
+            desc = "Page forward: the renewals after this cursor, which must come\n\
+                    from a list with the same `orderBy`."
+        )]
+        after: Option<String>,
+        #[graphql(desc = "Page backward: this many renewals (1–100), the last ones\n\
+                          before `before` (or of the whole list); 20 when only `before`\n\
+                          is given.")]
+        last: Option<i32>,
+        #[graphql(desc = "Page backward: the renewals before this cursor, which must\n\
+                          come from a list with the same `orderBy`. The page is still\n\
+                          in list order.")]
+        before: Option<String>,
     ) -> Result<Eager<RenewalConnection>> {
         let s = session(ctx)?;
         let list = renewal_list(s, filter, order_by)?;
@@ -63,8 +78,13 @@ impl Query {
         Ok(Eager(connection(list, &request, page, &preloaded, s)))
     }
 
-    /// One of the partner's renewals, by ID.
-    async fn renewal(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Renewal>> {
+    /// One of the partner's upcoming renewals (renewal date from today up to 120
+    /// days ahead), by ID; null if there is none.
+    async fn renewal(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The renewal's global ID.")] id: ID,
+    ) -> Result<Option<Renewal>> {
         let s = session(ctx)?;
         let Some(id) = decode_as(&id, NodeKind::Renewal) else {
             return Ok(None);
@@ -72,11 +92,14 @@ impl Query {
         Ok(load_renewals(s, &[id]).await?.remove(&id))
     }
 
-    /// One of the partner's customers, by ID or by domain (give exactly one).
+    /// One of the partner's customers, by ID or by domain (give exactly one, else
+    /// `BAD_USER_INPUT`); null if there is none.
     async fn customer(
         &self,
         ctx: &Context<'_>,
-        id: Option<ID>,
+        #[graphql(desc = "The customer's global ID.")] id: Option<ID>,
+        #[graphql(desc = "The customer's domain, e.g. `acme.example`; letter case and\n\
+                          surrounding spaces are ignored.")]
         domain: Option<String>,
     ) -> Result<Option<Customer>> {
         let s = session(ctx)?;
@@ -98,7 +121,8 @@ impl Query {
         }))
     }
 
-    /// Any object of the partner by its global ID; null if there is none.
+    /// Any object the partner can see (its own, or a product of the catalogue) by its
+    /// global ID `id`, of any type; null if there is none.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
         Ok(load_nodes(session(ctx)?, &[id]).await?.pop().flatten())
     }

@@ -41,6 +41,7 @@ impl RenewalEdge {
         self.cursor_text()
     }
 
+    /// The renewal.
     async fn node(&self) -> &Eager<Renewal> {
         &self.node
     }
@@ -55,14 +56,23 @@ impl RenewalEdge {
 /// Where this page lies in the list.
 #[derive(SimpleObject, Clone, Debug, Default)]
 pub struct PageInfo {
+    /// Whether more items follow this page. When paging backward (`last`/`before`),
+    /// only whether a cursor `before` was given.
     pub has_next_page: bool,
+    /// When paging backward (`last`/`before`), whether more items precede this page.
+    /// Otherwise only whether a cursor `after` was given, even if nothing precedes it.
     pub has_previous_page: bool,
+    /// The cursor of the page's first item; null when the page is empty.
     pub start_cursor: Option<String>,
+    /// The cursor of the page's last item; null when the page is empty.
     pub end_cursor: Option<String>,
 }
 
+/// A page of renewals (Relay cursor connection), in list order whichever way it
+/// was paged.
 #[Object]
 impl RenewalConnection {
+    /// The renewals of this page, each with its cursor.
     async fn edges(&self) -> EagerList<RenewalEdge> {
         EagerList(Arc::clone(&self.edges))
     }
@@ -72,6 +82,7 @@ impl RenewalConnection {
         EagerList(self.edges.iter().map(|e| &e.node.0).collect())
     }
 
+    /// Where this page lies in the list.
     async fn page_info(&self) -> Eager<&PageInfo> {
         Eager(&self.page_info)
     }

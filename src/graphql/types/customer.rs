@@ -36,6 +36,7 @@ pub struct Customer {
 /// The vendor's employee who handles this customer's renewal.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct RenewalManager {
+    /// The renewal manager's name.
     pub name: String,
     /// Write here to reach the renewal manager ("Send email").
     pub email: String,
@@ -81,8 +82,10 @@ impl PlainFields for RenewalManager {
     }
 }
 
+/// A customer of the partner, whose contract renewals the partner manages.
 #[Object]
 impl Customer {
+    /// The customer's global ID.
     pub async fn id(&self) -> ID {
         encode(NodeKind::Customer, self.row.id)
     }
@@ -92,6 +95,7 @@ impl Customer {
         &self.row.domain
     }
 
+    /// The customer's name.
     async fn name(&self) -> &str {
         &self.row.name
     }
@@ -106,6 +110,7 @@ impl Customer {
         Eager(self.owner())
     }
 
+    /// The vendor's employee who handles this customer's renewal.
     async fn renewal_manager(&self) -> Eager<RenewalManager> {
         Eager(self.manager())
     }
@@ -145,7 +150,9 @@ impl Customer {
     async fn history(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
+        #[graphql(desc = "How many events (1 to 100); 20 when not given.")] first: Option<i32>,
+        #[graphql(desc = "The events older than this cursor, which must come from\n\
+                          this customer's history (`pageInfo.endCursor`).")]
         after: Option<String>,
     ) -> Result<HistoryConnection<CustomerEvent>> {
         let s = session(ctx)?;

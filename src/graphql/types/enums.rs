@@ -34,19 +34,24 @@ pub enum RenewalOwnerParty {
     Partner,
 }
 
-/// What a list of renewals can be ordered by. Ties are always broken by id.
+/// What a list of renewals can be ordered by. Ties are always broken by id, in the
+/// order's direction: ascending with ASC, descending with DESC.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 #[graphql(remote = "crate::store::SortField")]
 pub enum RenewalOrderField {
-    /// The renewal deadline (45 days before the renewal date).
+    /// The renewal deadline (45 days before the renewal date, so the same order as
+    /// RENEWAL_DATE).
     Deadline,
     /// The date the renewal starts.
     RenewalDate,
-    /// Monthly recurring revenue now (minor units; amounts of different currencies are compared as numbers).
+    /// Monthly recurring revenue now, in minor units whatever the currency: amounts
+    /// of different currencies are compared as numbers (1200 JPY ties with 12.00 USD).
     CurrentMrr,
-    /// Monthly recurring revenue after the renewal.
+    /// Monthly recurring revenue after the renewal, in minor units whatever the
+    /// currency, as for CURRENT_MRR.
     RenewalMrr,
-    /// Renewal MRR minus current MRR.
+    /// Renewal MRR minus current MRR, in minor units whatever the currency, as for
+    /// CURRENT_MRR.
     MrrChange,
     /// The customer's domain, alphabetically.
     CustomerDomain,
@@ -56,6 +61,10 @@ pub enum RenewalOrderField {
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 #[graphql(remote = "crate::store::Direction")]
 pub enum OrderDirection {
+    /// Smallest first: earliest date, lowest amount, domain first alphabetically.
+    /// Ties by id ascending.
     Asc,
+    /// Largest first: latest date, highest amount, domain last alphabetically.
+    /// Ties by id descending.
     Desc,
 }

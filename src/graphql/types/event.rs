@@ -18,7 +18,9 @@ use crate::{
     concrete(name = "PartnerEventConnection", params(PartnerEvent))
 )]
 pub struct HistoryConnection<T: OutputType> {
+    /// The events of this page, newest first.
     pub nodes: Vec<T>,
+    /// Where this page lies in the history: `hasNextPage` while older events remain.
     pub page_info: PageInfo,
 }
 
@@ -102,8 +104,10 @@ fn owner_after(r: &customer_event::Model) -> Option<RenewalOwner> {
     )
 }
 
+/// One entry of a customer's history.
 #[Object]
 impl CustomerEvent {
+    /// What happened.
     async fn kind(&self) -> CustomerEventKind {
         self.kind
     }
@@ -159,8 +163,10 @@ impl PartnerEvent {
     }
 }
 
+/// One entry of the partner's history: a change to its own settings.
 #[Object]
 impl PartnerEvent {
+    /// What happened.
     async fn kind(&self) -> PartnerEventKind {
         self.kind
     }

@@ -15,7 +15,8 @@ pub struct RenewalFilterInput {
     pub owner_party: Option<RenewalOwnerParty>,
     /// Only renewals whose effective owner notifies this partner user.
     pub notify_user_id: Option<ID>,
-    /// Case-insensitive text contained in the customer's domain or name.
+    /// Case-insensitive text contained in the customer's domain or name (at most
+    /// 200 characters; empty matches every renewal).
     pub search: Option<String>,
     /// Only renewals in one of these statuses.
     pub status: Option<Vec<RenewalStatus>>,
@@ -36,7 +37,10 @@ pub struct RenewalFilterInput {
 #[derive(InputObject, Clone, Copy, Debug)]
 #[graphql(name = "RenewalOrder")]
 pub struct RenewalOrderInput {
+    /// What to order by.
     pub field: RenewalOrderField,
+    /// Ascending (the default) or descending; ties are broken by id in the same
+    /// direction.
     #[graphql(default_with = "OrderDirection::Asc")]
     pub direction: OrderDirection,
 }
@@ -45,6 +49,7 @@ pub struct RenewalOrderInput {
 #[derive(InputObject, Clone, Debug)]
 #[graphql(name = "RenewalOwnerInput")]
 pub struct RenewalOwnerInput {
+    /// Who carries out the contract change.
     pub party: RenewalOwnerParty,
     /// The partner user to notify; required when `party` is PARTNER.
     pub notify_user_id: Option<ID>,

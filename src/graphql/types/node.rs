@@ -6,7 +6,7 @@ use super::{Customer, Partner, PartnerUser, Product, Renewal};
 
 /// An object with a globally unique, opaque ID, fetchable with `Query.node`.
 #[derive(Interface)]
-#[graphql(field(name = "id", ty = "ID"))]
+#[graphql(field(name = "id", ty = "ID", desc = "The object's global ID."))]
 pub enum Node {
     Partner(Partner),
     PartnerUser(PartnerUser),

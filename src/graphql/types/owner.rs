@@ -57,6 +57,7 @@ impl PlainFields for RenewalOwner {
     }
 }
 
+/// Who is responsible for a renewal, and which partner user is notified.
 #[Object]
 impl RenewalOwner {
     /// HUBSPOT or PARTNER.

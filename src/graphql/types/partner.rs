@@ -24,12 +24,15 @@ use crate::{
 #[derive(Clone, Debug)]
 pub struct Partner(pub partner::Model);
 
+/// A partner agency: the owner of the API token.
 #[Object]
 impl Partner {
+    /// The partner's global ID.
     pub async fn id(&self) -> ID {
         encode(NodeKind::Partner, self.0.id)
     }
 
+    /// The partner's display name, e.g. `Northwind Digital`.
     async fn name(&self) -> &str {
         &self.0.name
     }
@@ -65,7 +68,9 @@ impl Partner {
     async fn history(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
+        #[graphql(desc = "How many events (1 to 100); 20 when not given.")] first: Option<i32>,
+        #[graphql(desc = "The events older than this cursor, which must come from\n\
+                          the partner's history (`pageInfo.endCursor`).")]
         after: Option<String>,
     ) -> Result<HistoryConnection<PartnerEvent>> {
         let s = session(ctx)?;
@@ -95,16 +100,20 @@ impl PlainFields for PartnerUser {
     }
 }
 
+/// A person working for the partner, who can be notified about renewals.
 #[Object]
 impl PartnerUser {
+    /// The user's global ID.
     pub async fn id(&self) -> ID {
         encode(NodeKind::PartnerUser, self.0.id)
     }
 
+    /// The user's name.
     async fn name(&self) -> &str {
         &self.0.name
     }
 
+    /// The user's email address.
     async fn email(&self) -> &str {
         &self.0.email
     }

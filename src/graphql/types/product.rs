@@ -16,8 +16,10 @@ use crate::graphql::{
 #[derive(Clone, Debug)]
 pub struct Product(pub Arc<product::Model>);
 
+/// A product of the vendor's catalogue, the same for every partner.
 #[Object]
 impl Product {
+    /// The product's global ID.
     pub async fn id(&self) -> ID {
         encode(NodeKind::Product, self.0.id)
     }
@@ -27,6 +29,7 @@ impl Product {
         &self.0.sku
     }
 
+    /// The product's name, e.g. `Marketing Hub Professional`.
     async fn name(&self) -> &str {
         &self.0.name
     }
@@ -47,11 +50,15 @@ impl PlainFields for Product {
 /// A product the customer owns on the contract that needs a renewal decision.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct ProductRenewal {
+    /// The product.
     pub product: Eager<Product>,
+    /// How many units of the product the contract holds, e.g. seats.
     pub quantity: i32,
-    /// Monthly recurring revenue of this product now.
+    /// Monthly recurring revenue of this product now, for the whole quantity (not
+    /// per unit), in the renewal's currency.
     pub current_mrr: Eager<Money>,
-    /// Monthly recurring revenue of this product after the renewal.
+    /// Monthly recurring revenue of this product after the renewal, for the whole
+    /// quantity (not per unit), in the renewal's currency.
     pub renewal_mrr: Eager<Money>,
 }
 

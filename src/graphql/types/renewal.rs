@@ -161,16 +161,20 @@ fn days(n: i64) -> i32 {
     i32::try_from(n).unwrap_or(if n < 0 { i32::MIN } else { i32::MAX })
 }
 
+/// An upcoming contract renewal of a customer.
 #[Object]
 impl Renewal {
+    /// The renewal's global ID.
     pub async fn id(&self) -> ID {
         encode(NodeKind::Renewal, self.row.id)
     }
 
+    /// The customer whose contract renews.
     async fn customer(&self) -> Eager<Customer> {
         Eager(self.customer_object())
     }
 
+    /// Where the renewal stands.
     async fn status(&self) -> RenewalStatus {
         self.status_value().into()
     }

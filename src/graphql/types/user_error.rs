@@ -22,7 +22,9 @@ pub enum UserErrorCode {
 pub struct UserError {
     /// The path to the input field at fault, e.g. `["input", "customerIds", "2"]`.
     pub field: Option<Vec<String>>,
+    /// What went wrong, in English, for people; match on `code` instead.
     pub message: String,
+    /// Why, as a stable code to match on.
     pub code: UserErrorCode,
 }
 
