@@ -46,8 +46,14 @@ impl Query {
     async fn renewals(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Which renewals to list; when not given, every upcoming renewal of\n\
+                          the customers whose services have not ended."
+        )]
         filter: Option<RenewalFilterInput>,
-        order_by: Option<RenewalOrderInput>,
+        #[graphql(desc = "The order; by DEADLINE ascending when not given.")] order_by: Option<
+            RenewalOrderInput,
+        >,
         #[graphql(desc = "Page forward: this many renewals (1–100); 20 when neither\n\
                           `first` nor `last` is given.")]
         first: Option<i32>,
@@ -123,14 +129,22 @@ impl Query {
 
     /// Any object the partner can see (its own, or a product of the catalogue) by its
     /// global ID `id`, of any type; null if there is none.
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A global ID of any type.")] id: ID,
+    ) -> Result<Option<Node>> {
         Ok(load_nodes(session(ctx)?, &[id]).await?.pop().flatten())
     }
 
     /// Objects by global IDs (at most 100), in the same order; null where there is none.
     /// More are refused (`BAD_USER_INPUT`), and the query cost counts 100 at most.
     #[graphql(complexity = "ids.len().min(MAX_NODES) * child_complexity + 1")]
-    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Global IDs of any types, at most 100.")] ids: Vec<ID>,
+    ) -> Result<Vec<Option<Node>>> {
         if ids.len() > MAX_NODES {
             return Err(Error::bad_input(format!("nodes takes at most {MAX_NODES} ids")).into());
         }
