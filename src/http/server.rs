@@ -3,8 +3,19 @@
 //! hyper has no timeouts: a client that sent half its headers, or a
 //! keep-alive connection left idle, stayed open for ever (fifty such
 //! connections, a byte every few seconds, were all still open minutes later).
+//! A connection that has not asked anything yet is watched here, as hyper's
+//! timeouts start only once it knows the protocol.
 
-use std::{future::Future, io, pin::pin, time::Duration};
+use std::{
+    future::Future,
+    io,
+    pin::pin,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use axum::Router;
 use hyper_util::{
@@ -13,6 +24,7 @@ use hyper_util::{
     service::TowerToHyperService,
 };
 use tokio::net::TcpListener;
+use tower::ServiceExt;
 
 /// How long a connection may take to send a request's headers, and stay idle
 /// between requests, by default.
@@ -62,19 +74,46 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let service = TowerToHyperService::new(router.clone());
+        // Whether the connection has sent a request yet: until it has,
+        // neither of hyper's timeouts may be running (see `silent_for`).
+        let asked = Arc::new(AtomicBool::new(false));
+        let service = TowerToHyperService::new(router.clone().map_request({
+            let asked = Arc::clone(&asked);
+            move |request| {
+                asked.store(true, Ordering::Relaxed);
+                request
+            }
+        }));
         let connection = builder
             .serve_connection(TokioIo::new(stream), service)
             .into_owned();
         let connection = connections.watch(connection);
         tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::debug!(error = %err, "connection ended with an error");
+            tokio::select! {
+                ended = connection => {
+                    if let Err(err) = ended {
+                        tracing::debug!(error = %err, "connection ended with an error");
+                    }
+                }
+                () = silent_for(header_timeout, &asked) => {
+                    tracing::debug!("connection closed: no request within the header timeout");
+                }
             }
         });
     }
     drop(listener);
     connections.shutdown().await;
+}
+
+/// Resolves if no request has come `timeout` after the connection was
+/// accepted. hyper's timeouts start once it knows the protocol, from the
+/// connection's first bytes: a connection that sent none, or part of the
+/// HTTP/2 preface, would otherwise be kept for ever.
+async fn silent_for(timeout: Duration, asked: &AtomicBool) {
+    tokio::time::sleep(timeout).await;
+    if asked.load(Ordering::Relaxed) {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// Whether accepting failed because of the connection itself (the peer gave

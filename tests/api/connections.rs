@@ -181,23 +181,51 @@ async fn stopping_does_not_wait_for_idle_connections() {
     let (_, _) = read_until_closed(&mut kept_alive).await;
 }
 
-/// An HTTP/2 connection (cleartext, prior knowledge) that goes quiet is
-/// pinged, and closed when the ping goes unanswered.
+/// An HTTP/2 connection (cleartext, prior knowledge) that has asked once and
+/// goes quiet is pinged after the header timeout, and closed when the ping
+/// goes unanswered as long.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quiet_http2_connection_that_ignores_pings_is_closed() {
     let served = serve().await;
     let mut stream = TcpStream::connect(served.address).await.unwrap();
     // The client preface: the magic, then an empty SETTINGS frame.
-    let mut preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
-    preface.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
-    stream.write_all(&preface).await.unwrap();
+    let mut bytes = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    bytes.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    // `GET /health` on stream 1: a HEADERS frame (END_STREAM, END_HEADERS)
+    // of :method GET, :scheme http (static table) and :path /health.
+    let block = [&[0x82, 0x86, 0x44, 7][..], b"/health"].concat();
+    bytes.extend_from_slice(&[0, 0, block.len() as u8, 1, 0x05, 0, 0, 0, 1]);
+    bytes.extend_from_slice(&block);
+    stream.write_all(&bytes).await.unwrap();
     let started = Instant::now();
     let (_, closed) = read_until_closed(&mut stream).await;
     let held = closed - started;
+    // Quiet for the timeout, then a ping unanswered for as long.
     assert!(
-        held >= HEADER_TIMEOUT,
-        "closed after {held:?}, before it had been quiet for {HEADER_TIMEOUT:?}"
+        held >= HEADER_TIMEOUT * 2 - Duration::from_millis(100),
+        "closed after {held:?}, before a ping had gone unanswered"
     );
+    served.stop.send(()).unwrap();
+    served.task.await.unwrap();
+}
+
+/// A connection that sends nothing, or only the start of HTTP/2's preface
+/// (before which the protocol cannot be told, and no hyper timeout runs), is
+/// closed at the header timeout too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_never_asks_is_closed_at_the_header_timeout() {
+    let served = serve().await;
+    for first_bytes in [&b""[..], b"PRI * HTTP/2.0\r\n"] {
+        let mut stream = TcpStream::connect(served.address).await.unwrap();
+        stream.write_all(first_bytes).await.unwrap();
+        let started = Instant::now();
+        let (_, closed) = read_until_closed(&mut stream).await;
+        let held = closed - started;
+        assert!(
+            held >= HEADER_TIMEOUT - Duration::from_millis(100) && held < HEADER_TIMEOUT * 3,
+            "{first_bytes:?}: closed after {held:?}, the header timeout is {HEADER_TIMEOUT:?}"
+        );
+    }
     served.stop.send(()).unwrap();
     served.task.await.unwrap();
 }
