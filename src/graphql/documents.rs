@@ -12,7 +12,10 @@ use async_graphql::{
     Name, Positioned, Value, Variables,
     parser::{
         parse_query,
-        types::{ExecutableDocument, Field, OperationDefinition, Selection, SelectionSet},
+        types::{
+            DocumentOperations, ExecutableDocument, Field, OperationDefinition, Selection,
+            SelectionSet,
+        },
     },
 };
 use quick_cache::{Weighter, sync::Cache};
@@ -104,6 +107,57 @@ pub fn missing_variable<'a>(
                 .is_some_and(|value| *value != Value::Null);
             (required && !given).then_some(&definition.name.node)
         })
+}
+
+/// The document cut down to the operation named and the fragments it
+/// spreads, when it holds other operations too; `None` otherwise.
+///
+/// async-graphql validates every operation of a document with the request's
+/// variables, and adds up their costs: in a document of two queries, the one
+/// run was refused for a variable only the other declares, and charged for
+/// both. Only the operation that runs is given to it (the rules that need no
+/// values, [`typecheck`](super::typecheck), still see the whole document).
+pub fn only_operation(
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<ExecutableDocument> {
+    let DocumentOperations::Multiple(operations) = &document.operations else {
+        return None;
+    };
+    let name = operation_name?;
+    let (name, operation) = operations.get_key_value(name)?;
+    let mut spread = HashSet::new();
+    let mut pending = vec![&operation.node.selection_set.node];
+    while let Some(set) = pending.pop() {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) => pending.push(&field.node.selection_set.node),
+                Selection::InlineFragment(fragment) => {
+                    pending.push(&fragment.node.selection_set.node);
+                }
+                Selection::FragmentSpread(spread_of) => {
+                    let fragment_name = &spread_of.node.fragment_name.node;
+                    if spread.insert(fragment_name.clone())
+                        && let Some(fragment) = document.fragments.get(fragment_name)
+                    {
+                        pending.push(&fragment.node.selection_set.node);
+                    }
+                }
+            }
+        }
+    }
+    Some(ExecutableDocument {
+        operations: DocumentOperations::Multiple(HashMap::from([(
+            name.clone(),
+            operation.clone(),
+        )])),
+        fragments: document
+            .fragments
+            .iter()
+            .filter(|(name, _)| spread.contains(*name))
+            .map(|(name, fragment)| (name.clone(), fragment.clone()))
+            .collect(),
+    })
 }
 
 /// The operation a request runs: the one named, or the only one.

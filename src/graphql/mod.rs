@@ -91,7 +91,11 @@ impl Api {
                 request = request.data(WriteJson);
             }
             ticket.keep_document(Arc::clone(&parsed.document));
-            request.set_parsed_query(ExecutableDocument::clone(&parsed.document));
+            let operation = request.operation_name.as_deref();
+            request.set_parsed_query(
+                documents::only_operation(&parsed.document, operation)
+                    .unwrap_or_else(|| ExecutableDocument::clone(&parsed.document)),
+            );
             document = Some(parsed.document);
         }
         let operation_name = request.operation_name.clone();

@@ -323,6 +323,17 @@ impl TestApp {
         post_to(&self.router, token, query, variables).await
     }
 
+    /// Sends `body`, a whole GraphQL request (JSON), as `northwind`.
+    pub async fn post_body(&self, body: Value) -> Value {
+        let request = Request::post("/graphql")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        let (_, _, body) = self.send(request).await;
+        serde_json::from_slice(&body).expect("JSON body")
+    }
+
     /// The full GraphQL response for `northwind`.
     pub async fn gql(&self, query: &str, variables: Value) -> Value {
         let (status, body) = self.post_as(Some(&self.token), query, variables).await;

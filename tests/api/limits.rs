@@ -503,17 +503,6 @@ async fn a_zero_restore_rate_turns_rate_limiting_off(backend: Backend) {
     }
 }
 
-/// Sends `body` (JSON) as the partner and returns the response.
-async fn post_body(app: &TestApp, body: Value) -> Value {
-    let request = axum::http::Request::post("/graphql")
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {}", app.token))
-        .body(axum::body::Body::from(body.to_string()))
-        .unwrap();
-    let (_, _, body) = app.send(request).await;
-    serde_json::from_slice(&body).unwrap()
-}
-
 fn cost_of(body: &Value) -> u64 {
     body["extensions"]["cost"]["requestedQueryCost"]
         .as_u64()
@@ -528,13 +517,9 @@ async fn a_kept_validation_never_stands_for_another_request(backend: Backend) {
     let text = "query Small { viewer { id } }
         query Page($first: Int!) { renewals(first: $first) { nodes { id customer { id name } } } }";
     let run = |operation: &str, variables: Value| {
-        post_body(
-            &app,
-            json!({ "query": text, "operationName": operation, "variables": variables }),
-        )
+        app.post_body(json!({ "query": text, "operationName": operation, "variables": variables }))
     };
     let page_of = |first: u64| run("Page", json!({ "first": first }));
-    // async-graphql checks the variables of every operation of the document.
     let (small, page_2, page_4) = (
         run("Small", json!({ "first": 2 })).await,
         page_of(2).await,

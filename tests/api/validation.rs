@@ -134,3 +134,42 @@ async fn variables_that_fit_and_enum_values_as_json_strings_are_taken() {
         assert!(body.get("errors").is_none(), "{query}: {body}");
     }
 }
+
+/// In a document of several operations, the one named is validated with the
+/// request's variables, costed and run alone: the others' variables are not
+/// asked for, nor their cost charged, nor their fragments called unused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_operation_named_is_costed_and_needs_its_variables() {
+    let app = TestApp::with_customers(Backend::Sqlite, 1).await;
+    let cost = |body: &Value| body["extensions"]["cost"]["requestedQueryCost"].as_u64();
+    let alone = app.gql("query A { viewer { name } }", json!({})).await;
+    let heavy =
+        "query B($n: Int!) { renewals(first: $n) { nodes { id customer { renewals { id } } } } }";
+    let cases = [
+        (format!("query A {{ viewer {{ name }} }} {heavy}"), json!({})),
+        (
+            "query A($v: ID!) { viewer { name } renewal(id: $v) { id } } \
+             query B($v: Int!) { renewals(first: $v) { totalCount } }"
+                .to_owned(),
+            json!({ "v": "x" }),
+        ),
+        (
+            "query A { viewer { name } } query B { ...Both } fragment Both on Query { viewer { id } }"
+                .to_owned(),
+            json!({}),
+        ),
+    ];
+    for (document, variables) in cases {
+        let body = app
+            .post_body(json!({ "query": document, "variables": variables, "operationName": "A" }))
+            .await;
+        assert!(body.get("errors").is_none(), "{document}: {body}");
+        assert_eq!(
+            body["data"]["viewer"], alone["data"]["viewer"],
+            "{document}"
+        );
+        if !document.contains("renewal(id") {
+            assert_eq!(cost(&body), cost(&alone), "{document}: {body}");
+        }
+    }
+}
