@@ -9,7 +9,7 @@ use std::{
 };
 
 use async_graphql::{
-    Name, Positioned, Value, Variables,
+    Name, Pos, Positioned, Value, Variables,
     parser::{
         parse_query,
         types::{
@@ -50,6 +50,9 @@ pub struct Parsed {
     /// How many fields its operations select once their fragments are spread
     /// ([`fields_spread`]).
     pub fields_spread: usize,
+    /// Some selection sets were given a hidden field ([`never_empty`]), whose
+    /// key [`drop_hidden`] takes out of the response.
+    pub has_hidden: bool,
 }
 
 impl Default for Documents {
@@ -71,16 +74,93 @@ impl Documents {
         if cached && let Some(parsed) = self.0.get(text) {
             return Some(parsed);
         }
-        let document = parse_query(text).ok()?;
+        let mut document = parse_query(text).ok()?;
+        let writes_json = !selects_a_key_twice(&document);
+        let fields_spread = fields_spread(&document);
+        let has_hidden = never_empty(&mut document);
         let parsed = Parsed {
-            writes_json: !selects_a_key_twice(&document),
-            fields_spread: fields_spread(&document),
+            writes_json,
+            fields_spread,
+            has_hidden,
             document: Arc::new(document),
         };
         if cached {
             self.0.insert(text.to_owned(), parsed.clone());
         }
         Some(parsed)
+    }
+}
+
+/// The response key of the hidden `__typename` that [`never_empty`] adds.
+pub(super) const HIDDEN: &str = "__renewals_hidden_typename";
+
+/// Adds a hidden `__typename` to every selection set of an object that could
+/// select nothing: one whose every selection is a fragment (whose type may
+/// not match) or has a directive (`@skip`, `@include`). async-graphql answers
+/// an object that selected nothing with null, not `{}`: `viewer { name
+/// @skip(if: true) }` gave a null `viewer: Partner!`, and `node(id:) { ... on
+/// Customer { id } }` for a renewal gave null, as for an ID that does not
+/// exist. Whether anything was added.
+fn never_empty(document: &mut ExecutableDocument) -> bool {
+    fn visit(set: &mut SelectionSet, objects_set: bool, pos: Pos) -> bool {
+        let mut added = false;
+        for selection in &mut set.items {
+            added |= match &mut selection.node {
+                Selection::Field(field) => {
+                    let field = &mut field.node;
+                    !field.selection_set.node.items.is_empty()
+                        && visit(&mut field.selection_set.node, true, field.name.pos)
+                }
+                Selection::InlineFragment(fragment) => {
+                    visit(&mut fragment.node.selection_set.node, false, pos)
+                }
+                Selection::FragmentSpread(_) => false,
+            };
+        }
+        let could_be_empty = set.items.iter().all(|selection| match &selection.node {
+            Selection::Field(field) => !field.node.directives.is_empty(),
+            Selection::InlineFragment(_) | Selection::FragmentSpread(_) => true,
+        });
+        if objects_set && could_be_empty {
+            let hidden = Field {
+                alias: Some(Positioned::new(Name::new(HIDDEN), pos)),
+                name: Positioned::new(Name::new("__typename"), pos),
+                arguments: Vec::new(),
+                directives: Vec::new(),
+                selection_set: Positioned::new(SelectionSet::default(), pos),
+            };
+            let hidden = Positioned::new(Selection::Field(Positioned::new(hidden, pos)), pos);
+            set.items.push(hidden);
+            added = true;
+        }
+        added
+    }
+    let mut added = false;
+    match &mut document.operations {
+        DocumentOperations::Single(operation) => {
+            added |= visit(&mut operation.node.selection_set.node, true, operation.pos);
+        }
+        DocumentOperations::Multiple(operations) => {
+            for operation in operations.values_mut() {
+                added |= visit(&mut operation.node.selection_set.node, true, operation.pos);
+            }
+        }
+    }
+    for fragment in document.fragments.values_mut() {
+        added |= visit(&mut fragment.node.selection_set.node, false, fragment.pos);
+    }
+    added
+}
+
+/// Takes the key of [`never_empty`]'s hidden fields out of every object.
+pub fn drop_hidden(value: &mut Value) {
+    match value {
+        Value::List(items) => items.iter_mut().for_each(drop_hidden),
+        Value::Object(object) => {
+            object.shift_remove(HIDDEN);
+            object.values_mut().for_each(drop_hidden);
+        }
+        _ => {}
     }
 }
 

@@ -47,7 +47,7 @@ use async_graphql::{
     resolver_utils::resolve_container,
 };
 
-use super::json;
+use super::{documents::HIDDEN, json};
 
 /// Fields an eager object writes as JSON text itself, without a resolver:
 /// values it holds, and objects in memory whose selected fields are all
@@ -137,6 +137,9 @@ fn write_plain_object<T: OutputType + PlainFields>(
             return false;
         };
         let field = &field.node;
+        if field.response_key().node == HIDDEN {
+            continue; // An eager object is never null for selecting nothing.
+        }
         write_key(out, start, &field.response_key().node);
         if field.name.node == "__typename" {
             json::write_str(out, &root.introspection_type_name());
@@ -144,9 +147,11 @@ fn write_plain_object<T: OutputType + PlainFields>(
             return false;
         }
     }
+    if out.len() == start {
+        out.push(b'{'); // It selected nothing: `{}`.
+    }
     out.push(b'}');
-    // An object selects at least one field (validation checks it).
-    out.len() > start + 1
+    true
 }
 
 /// Whether a field may be written as a plain one: it has no arguments and no
@@ -262,6 +267,9 @@ async fn resolve<T: ContainerType + PlainFields>(
     };
     for field in selected {
         let key = &field.node.response_key().node;
+        if key == HIDDEN {
+            continue; // An eager object is never null for selecting nothing.
+        }
         if field.node.name.node == "__typename" {
             let name = root.introspection_type_name().into_owned();
             object.insert(key, Value::String(name))?;
@@ -328,12 +336,13 @@ impl Object {
     /// The object's value. As async-graphql does, an object with no selected field is null.
     fn finish(self) -> Value {
         match self {
-            Self::Json(out) if out.is_empty() => Value::Null,
+            // An object that selected nothing is `{}` (async-graphql's null
+            // would say it failed, or is not there).
+            Self::Json(out) if out.is_empty() => Value::Binary(b"{}".as_slice().into()),
             Self::Json(mut out) => {
                 out.push(b'}');
                 Value::Binary(out.into())
             }
-            Self::Tree(fields) if fields.is_empty() => Value::Null,
             Self::Tree(fields) => Value::Object(fields),
         }
     }

@@ -96,12 +96,19 @@ impl Api {
                 documents::only_operation(&parsed.document, operation)
                     .unwrap_or_else(|| ExecutableDocument::clone(&parsed.document)),
             );
-            document = Some(parsed.document);
+            document = Some(parsed);
         }
         let operation_name = request.operation_name.clone();
         let mut response = self.schema.execute(request).await;
-        if let Some(document) = document {
-            documents::order_as_selected(&document, operation_name.as_deref(), &mut response.data);
+        if let Some(parsed) = document {
+            if parsed.has_hidden {
+                documents::drop_hidden(&mut response.data);
+            }
+            documents::order_as_selected(
+                &parsed.document,
+                operation_name.as_deref(),
+                &mut response.data,
+            );
         }
         ticket.finish(response)
     }

@@ -56,3 +56,48 @@ async fn a_failed_field_is_null_and_its_null_goes_up_to_a_nullable_place() {
         );
     }
 }
+
+/// An object whose selection comes to nothing (every field skipped, or a
+/// fragment on another type) is `{}`, not null: null would say it failed or
+/// does not exist. (async-graphql answered null.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_that_selects_nothing_is_empty_not_null() {
+    let app = TestApp::with_customers(Backend::Sqlite, 2).await;
+    let renewal_id = app
+        .data("{ renewals(first: 1) { nodes { id } } }", json!({}))
+        .await["renewals"]["nodes"][0]["id"]
+        .clone();
+    let cases: [(String, Value); 6] = [
+        (
+            "{ viewer { name @skip(if: true) } }".to_owned(),
+            json!({ "viewer": {} }),
+        ),
+        ("{ viewer @skip(if: true) { name } }".to_owned(), json!({})),
+        (
+            "{ renewals(first: 2) { nodes { id @include(if: false) } } }".to_owned(),
+            json!({ "renewals": { "nodes": [{}, {}] } }),
+        ),
+        (
+            format!("{{ node(id: {renewal_id}) {{ ... on Customer {{ id }} }} }}"),
+            json!({ "node": {} }),
+        ),
+        (
+            format!(
+                "{{ nodes(ids: [{renewal_id}, \"nope\"]) {{ ...OnCustomer }} }} fragment OnCustomer on Customer {{ id }}"
+            ),
+            json!({ "nodes": [{}, null] }),
+        ),
+        // What is selected is there, in its place; nothing hidden shows.
+        (
+            format!(
+                "{{ node(id: {renewal_id}) {{ ... on Renewal {{ id }} }} viewer {{ slug @include(if: true) }} }}"
+            ),
+            json!({ "node": { "id": renewal_id }, "viewer": { "slug": "northwind" } }),
+        ),
+    ];
+    for (query, data) in cases {
+        let body = app.gql(&query, json!({})).await;
+        assert!(body.get("errors").is_none(), "{query}: {body}");
+        assert_eq!(body["data"], data, "{query}");
+    }
+}
