@@ -75,6 +75,7 @@ impl Documents {
             return Some(parsed);
         }
         let mut document = parse_query(text).ok()?;
+        merge_repeated_fields(&mut document);
         let writes_json = !selects_a_key_twice(&document);
         let fields_spread = fields_spread(&document);
         let has_hidden = never_empty(&mut document);
@@ -88,6 +89,68 @@ impl Documents {
             self.0.insert(text.to_owned(), parsed.clone());
         }
         Some(parsed)
+    }
+}
+
+/// Merges each field selected again under the same response key, with the
+/// same arguments and directives, into its first selection in the same
+/// set (GraphQL §6.3.2, CollectFields: a response key's fields run once).
+/// async-graphql ran each of them, and merged their answers: a mutation
+/// selected twice ran twice (`endServices` ended a customer, then reported
+/// it `ALREADY_ENDED`, in one payload). Fields repeated through fragments
+/// still run apart.
+fn merge_repeated_fields(document: &mut ExecutableDocument) {
+    fn same(a: &Field, b: &Field) -> bool {
+        let same_arguments = a.arguments.len() == b.arguments.len()
+            && a.arguments
+                .iter()
+                .all(|argument| b.arguments.contains(argument));
+        let same_directives = a.directives.len() == b.directives.len()
+            && a.directives
+                .iter()
+                .zip(&b.directives)
+                .all(|(a, b)| a.node.name == b.node.name && a.node.arguments == b.node.arguments);
+        a.response_key().node == b.response_key().node
+            && a.name.node == b.name.node
+            && same_arguments
+            && same_directives
+    }
+    fn merge(set: &mut SelectionSet) {
+        for item in std::mem::take(&mut set.items) {
+            let first = match &item.node {
+                Selection::Field(field) => set.items.iter().position(|kept| {
+                    matches!(&kept.node, Selection::Field(kept) if same(&kept.node, &field.node))
+                }),
+                _ => None,
+            };
+            match (first, item.node) {
+                (Some(index), Selection::Field(field)) => {
+                    if let Selection::Field(kept) = &mut set.items[index].node {
+                        let again = field.node.selection_set.node.items;
+                        kept.node.selection_set.node.items.extend(again);
+                    }
+                }
+                (_, node) => set.items.push(Positioned::new(node, item.pos)),
+            }
+        }
+        for item in &mut set.items {
+            match &mut item.node {
+                Selection::Field(field) => merge(&mut field.node.selection_set.node),
+                Selection::InlineFragment(fragment) => {
+                    merge(&mut fragment.node.selection_set.node);
+                }
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
+    match &mut document.operations {
+        DocumentOperations::Single(operation) => merge(&mut operation.node.selection_set.node),
+        DocumentOperations::Multiple(operations) => operations
+            .values_mut()
+            .for_each(|operation| merge(&mut operation.node.selection_set.node)),
+    }
+    for fragment in document.fragments.values_mut() {
+        merge(&mut fragment.node.selection_set.node);
     }
 }
 
@@ -518,15 +581,17 @@ mod tests {
         assert!(writes_json(
             "query { viewer { ...V } } fragment V on Viewer { name users { id } }"
         ));
-        // The same key twice, at the root, nested, in a fragment, or through one.
+        // The same field twice in one set is merged into one first.
+        assert!(writes_json(
+            "{ renewals { totalCount } renewals { nodes { id id } } } fragment U on PartnerUser { id id }"
+        ));
+        // The same key twice for different fields, or through fragments.
         for query in [
-            "{ renewals { totalCount } renewals { nodes { id } } }",
-            "{ renewals { nodes { id id } } }",
             "{ renewals { nodes { id customer { name name: domain } } } }",
             "{ renewals { totalCount ... on RenewalConnection { totalCount } } }",
             "{ renewals { totalCount ...C } } fragment C on RenewalConnection { totalCount }",
             "{ renewals { ...C ...C } } fragment C on RenewalConnection { totalCount }",
-            "{ viewer { name } } fragment U on PartnerUser { id id }",
+            "{ viewer { name } } fragment U on PartnerUser { id id: email }",
             "{ renewals { totalCount @skip(if: true) totalCount } }",
         ] {
             assert!(!writes_json(query), "{query}");

@@ -463,6 +463,48 @@ async fn ending_services_removes_the_customer_from_upcoming_renewals(backend: Ba
     );
 }
 
+/// A mutation selected twice under one response key runs once, its
+/// selections merged (GraphQL §6.3.2): before, `endServices` ended the
+/// customer, ran again, and the payload said both `servicesEnded` and
+/// `ALREADY_ENDED`. The same goes for a query field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_field_selected_twice_under_one_key_runs_once() {
+    let app = TestApp::with_customers(Backend::Sqlite, 3).await;
+    let id = crate::helpers::customer_ids(&app, 1).await.remove(0);
+    let data = app
+        .data(
+            r#"mutation($id: ID!) {
+                 endServices(input: {customerId: $id, reason: "r"}) { customer { id servicesEnded } }
+                 endServices(input: {customerId: $id, reason: "r"}) { userErrors { code } }
+               }"#,
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        data,
+        json!({ "endServices": { "customer": { "id": id, "servicesEnded": true }, "userErrors": [] } })
+    );
+    let history = app
+        .data(
+            "query($id: ID!) { customer(id: $id) { history { nodes { kind } } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        history["customer"]["history"]["nodes"],
+        json!([{ "kind": "SERVICES_ENDED" }])
+    );
+    // Two failing selections of one field: one error.
+    let body = app
+        .gql(
+            r#"{ customer(id: "x", domain: "y") { id } customer(id: "x", domain: "y") { name } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(body["errors"].as_array().map(Vec::len), Some(1), "{body}");
+    assert_eq!(body["data"], json!({ "customer": null }));
+}
+
 db_tests!(
     a_payload_sees_the_default_owner_set_earlier_in_the_same_request,
     setting_an_owner_changes_it_and_writes_history,
