@@ -9,16 +9,15 @@ use std::{
 };
 
 use async_graphql::{
-    Name, Pos, Positioned, Value, Variables,
+    Name, Positioned, Value, Variables,
     parser::{
         parse_query,
-        types::{
-            DocumentOperations, ExecutableDocument, Field, OperationDefinition, Selection,
-            SelectionSet,
-        },
+        types::{ExecutableDocument, Field, OperationDefinition, Selection, SelectionSet},
     },
 };
 use quick_cache::{Weighter, sync::Cache};
+
+use super::rewrite;
 
 /// Documents longer than this are parsed every time.
 const MAX_CACHED_TEXT: usize = 16 * 1024;
@@ -50,8 +49,8 @@ pub struct Parsed {
     /// How many fields its operations select once their fragments are spread
     /// ([`fields_spread`]).
     pub fields_spread: usize,
-    /// Some selection sets were given a hidden field ([`never_empty`]), whose
-    /// key [`drop_hidden`] takes out of the response.
+    /// Some selection sets were given a hidden field ([`rewrite::never_empty`]), whose
+    /// key [`rewrite::drop_hidden`] takes out of the response.
     pub has_hidden: bool,
 }
 
@@ -75,10 +74,10 @@ impl Documents {
             return Some(parsed);
         }
         let mut document = parse_query(text).ok()?;
-        merge_repeated_fields(&mut document);
+        rewrite::merge_repeated_fields(&mut document);
         let writes_json = !selects_a_key_twice(&document);
         let fields_spread = fields_spread(&document);
-        let has_hidden = never_empty(&mut document);
+        let has_hidden = rewrite::never_empty(&mut document);
         let parsed = Parsed {
             writes_json,
             fields_spread,
@@ -89,141 +88,6 @@ impl Documents {
             self.0.insert(text.to_owned(), parsed.clone());
         }
         Some(parsed)
-    }
-}
-
-/// Merges each field selected again under the same response key, with the
-/// same arguments and directives, into its first selection in the same
-/// set (GraphQL §6.3.2, CollectFields: a response key's fields run once).
-/// async-graphql ran each of them, and merged their answers: a mutation
-/// selected twice ran twice (`endServices` ended a customer, then reported
-/// it `ALREADY_ENDED`, in one payload). Fields repeated through fragments
-/// still run apart.
-fn merge_repeated_fields(document: &mut ExecutableDocument) {
-    fn same(a: &Field, b: &Field) -> bool {
-        let same_arguments = a.arguments.len() == b.arguments.len()
-            && a.arguments
-                .iter()
-                .all(|argument| b.arguments.contains(argument));
-        let same_directives = a.directives.len() == b.directives.len()
-            && a.directives
-                .iter()
-                .zip(&b.directives)
-                .all(|(a, b)| a.node.name == b.node.name && a.node.arguments == b.node.arguments);
-        a.response_key().node == b.response_key().node
-            && a.name.node == b.name.node
-            && same_arguments
-            && same_directives
-    }
-    fn merge(set: &mut SelectionSet) {
-        for item in std::mem::take(&mut set.items) {
-            let first = match &item.node {
-                Selection::Field(field) => set.items.iter().position(|kept| {
-                    matches!(&kept.node, Selection::Field(kept) if same(&kept.node, &field.node))
-                }),
-                _ => None,
-            };
-            match (first, item.node) {
-                (Some(index), Selection::Field(field)) => {
-                    if let Selection::Field(kept) = &mut set.items[index].node {
-                        let again = field.node.selection_set.node.items;
-                        kept.node.selection_set.node.items.extend(again);
-                    }
-                }
-                (_, node) => set.items.push(Positioned::new(node, item.pos)),
-            }
-        }
-        for item in &mut set.items {
-            match &mut item.node {
-                Selection::Field(field) => merge(&mut field.node.selection_set.node),
-                Selection::InlineFragment(fragment) => {
-                    merge(&mut fragment.node.selection_set.node);
-                }
-                Selection::FragmentSpread(_) => {}
-            }
-        }
-    }
-    match &mut document.operations {
-        DocumentOperations::Single(operation) => merge(&mut operation.node.selection_set.node),
-        DocumentOperations::Multiple(operations) => operations
-            .values_mut()
-            .for_each(|operation| merge(&mut operation.node.selection_set.node)),
-    }
-    for fragment in document.fragments.values_mut() {
-        merge(&mut fragment.node.selection_set.node);
-    }
-}
-
-/// The response key of the hidden `__typename` that [`never_empty`] adds.
-pub(super) const HIDDEN: &str = "__renewals_hidden_typename";
-
-/// Adds a hidden `__typename` to every selection set of an object that could
-/// select nothing: one whose every selection is a fragment (whose type may
-/// not match) or has a directive (`@skip`, `@include`). async-graphql answers
-/// an object that selected nothing with null, not `{}`: `viewer { name
-/// @skip(if: true) }` gave a null `viewer: Partner!`, and `node(id:) { ... on
-/// Customer { id } }` for a renewal gave null, as for an ID that does not
-/// exist. Whether anything was added.
-fn never_empty(document: &mut ExecutableDocument) -> bool {
-    fn visit(set: &mut SelectionSet, objects_set: bool, pos: Pos) -> bool {
-        let mut added = false;
-        for selection in &mut set.items {
-            added |= match &mut selection.node {
-                Selection::Field(field) => {
-                    let field = &mut field.node;
-                    !field.selection_set.node.items.is_empty()
-                        && visit(&mut field.selection_set.node, true, field.name.pos)
-                }
-                Selection::InlineFragment(fragment) => {
-                    visit(&mut fragment.node.selection_set.node, false, pos)
-                }
-                Selection::FragmentSpread(_) => false,
-            };
-        }
-        let could_be_empty = set.items.iter().all(|selection| match &selection.node {
-            Selection::Field(field) => !field.node.directives.is_empty(),
-            Selection::InlineFragment(_) | Selection::FragmentSpread(_) => true,
-        });
-        if objects_set && could_be_empty {
-            let hidden = Field {
-                alias: Some(Positioned::new(Name::new(HIDDEN), pos)),
-                name: Positioned::new(Name::new("__typename"), pos),
-                arguments: Vec::new(),
-                directives: Vec::new(),
-                selection_set: Positioned::new(SelectionSet::default(), pos),
-            };
-            let hidden = Positioned::new(Selection::Field(Positioned::new(hidden, pos)), pos);
-            set.items.push(hidden);
-            added = true;
-        }
-        added
-    }
-    let mut added = false;
-    match &mut document.operations {
-        DocumentOperations::Single(operation) => {
-            added |= visit(&mut operation.node.selection_set.node, true, operation.pos);
-        }
-        DocumentOperations::Multiple(operations) => {
-            for operation in operations.values_mut() {
-                added |= visit(&mut operation.node.selection_set.node, true, operation.pos);
-            }
-        }
-    }
-    for fragment in document.fragments.values_mut() {
-        added |= visit(&mut fragment.node.selection_set.node, false, fragment.pos);
-    }
-    added
-}
-
-/// Takes the key of [`never_empty`]'s hidden fields out of every object.
-pub fn drop_hidden(value: &mut Value) {
-    match value {
-        Value::List(items) => items.iter_mut().for_each(drop_hidden),
-        Value::Object(object) => {
-            object.shift_remove(HIDDEN);
-            object.values_mut().for_each(drop_hidden);
-        }
-        _ => {}
     }
 }
 
@@ -250,57 +114,6 @@ pub fn missing_variable<'a>(
                 .is_some_and(|value| *value != Value::Null);
             (required && !given).then_some(&definition.name.node)
         })
-}
-
-/// The document cut down to the operation named and the fragments it
-/// spreads, when it holds other operations too; `None` otherwise.
-///
-/// async-graphql validates every operation of a document with the request's
-/// variables, and adds up their costs: in a document of two queries, the one
-/// run was refused for a variable only the other declares, and charged for
-/// both. Only the operation that runs is given to it (the rules that need no
-/// values, [`typecheck`](super::typecheck), still see the whole document).
-pub fn only_operation(
-    document: &ExecutableDocument,
-    operation_name: Option<&str>,
-) -> Option<ExecutableDocument> {
-    let DocumentOperations::Multiple(operations) = &document.operations else {
-        return None;
-    };
-    let name = operation_name?;
-    let (name, operation) = operations.get_key_value(name)?;
-    let mut spread = HashSet::new();
-    let mut pending = vec![&operation.node.selection_set.node];
-    while let Some(set) = pending.pop() {
-        for selection in &set.items {
-            match &selection.node {
-                Selection::Field(field) => pending.push(&field.node.selection_set.node),
-                Selection::InlineFragment(fragment) => {
-                    pending.push(&fragment.node.selection_set.node);
-                }
-                Selection::FragmentSpread(spread_of) => {
-                    let fragment_name = &spread_of.node.fragment_name.node;
-                    if spread.insert(fragment_name.clone())
-                        && let Some(fragment) = document.fragments.get(fragment_name)
-                    {
-                        pending.push(&fragment.node.selection_set.node);
-                    }
-                }
-            }
-        }
-    }
-    Some(ExecutableDocument {
-        operations: DocumentOperations::Multiple(HashMap::from([(
-            name.clone(),
-            operation.clone(),
-        )])),
-        fragments: document
-            .fragments
-            .iter()
-            .filter(|(name, _)| spread.contains(*name))
-            .map(|(name, fragment)| (name.clone(), fragment.clone()))
-            .collect(),
-    })
 }
 
 /// The operation a request runs: the one named, or the only one.

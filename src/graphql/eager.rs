@@ -47,7 +47,7 @@ use async_graphql::{
     resolver_utils::resolve_container,
 };
 
-use super::{documents::HIDDEN, json};
+use super::{json, rewrite::HIDDEN};
 
 /// Fields an eager object writes as JSON text itself, without a resolver:
 /// values it holds, and objects in memory whose selected fields are all

@@ -11,6 +11,7 @@ mod loaders;
 mod mutation;
 mod nulls;
 mod query;
+mod rewrite;
 mod scalars;
 mod session;
 mod typecheck;
@@ -92,9 +93,16 @@ impl Api {
             }
             ticket.keep_document(Arc::clone(&parsed.document));
             let operation = request.operation_name.as_deref();
+            let mut to_run = rewrite::only_operation(&parsed.document, operation);
+            let left_out =
+                rewrite::left_out_in_objects(&parsed.document, operation, &request.variables);
+            if !left_out.is_empty() {
+                let to_run =
+                    to_run.get_or_insert_with(|| ExecutableDocument::clone(&parsed.document));
+                rewrite::drop_fields_given(to_run, &left_out);
+            }
             request.set_parsed_query(
-                documents::only_operation(&parsed.document, operation)
-                    .unwrap_or_else(|| ExecutableDocument::clone(&parsed.document)),
+                to_run.unwrap_or_else(|| ExecutableDocument::clone(&parsed.document)),
             );
             document = Some(parsed);
         }
@@ -102,7 +110,7 @@ impl Api {
         let mut response = self.schema.execute(request).await;
         if let Some(parsed) = document {
             if parsed.has_hidden {
-                documents::drop_hidden(&mut response.data);
+                rewrite::drop_hidden(&mut response.data);
             }
             documents::order_as_selected(
                 &parsed.document,

@@ -173,3 +173,32 @@ async fn only_the_operation_named_is_costed_and_needs_its_variables() {
         }
     }
 }
+
+/// A variable left out is as if its input field were not given, so the
+/// field's default applies (GraphQL, "Coercing Input Objects"); given as
+/// null, it is null. async-graphql gave null either way, and refused
+/// `direction: $d` (`OrderDirection! = ASC`) without `d`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_variable_left_out_lets_its_input_fields_default_apply() {
+    let app = TestApp::with_customers(Backend::Sqlite, 3).await;
+    let ordered = "query($d: OrderDirection) { renewals(orderBy: {field: MRR_CHANGE, direction: $d}, first: 5) { nodes { id } } }";
+    let by_default = app
+        .data(
+            "{ renewals(orderBy: {field: MRR_CHANGE}, first: 5) { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    let descending = app
+        .data("{ renewals(orderBy: {field: MRR_CHANGE, direction: DESC}, first: 5) { nodes { id } } }", json!({}))
+        .await;
+    assert_ne!(by_default, descending);
+    assert_eq!(app.data(ordered, json!({})).await, by_default);
+    assert_eq!(app.data(ordered, json!({ "d": "DESC" })).await, descending);
+    let null = app.gql(ordered, json!({ "d": null })).await;
+    assert_eq!(error_codes(&null), ["BAD_USER_INPUT"], "{null}");
+
+    let counted =
+        "query($b: Boolean) { renewals(filter: {includeEndedServices: $b}) { totalCount } }";
+    let default_count = app.data("{ renewals { totalCount } }", json!({})).await;
+    assert_eq!(app.data(counted, json!({})).await, default_count);
+}

@@ -1,0 +1,395 @@
+//! What async-graphql is given instead of the document as written: the same
+//! request, rewritten where async-graphql would otherwise answer it unlike
+//! GraphQL says. Each rewrite names the behaviour it corrects.
+//!
+//! At parse time (kept with the parsed document): fields repeated under one
+//! key merged ([`merge_repeated_fields`]); selection sets that could select
+//! nothing given a hidden field ([`never_empty`]). Per request: the operation
+//! that runs alone ([`only_operation`]); input fields given a variable left
+//! out taken out ([`drop_fields_given`]).
+
+use std::collections::{HashMap, HashSet};
+
+use async_graphql::{
+    Name, Pos, Positioned, Value, Variables,
+    parser::types::{DocumentOperations, ExecutableDocument, Field, Selection, SelectionSet},
+};
+use async_graphql_value::Value as ParsedValue;
+
+use super::documents::operation_of;
+
+/// Merges each field selected again under the same response key, with the
+/// same arguments and directives, into its first selection in the same
+/// set (GraphQL §6.3.2, CollectFields: a response key's fields run once).
+/// async-graphql ran each of them, and merged their answers: a mutation
+/// selected twice ran twice (`endServices` ended a customer, then reported
+/// it `ALREADY_ENDED`, in one payload). Fields repeated through fragments
+/// still run apart.
+pub fn merge_repeated_fields(document: &mut ExecutableDocument) {
+    fn same(a: &Field, b: &Field) -> bool {
+        let same_arguments = a.arguments.len() == b.arguments.len()
+            && a.arguments
+                .iter()
+                .all(|argument| b.arguments.contains(argument));
+        let same_directives = a.directives.len() == b.directives.len()
+            && a.directives
+                .iter()
+                .zip(&b.directives)
+                .all(|(a, b)| a.node.name == b.node.name && a.node.arguments == b.node.arguments);
+        a.response_key().node == b.response_key().node
+            && a.name.node == b.name.node
+            && same_arguments
+            && same_directives
+    }
+    fn merge(set: &mut SelectionSet) {
+        for item in std::mem::take(&mut set.items) {
+            let first = match &item.node {
+                Selection::Field(field) => set.items.iter().position(|kept| {
+                    matches!(&kept.node, Selection::Field(kept) if same(&kept.node, &field.node))
+                }),
+                _ => None,
+            };
+            match (first, item.node) {
+                (Some(index), Selection::Field(field)) => {
+                    if let Selection::Field(kept) = &mut set.items[index].node {
+                        let again = field.node.selection_set.node.items;
+                        kept.node.selection_set.node.items.extend(again);
+                    }
+                }
+                (_, node) => set.items.push(Positioned::new(node, item.pos)),
+            }
+        }
+        for item in &mut set.items {
+            match &mut item.node {
+                Selection::Field(field) => merge(&mut field.node.selection_set.node),
+                Selection::InlineFragment(fragment) => {
+                    merge(&mut fragment.node.selection_set.node);
+                }
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
+    match &mut document.operations {
+        DocumentOperations::Single(operation) => merge(&mut operation.node.selection_set.node),
+        DocumentOperations::Multiple(operations) => operations
+            .values_mut()
+            .for_each(|operation| merge(&mut operation.node.selection_set.node)),
+    }
+    for fragment in document.fragments.values_mut() {
+        merge(&mut fragment.node.selection_set.node);
+    }
+}
+
+/// The response key of the hidden `__typename` that [`never_empty`] adds.
+pub(super) const HIDDEN: &str = "__renewals_hidden_typename";
+
+/// Adds a hidden `__typename` to every selection set of an object that could
+/// select nothing: one whose every selection is a fragment (whose type may
+/// not match) or has a directive (`@skip`, `@include`). async-graphql answers
+/// an object that selected nothing with null, not `{}`: `viewer { name
+/// @skip(if: true) }` gave a null `viewer: Partner!`, and `node(id:) { ... on
+/// Customer { id } }` for a renewal gave null, as for an ID that does not
+/// exist. Whether anything was added.
+pub fn never_empty(document: &mut ExecutableDocument) -> bool {
+    fn visit(set: &mut SelectionSet, objects_set: bool, pos: Pos) -> bool {
+        let mut added = false;
+        for selection in &mut set.items {
+            added |= match &mut selection.node {
+                Selection::Field(field) => {
+                    let field = &mut field.node;
+                    !field.selection_set.node.items.is_empty()
+                        && visit(&mut field.selection_set.node, true, field.name.pos)
+                }
+                Selection::InlineFragment(fragment) => {
+                    visit(&mut fragment.node.selection_set.node, false, pos)
+                }
+                Selection::FragmentSpread(_) => false,
+            };
+        }
+        let could_be_empty = set.items.iter().all(|selection| match &selection.node {
+            Selection::Field(field) => !field.node.directives.is_empty(),
+            Selection::InlineFragment(_) | Selection::FragmentSpread(_) => true,
+        });
+        if objects_set && could_be_empty {
+            let hidden = Field {
+                alias: Some(Positioned::new(Name::new(HIDDEN), pos)),
+                name: Positioned::new(Name::new("__typename"), pos),
+                arguments: Vec::new(),
+                directives: Vec::new(),
+                selection_set: Positioned::new(SelectionSet::default(), pos),
+            };
+            let hidden = Positioned::new(Selection::Field(Positioned::new(hidden, pos)), pos);
+            set.items.push(hidden);
+            added = true;
+        }
+        added
+    }
+    let mut added = false;
+    match &mut document.operations {
+        DocumentOperations::Single(operation) => {
+            added |= visit(&mut operation.node.selection_set.node, true, operation.pos);
+        }
+        DocumentOperations::Multiple(operations) => {
+            for operation in operations.values_mut() {
+                added |= visit(&mut operation.node.selection_set.node, true, operation.pos);
+            }
+        }
+    }
+    for fragment in document.fragments.values_mut() {
+        added |= visit(&mut fragment.node.selection_set.node, false, fragment.pos);
+    }
+    added
+}
+
+/// Takes the key of [`never_empty`]'s hidden fields out of every object.
+pub fn drop_hidden(value: &mut Value) {
+    match value {
+        Value::List(items) => items.iter_mut().for_each(drop_hidden),
+        Value::Object(object) => {
+            object.shift_remove(HIDDEN);
+            object.values_mut().for_each(drop_hidden);
+        }
+        _ => {}
+    }
+}
+
+/// The document cut down to the operation named and the fragments it
+/// spreads, when it holds other operations too; `None` otherwise.
+///
+/// async-graphql validates every operation of a document with the request's
+/// variables, and adds up their costs: in a document of two queries, the one
+/// run was refused for a variable only the other declares, and charged for
+/// both. Only the operation that runs is given to it (the rules that need no
+/// values, [`typecheck`](super::typecheck), still see the whole document).
+pub fn only_operation(
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<ExecutableDocument> {
+    let DocumentOperations::Multiple(operations) = &document.operations else {
+        return None;
+    };
+    let name = operation_name?;
+    let (name, operation) = operations.get_key_value(name)?;
+    let mut spread = HashSet::new();
+    let mut pending = vec![&operation.node.selection_set.node];
+    while let Some(set) = pending.pop() {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) => pending.push(&field.node.selection_set.node),
+                Selection::InlineFragment(fragment) => {
+                    pending.push(&fragment.node.selection_set.node);
+                }
+                Selection::FragmentSpread(spread_of) => {
+                    let fragment_name = &spread_of.node.fragment_name.node;
+                    if spread.insert(fragment_name.clone())
+                        && let Some(fragment) = document.fragments.get(fragment_name)
+                    {
+                        pending.push(&fragment.node.selection_set.node);
+                    }
+                }
+            }
+        }
+    }
+    Some(ExecutableDocument {
+        operations: DocumentOperations::Multiple(HashMap::from([(
+            name.clone(),
+            operation.clone(),
+        )])),
+        fragments: document
+            .fragments
+            .iter()
+            .filter(|(name, _)| spread.contains(*name))
+            .map(|(name, fragment)| (name.clone(), fragment.clone()))
+            .collect(),
+    })
+}
+
+/// The variables of `operation_name`'s operation that `variables` leave out
+/// and that have no default, where they stand for an input object's field.
+/// Such a field is as if not given (GraphQL, "Coercing Input Objects"), so
+/// its default applies; async-graphql gave it null instead, and
+/// `orderBy: {field: DEADLINE, direction: $d}` without `d` was refused, the
+/// field being `OrderDirection! = ASC`. See [`drop_fields_given`].
+pub fn left_out_in_objects(
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+    variables: &Variables,
+) -> Vec<Name> {
+    let Some((_, operation)) = operation_of(document, operation_name) else {
+        return Vec::new();
+    };
+    let left_out: Vec<Name> = operation
+        .node
+        .variable_definitions
+        .iter()
+        .map(|definition| &definition.node)
+        .filter(|definition| {
+            definition.default_value.is_none() && !variables.contains_key(&definition.name.node)
+        })
+        .map(|definition| definition.name.node.clone())
+        .collect();
+    if left_out.is_empty() {
+        return left_out;
+    }
+    let mut found = Vec::new();
+    visit_values(document, &mut |value| {
+        if let ParsedValue::Object(fields) = value {
+            for value in fields.values() {
+                if let ParsedValue::Variable(name) = value
+                    && left_out.contains(name)
+                    && !found.contains(name)
+                {
+                    found.push(name.clone());
+                }
+            }
+        }
+    });
+    found
+}
+
+/// Takes out of `document`'s input objects every field given one of the
+/// variables `left_out` (see [`left_out_in_objects`]), and the definitions of
+/// those of them then used nowhere (an unused variable is an error).
+pub fn drop_fields_given(document: &mut ExecutableDocument, left_out: &[Name]) {
+    fn drop_in(value: &mut ParsedValue, left_out: &[Name]) {
+        match value {
+            ParsedValue::Object(fields) => {
+                fields.retain(|_, value| {
+                    !matches!(value, ParsedValue::Variable(name) if left_out.contains(name))
+                });
+                fields
+                    .values_mut()
+                    .for_each(|value| drop_in(value, left_out));
+            }
+            ParsedValue::List(items) => items.iter_mut().for_each(|value| drop_in(value, left_out)),
+            _ => {}
+        }
+    }
+    visit_values_mut(document, &mut |value| drop_in(value, left_out));
+    let mut still_used = Vec::new();
+    visit_values(document, &mut |value| {
+        if let ParsedValue::Variable(name) = value {
+            still_used.push(name.clone());
+        }
+    });
+    let unused = |name: &Name| left_out.contains(name) && !still_used.contains(name);
+    match &mut document.operations {
+        DocumentOperations::Single(operation) => operation
+            .node
+            .variable_definitions
+            .retain(|definition| !unused(&definition.node.name.node)),
+        DocumentOperations::Multiple(operations) => {
+            for operation in operations.values_mut() {
+                operation
+                    .node
+                    .variable_definitions
+                    .retain(|definition| !unused(&definition.node.name.node));
+            }
+        }
+    }
+}
+
+/// Calls `f` on every argument value of `document`, and on every value
+/// inside them.
+fn visit_values(document: &ExecutableDocument, f: &mut impl FnMut(&ParsedValue)) {
+    fn value(v: &ParsedValue, f: &mut impl FnMut(&ParsedValue)) {
+        f(v);
+        match v {
+            ParsedValue::Object(fields) => fields.values().for_each(|v| value(v, f)),
+            ParsedValue::List(items) => items.iter().for_each(|v| value(v, f)),
+            _ => {}
+        }
+    }
+    let mut sets: Vec<&SelectionSet> = document
+        .operations
+        .iter()
+        .map(|(_, operation)| &operation.node.selection_set.node)
+        .chain(
+            document
+                .fragments
+                .values()
+                .map(|f| &f.node.selection_set.node),
+        )
+        .collect();
+    while let Some(set) = sets.pop() {
+        for selection in &set.items {
+            let (directives, arguments, set) = match &selection.node {
+                Selection::Field(field) => (
+                    &field.node.directives,
+                    Some(&field.node.arguments),
+                    &field.node.selection_set.node,
+                ),
+                Selection::InlineFragment(fragment) => (
+                    &fragment.node.directives,
+                    None,
+                    &fragment.node.selection_set.node,
+                ),
+                Selection::FragmentSpread(spread) => {
+                    for directive in &spread.node.directives {
+                        directive
+                            .node
+                            .arguments
+                            .iter()
+                            .for_each(|(_, v)| value(&v.node, f));
+                    }
+                    continue;
+                }
+            };
+            for (_, v) in arguments.into_iter().flatten() {
+                value(&v.node, f);
+            }
+            for directive in directives {
+                directive
+                    .node
+                    .arguments
+                    .iter()
+                    .for_each(|(_, v)| value(&v.node, f));
+            }
+            sets.push(set);
+        }
+    }
+}
+
+/// Calls `f` on every argument value of `document` (directives' included).
+fn visit_values_mut(document: &mut ExecutableDocument, f: &mut impl FnMut(&mut ParsedValue)) {
+    fn set_values(set: &mut SelectionSet, f: &mut impl FnMut(&mut ParsedValue)) {
+        for selection in &mut set.items {
+            let (directives, set) = match &mut selection.node {
+                Selection::Field(field) => {
+                    let field = &mut field.node;
+                    field.arguments.iter_mut().for_each(|(_, v)| f(&mut v.node));
+                    (&mut field.directives, Some(&mut field.selection_set.node))
+                }
+                Selection::InlineFragment(fragment) => {
+                    let fragment = &mut fragment.node;
+                    (
+                        &mut fragment.directives,
+                        Some(&mut fragment.selection_set.node),
+                    )
+                }
+                Selection::FragmentSpread(spread) => (&mut spread.node.directives, None),
+            };
+            for directive in directives {
+                directive
+                    .node
+                    .arguments
+                    .iter_mut()
+                    .for_each(|(_, v)| f(&mut v.node));
+            }
+            if let Some(set) = set {
+                set_values(set, f);
+            }
+        }
+    }
+    match &mut document.operations {
+        DocumentOperations::Single(operation) => {
+            set_values(&mut operation.node.selection_set.node, f)
+        }
+        DocumentOperations::Multiple(operations) => operations
+            .values_mut()
+            .for_each(|operation| set_values(&mut operation.node.selection_set.node, f)),
+    }
+    for fragment in document.fragments.values_mut() {
+        set_values(&mut fragment.node.selection_set.node, f);
+    }
+}
