@@ -91,6 +91,29 @@ impl Documents {
     }
 }
 
+/// Gives `variables` the defaults that `operation_name`'s operation declares
+/// for the variables they leave out (GraphQL, "Coercing Variable Values").
+/// async-graphql applies `@skip`/`@include` with the variables as sent: a
+/// default was taken for false, so `@skip(if: $dryRun)` with
+/// `$dryRun: Boolean = true` left out ran the mutation it was meant to skip.
+pub fn fill_defaults(
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+    variables: &mut Variables,
+) {
+    let Some((_, operation)) = operation_of(document, operation_name) else {
+        return;
+    };
+    for definition in &operation.node.variable_definitions {
+        let definition = &definition.node;
+        if let Some(default) = &definition.default_value
+            && !variables.contains_key(&definition.name.node)
+        {
+            variables.insert(definition.name.node.clone(), default.node.clone());
+        }
+    }
+}
+
 /// The first variable that `operation_name`'s operation declares non-null,
 /// without a default, and that `variables` leave out or give as null: a
 /// request error (GraphQL, "Coercing Variable Values"), for which nothing may

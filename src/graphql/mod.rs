@@ -88,6 +88,7 @@ impl Api {
                     Error::bad_input(format!("variable ${name} is required: give it a value"));
                 return ticket.finish(Response::from_errors(vec![guard::request_error(error)]));
             }
+            documents::fill_defaults(&parsed.document, operation, &mut request.variables);
             if parsed.writes_json {
                 request = request.data(WriteJson);
             }

@@ -505,6 +505,33 @@ async fn a_field_selected_twice_under_one_key_runs_once() {
     assert_eq!(body["data"], json!({ "customer": null }));
 }
 
+/// `@skip` and `@include` read a variable's default when the variable is
+/// left out. async-graphql took it for false: a mutation marked
+/// `@skip(if: $dryRun)`, `$dryRun` defaulting to true, ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skip_and_include_take_a_variables_default() {
+    let app = TestApp::with_customers(Backend::Sqlite, 3).await;
+    let id = crate::helpers::customer_ids(&app, 1).await.remove(0);
+    let dry_run = r#"mutation($id: ID!, $dryRun: Boolean = true) {
+        endServices(input: {customerId: $id}) @skip(if: $dryRun) { userErrors { code } }
+    }"#;
+    assert_eq!(app.data(dry_run, json!({ "id": id })).await, json!({}));
+    let customer = "query($id: ID!) { customer(id: $id) { servicesEnded } }";
+    assert_eq!(
+        app.data(customer, json!({ "id": id })).await,
+        json!({ "customer": { "servicesEnded": false } })
+    );
+    let included = "query($b: Boolean = true) { viewer { slug @include(if: $b) } }";
+    assert_eq!(
+        app.data(included, json!({})).await,
+        json!({ "viewer": { "slug": "northwind" } })
+    );
+    assert_eq!(
+        app.data(included, json!({ "b": false })).await,
+        json!({ "viewer": {} })
+    );
+}
+
 db_tests!(
     a_payload_sees_the_default_owner_set_earlier_in_the_same_request,
     setting_an_owner_changes_it_and_writes_history,
