@@ -49,9 +49,8 @@ pub struct Parsed {
     /// How many fields its operations select once their fragments are spread
     /// ([`fields_spread`]).
     pub fields_spread: usize,
-    /// Some selection sets were given a hidden field ([`rewrite::never_empty`]), whose
-    /// key [`rewrite::drop_hidden`] takes out of the response.
-    pub has_hidden: bool,
+    /// It uses the alias of [`rewrite::never_empty`]'s hidden fields itself.
+    pub uses_hidden_alias: bool,
 }
 
 impl Default for Documents {
@@ -77,11 +76,12 @@ impl Documents {
         rewrite::merge_repeated_fields(&mut document);
         let writes_json = !selects_a_key_twice(&document);
         let fields_spread = fields_spread(&document);
-        let has_hidden = rewrite::never_empty(&mut document);
+        let uses_hidden_alias = rewrite::uses_hidden_alias(&document);
+        rewrite::never_empty(&mut document);
         let parsed = Parsed {
             writes_json,
             fields_spread,
-            has_hidden,
+            uses_hidden_alias,
             document: Arc::new(document),
         };
         if cached {

@@ -229,7 +229,6 @@ fn with_code(mut error: ServerError, code: &str) -> ServerError {
     error
 }
 
-/// A request-level error (no location, no path) with a code.
 /// The error for a document that selects more than [`MAX_FIELDS_SPREAD`]
 /// fields once its fragments are spread.
 pub(super) fn too_many_fields() -> ServerError {
@@ -240,6 +239,17 @@ pub(super) fn too_many_fields() -> ServerError {
     with_code(ServerError::new(message, None), codes::TOO_COMPLEX)
 }
 
+/// The error for a document that uses the alias the server keeps for itself
+/// ([`HIDDEN`](super::rewrite::HIDDEN)).
+pub(super) fn hidden_alias() -> ServerError {
+    let message = format!(
+        "the alias `{}` is kept for the server's own use: choose another",
+        super::rewrite::HIDDEN
+    );
+    with_code(ServerError::new(message, None), codes::VALIDATION_FAILED)
+}
+
+/// A request-level error (no location, no path) with a code.
 pub(super) fn request_error(error: Error) -> ServerError {
     let gql: async_graphql::Error = error.into();
     let mut server = ServerError::new(gql.message, None);

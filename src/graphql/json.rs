@@ -14,6 +14,8 @@
 
 use async_graphql::{Name, Response, Value, indexmap::IndexMap};
 
+use super::rewrite::HIDDEN;
+
 /// The JSON text of `response`. A request refused before execution (its
 /// errors have no path, and there is no data) has no `data` entry at all, as
 /// the GraphQL specification asks ("Response Format": data "should not be
@@ -81,7 +83,9 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value) -> serde_json::Result<()> {
 
 fn write_object(out: &mut Vec<u8>, fields: &IndexMap<Name, Value>) -> serde_json::Result<()> {
     out.push(b'{');
-    for (i, (name, value)) in fields.iter().enumerate() {
+    // The hidden field of `rewrite::never_empty` is never written.
+    let shown = fields.iter().filter(|(name, _)| name.as_str() != HIDDEN);
+    for (i, (name, value)) in shown.enumerate() {
         if i > 0 {
             out.push(b',');
         }

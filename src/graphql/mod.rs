@@ -80,6 +80,9 @@ impl Api {
             if parsed.fields_spread > MAX_FIELDS_SPREAD {
                 return ticket.finish(Response::from_errors(vec![guard::too_many_fields()]));
             }
+            if parsed.uses_hidden_alias {
+                return ticket.finish(Response::from_errors(vec![guard::hidden_alias()]));
+            }
             let operation = request.operation_name.as_deref();
             if let Some(name) =
                 documents::missing_variable(&parsed.document, operation, &request.variables)
@@ -110,9 +113,6 @@ impl Api {
         let operation_name = request.operation_name.clone();
         let mut response = self.schema.execute(request).await;
         if let Some(parsed) = document {
-            if parsed.has_hidden {
-                rewrite::drop_hidden(&mut response.data);
-            }
             documents::order_as_selected(
                 &parsed.document,
                 operation_name.as_deref(),

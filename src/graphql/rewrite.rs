@@ -11,7 +11,7 @@
 use std::collections::{HashMap, HashSet};
 
 use async_graphql::{
-    Name, Pos, Positioned, Value, Variables,
+    Name, Pos, Positioned, Variables,
     parser::types::{DocumentOperations, ExecutableDocument, Field, Selection, SelectionSet},
 };
 use async_graphql_value::Value as ParsedValue;
@@ -89,22 +89,24 @@ pub(super) const HIDDEN: &str = "__renewals_hidden_typename";
 /// an object that selected nothing with null, not `{}`: `viewer { name
 /// @skip(if: true) }` gave a null `viewer: Partner!`, and `node(id:) { ... on
 /// Customer { id } }` for a renewal gave null, as for an ID that does not
-/// exist. Whether anything was added.
-pub fn never_empty(document: &mut ExecutableDocument) -> bool {
-    fn visit(set: &mut SelectionSet, objects_set: bool, pos: Pos) -> bool {
-        let mut added = false;
+/// exist. The response writer ([`json`](super::json)) leaves the hidden
+/// key out, wherever it ends up (eager objects write their children's text
+/// as they go).
+pub fn never_empty(document: &mut ExecutableDocument) {
+    fn visit(set: &mut SelectionSet, objects_set: bool, pos: Pos) {
         for selection in &mut set.items {
-            added |= match &mut selection.node {
+            match &mut selection.node {
                 Selection::Field(field) => {
                     let field = &mut field.node;
-                    !field.selection_set.node.items.is_empty()
-                        && visit(&mut field.selection_set.node, true, field.name.pos)
+                    if !field.selection_set.node.items.is_empty() {
+                        visit(&mut field.selection_set.node, true, field.name.pos);
+                    }
                 }
                 Selection::InlineFragment(fragment) => {
-                    visit(&mut fragment.node.selection_set.node, false, pos)
+                    visit(&mut fragment.node.selection_set.node, false, pos);
                 }
-                Selection::FragmentSpread(_) => false,
-            };
+                Selection::FragmentSpread(_) => {}
+            }
         }
         let could_be_empty = set.items.iter().all(|selection| match &selection.node {
             Selection::Field(field) => !field.node.directives.is_empty(),
@@ -120,37 +122,43 @@ pub fn never_empty(document: &mut ExecutableDocument) -> bool {
             };
             let hidden = Positioned::new(Selection::Field(Positioned::new(hidden, pos)), pos);
             set.items.push(hidden);
-            added = true;
         }
-        added
     }
-    let mut added = false;
     match &mut document.operations {
         DocumentOperations::Single(operation) => {
-            added |= visit(&mut operation.node.selection_set.node, true, operation.pos);
+            visit(&mut operation.node.selection_set.node, true, operation.pos);
         }
         DocumentOperations::Multiple(operations) => {
             for operation in operations.values_mut() {
-                added |= visit(&mut operation.node.selection_set.node, true, operation.pos);
+                visit(&mut operation.node.selection_set.node, true, operation.pos);
             }
         }
     }
     for fragment in document.fragments.values_mut() {
-        added |= visit(&mut fragment.node.selection_set.node, false, fragment.pos);
+        visit(&mut fragment.node.selection_set.node, false, fragment.pos);
     }
-    added
 }
 
-/// Takes the key of [`never_empty`]'s hidden fields out of every object.
-pub fn drop_hidden(value: &mut Value) {
-    match value {
-        Value::List(items) => items.iter_mut().for_each(drop_hidden),
-        Value::Object(object) => {
-            object.shift_remove(HIDDEN);
-            object.values_mut().for_each(drop_hidden);
-        }
-        _ => {}
+/// Whether the document itself uses [`HIDDEN`] as an alias, which the
+/// response writer leaves out: such a document is refused.
+pub fn uses_hidden_alias(document: &ExecutableDocument) -> bool {
+    fn in_set(set: &SelectionSet) -> bool {
+        set.items.iter().any(|selection| match &selection.node {
+            Selection::Field(field) => {
+                field.node.response_key().node == HIDDEN || in_set(&field.node.selection_set.node)
+            }
+            Selection::InlineFragment(fragment) => in_set(&fragment.node.selection_set.node),
+            Selection::FragmentSpread(_) => false,
+        })
     }
+    document
+        .operations
+        .iter()
+        .any(|(_, operation)| in_set(&operation.node.selection_set.node))
+        || document
+            .fragments
+            .values()
+            .any(|fragment| in_set(&fragment.node.selection_set.node))
 }
 
 /// The document cut down to the operation named and the fragments it

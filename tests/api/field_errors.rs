@@ -67,10 +67,19 @@ async fn an_object_that_selects_nothing_is_empty_not_null() {
         .data("{ renewals(first: 1) { nodes { id } } }", json!({}))
         .await["renewals"]["nodes"][0]["id"]
         .clone();
-    let cases: [(String, Value); 6] = [
+    let cases: [(String, Value); 8] = [
         (
             "{ viewer { name @skip(if: true) } }".to_owned(),
             json!({ "viewer": {} }),
+        ),
+        // Under an object written as JSON text as it is resolved.
+        (
+            format!("{{ renewal(id: {renewal_id}) {{ customer {{ renewals {{ id @skip(if: true) }} }} }} }}"),
+            json!({ "renewal": { "customer": { "renewals": [{}] } } }),
+        ),
+        (
+            "{ renewals(first: 1) { nodes { customer { history(first: 1) { pageInfo { hasNextPage @skip(if: true) } } } } } }".to_owned(),
+            json!({ "renewals": { "nodes": [{ "customer": { "history": { "pageInfo": {} } } }] } }),
         ),
         ("{ viewer @skip(if: true) { name } }".to_owned(), json!({})),
         (
@@ -100,4 +109,9 @@ async fn an_object_that_selects_nothing_is_empty_not_null() {
         assert!(body.get("errors").is_none(), "{query}: {body}");
         assert_eq!(body["data"], data, "{query}");
     }
+    // The hidden field's alias is the server's: a document using it is refused.
+    let body = app
+        .gql("{ viewer { __renewals_hidden_typename: name } }", json!({}))
+        .await;
+    assert_eq!(error_codes(&body), ["GRAPHQL_VALIDATION_FAILED"], "{body}");
 }
