@@ -12,11 +12,14 @@ use std::collections::{HashMap, HashSet};
 
 use async_graphql::{
     Name, Pos, Positioned, Variables,
-    parser::types::{DocumentOperations, ExecutableDocument, Field, Selection, SelectionSet},
+    parser::types::{
+        DocumentOperations, ExecutableDocument, Field, FragmentDefinition, OperationType,
+        Selection, SelectionSet,
+    },
 };
 use async_graphql_value::Value as ParsedValue;
 
-use super::documents::operation_of;
+use super::documents::{MAX_SPREAD_NESTING, operation_of};
 
 /// Merges each field selected again under the same response key, with the
 /// same arguments and directives, into its first selection in the same
@@ -24,8 +27,10 @@ use super::documents::operation_of;
 /// async-graphql ran each of them, and merged their answers: a mutation
 /// selected twice ran twice (`endServices` ended a customer, then reported
 /// it `ALREADY_ENDED`, in one payload). Fields repeated through fragments
-/// still run apart.
+/// still run apart, but at a mutation's root, whose fragments are inlined
+/// first.
 pub fn merge_repeated_fields(document: &mut ExecutableDocument) {
+    inline_mutation_fragments(document);
     fn same(a: &Field, b: &Field) -> bool {
         let same_arguments = a.arguments.len() == b.arguments.len()
             && a.arguments
@@ -178,8 +183,27 @@ pub fn only_operation(
     };
     let name = operation_name?;
     let (name, operation) = operations.get_key_value(name)?;
+    let spread = spread_from(document, vec![&operation.node.selection_set.node]);
+    Some(ExecutableDocument {
+        operations: DocumentOperations::Multiple(HashMap::from([(
+            name.clone(),
+            operation.clone(),
+        )])),
+        fragments: document
+            .fragments
+            .iter()
+            .filter(|(name, _)| spread.contains(*name))
+            .map(|(name, fragment)| (name.clone(), fragment.clone()))
+            .collect(),
+    })
+}
+
+/// The fragments spread from `sets`, and from the fragments they spread.
+fn spread_from<'a>(
+    document: &'a ExecutableDocument,
+    mut pending: Vec<&'a SelectionSet>,
+) -> HashSet<Name> {
     let mut spread = HashSet::new();
-    let mut pending = vec![&operation.node.selection_set.node];
     while let Some(set) = pending.pop() {
         for selection in &set.items {
             match &selection.node {
@@ -198,18 +222,75 @@ pub fn only_operation(
             }
         }
     }
-    Some(ExecutableDocument {
-        operations: DocumentOperations::Multiple(HashMap::from([(
-            name.clone(),
-            operation.clone(),
-        )])),
-        fragments: document
-            .fragments
-            .iter()
-            .filter(|(name, _)| spread.contains(*name))
-            .map(|(name, fragment)| (name.clone(), fragment.clone()))
-            .collect(),
-    })
+    spread
+}
+
+/// The fragments that the operations spread.
+fn spread_by_operations(document: &ExecutableDocument) -> HashSet<Name> {
+    let roots = document
+        .operations
+        .iter()
+        .map(|(_, operation)| &operation.node.selection_set.node)
+        .collect();
+    spread_from(document, roots)
+}
+
+/// Puts the fields of the fragments (without directives) at a mutation's
+/// root in place of the fragments, so that [`merge_repeated_fields`] merges
+/// a mutation selected again through a fragment, and
+/// [`typecheck`](super::typecheck) refuses one selected again otherwise: each
+/// ran apart (`endServices`, and a fragment with it again, ended a customer
+/// and reported `ALREADY_ENDED`; two `setDefaultRenewalOwner` with different
+/// owners both ran). Fragments then spread nowhere are dropped, as they were
+/// used.
+fn inline_mutation_fragments(document: &mut ExecutableDocument) {
+    fn inline(
+        set: &mut SelectionSet,
+        fragments: &HashMap<Name, Positioned<FragmentDefinition>>,
+        depth: usize,
+    ) {
+        for item in std::mem::take(&mut set.items) {
+            let mut inner = match item.node {
+                Selection::InlineFragment(fragment) if fragment.node.directives.is_empty() => {
+                    fragment.node.selection_set.node
+                }
+                Selection::FragmentSpread(spread)
+                    if spread.node.directives.is_empty()
+                        && depth < MAX_SPREAD_NESTING
+                        && fragments
+                            .get(&spread.node.fragment_name.node)
+                            .is_some_and(|fragment| fragment.node.directives.is_empty()) =>
+                {
+                    fragments[&spread.node.fragment_name.node]
+                        .node
+                        .selection_set
+                        .node
+                        .clone()
+                }
+                node => {
+                    set.items.push(Positioned::new(node, item.pos));
+                    continue;
+                }
+            };
+            inline(&mut inner, fragments, depth + 1);
+            set.items.extend(inner.items);
+        }
+    }
+    let used_before = spread_by_operations(document);
+    let fragments = &document.fragments;
+    let mutations = match &mut document.operations {
+        DocumentOperations::Single(operation) => vec![operation],
+        DocumentOperations::Multiple(operations) => operations.values_mut().collect(),
+    };
+    for operation in mutations {
+        if operation.node.ty == OperationType::Mutation {
+            inline(&mut operation.node.selection_set.node, fragments, 0);
+        }
+    }
+    let used_after = spread_by_operations(document);
+    document
+        .fragments
+        .retain(|name, _| used_after.contains(name) || !used_before.contains(name));
 }
 
 /// The variables of `operation_name`'s operation that `variables` leave out

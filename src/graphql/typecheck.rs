@@ -9,6 +9,11 @@
 //!   Type"): async-graphql takes `status: "PENDING"` for `status: PENDING`,
 //!   which other servers refuse. (A variable's JSON value is a string, as it
 //!   should be.)
+//! - **A mutation's root selects a response key once** (§5.3.2, "Field
+//!   Selection Merging"): what remains twice once fragments are inlined and
+//!   like fields merged ([`rewrite`](super::rewrite)) differs in arguments or
+//!   directives, and async-graphql ran both (two `setDefaultRenewalOwner`
+//!   with different owners, one through a fragment).
 
 use std::collections::HashSet;
 
@@ -50,6 +55,9 @@ pub fn check(registry: &Registry, document: &ExecutableDocument) -> Vec<ServerEr
             }
         }
         walk.directives(&operation.directives);
+        if operation.ty == OperationType::Mutation {
+            walk.mutations_once(&operation.selection_set.node);
+        }
         if let Some(root) = root {
             walk.selection_set(&operation.selection_set.node, root);
         }
@@ -69,6 +77,25 @@ struct Walk<'a, 'e> {
 }
 
 impl<'a> Walk<'a, '_> {
+    fn mutations_once(&mut self, root: &SelectionSet) {
+        let mut seen = HashSet::new();
+        for selection in &root.items {
+            if let Selection::Field(field) = &selection.node {
+                let key = field.node.response_key();
+                if !seen.insert(key.node.as_str()) {
+                    self.errors.push(ServerError::new(
+                        format!(
+                            "Mutation \"{}\" is selected twice under one key with different \
+                             arguments or directives: give each its own alias",
+                            key.node
+                        ),
+                        Some(key.pos),
+                    ));
+                }
+            }
+        }
+    }
+
     fn selection_set(&mut self, set: &'a SelectionSet, parent: &'a str) {
         for selection in &set.items {
             match &selection.node {

@@ -505,6 +505,85 @@ async fn a_field_selected_twice_under_one_key_runs_once() {
     assert_eq!(body["data"], json!({ "customer": null }));
 }
 
+/// A mutation selected again through a fragment runs once too; selected
+/// again with other arguments, under the same key, the document is refused
+/// and nothing runs (both ran, one through a fragment).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mutation_repeated_through_a_fragment_runs_once_or_not_at_all() {
+    let app = TestApp::with_customers(Backend::Sqlite, 3).await;
+    let [id, other]: [Value; 2] = crate::helpers::customer_ids(&app, 2)
+        .await
+        .try_into()
+        .unwrap();
+    let data = app
+        .data(
+            r#"mutation($id: ID!) {
+                 endServices(input: {customerId: $id}) { customer { servicesEnded } }
+                 ...Again
+                 ... on Mutation { endServices(input: {customerId: $id}) { customer { id } } }
+               }
+               fragment Again on Mutation {
+                 endServices(input: {customerId: $id}) { userErrors { code } }
+               }"#,
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        data,
+        json!({ "endServices": { "customer": { "servicesEnded": true, "id": id }, "userErrors": [] } })
+    );
+
+    let owner = "{ viewer { defaultRenewalOwner { party notifyUser { id } } } }";
+    let before = app.data(owner, json!({})).await;
+    let user = app.data("{ viewer { users { id } } }", json!({})).await["viewer"]["users"][0]["id"]
+        .clone();
+    let body = app
+        .gql(
+            r#"mutation($user: ID!) {
+                 setDefaultRenewalOwner(input: {owner: {party: HUBSPOT}}) { userErrors { code } }
+                 ...Other
+               }
+               fragment Other on Mutation {
+                 setDefaultRenewalOwner(input: {owner: {party: PARTNER, notifyUserId: $user}}) {
+                   userErrors { code }
+                 }
+               }"#,
+            json!({ "user": user }),
+        )
+        .await;
+    assert_eq!(
+        crate::helpers::error_codes(&body),
+        ["GRAPHQL_VALIDATION_FAILED"],
+        "{body}"
+    );
+    assert_eq!(app.data(owner, json!({})).await, before, "nothing ran");
+    // Alike but for a directive: refused too, as both would run.
+    let body = app
+        .gql(
+            r#"mutation($id: ID!) {
+                 endServices(input: {customerId: $id}) @include(if: true) { userErrors { code } }
+                 ...Again
+               }
+               fragment Again on Mutation {
+                 endServices(input: {customerId: $id}) { customer { id } }
+               }"#,
+            json!({ "id": other }),
+        )
+        .await;
+    assert_eq!(
+        crate::helpers::error_codes(&body),
+        ["GRAPHQL_VALIDATION_FAILED"],
+        "{body}"
+    );
+    let ended = app
+        .data(
+            "query($id: ID!) { customer(id: $id) { servicesEnded } }",
+            json!({ "id": other }),
+        )
+        .await;
+    assert_eq!(ended, json!({ "customer": { "servicesEnded": false } }));
+}
+
 /// `@skip` and `@include` read a variable's default when the variable is
 /// left out. async-graphql took it for false: a mutation marked
 /// `@skip(if: $dryRun)`, `$dryRun` defaulting to true, ran.
