@@ -328,13 +328,10 @@ impl<'a> SpreadCounter<'a> {
 /// and answers yes: fragments spread in fragments can multiply a small text.
 const SELECTION_BUDGET: usize = 10_000;
 
-/// Whether some selection set of `document`, its fragments spread in it,
-/// selects a response key twice (or the document is too large to tell). Type
-/// conditions and `@skip`/`@include` are not looked at, so the answer errs
-/// on the side of yes.
-fn selects_a_key_twice(document: &ExecutableDocument) -> bool {
-    let mut budget = SELECTION_BUDGET;
-    let mut sets = document
+/// The selection sets at the top of `document`: its operations', then its
+/// fragments'.
+pub(super) fn top_sets(document: &ExecutableDocument) -> impl Iterator<Item = &SelectionSet> {
+    document
         .operations
         .iter()
         .map(|(_, operation)| &operation.node.selection_set.node)
@@ -343,7 +340,16 @@ fn selects_a_key_twice(document: &ExecutableDocument) -> bool {
                 .fragments
                 .values()
                 .map(|fragment| &fragment.node.selection_set.node),
-        );
+        )
+}
+
+/// Whether some selection set of `document`, its fragments spread in it,
+/// selects a response key twice (or the document is too large to tell). Type
+/// conditions and `@skip`/`@include` are not looked at, so the answer errs
+/// on the side of yes.
+fn selects_a_key_twice(document: &ExecutableDocument) -> bool {
+    let mut budget = SELECTION_BUDGET;
+    let mut sets = top_sets(document);
     sets.any(|set| repeats_a_key(document, set, &mut budget))
 }
 

@@ -243,7 +243,7 @@ pub(super) fn too_many_fields() -> ServerError {
 /// ([`HIDDEN`](super::rewrite::HIDDEN)).
 pub(super) fn hidden_alias() -> ServerError {
     let message = format!(
-        "the alias `{}` is kept for the server's own use: choose another",
+        "the response key `{}` is kept for the server's own use: choose another alias",
         super::rewrite::HIDDEN
     );
     with_code(ServerError::new(message, None), codes::VALIDATION_FAILED)

@@ -13,13 +13,13 @@ use std::collections::{HashMap, HashSet};
 use async_graphql::{
     Name, Pos, Positioned, Variables,
     parser::types::{
-        DocumentOperations, ExecutableDocument, Field, FragmentDefinition, OperationType,
-        Selection, SelectionSet,
+        Directive, DocumentOperations, ExecutableDocument, Field, FragmentDefinition,
+        OperationDefinition, OperationType, Selection, SelectionSet,
     },
 };
 use async_graphql_value::Value as ParsedValue;
 
-use super::documents::{MAX_SPREAD_NESTING, operation_of};
+use super::documents::{MAX_SPREAD_NESTING, operation_of, top_sets};
 
 /// Merges each field selected again under the same response key, with the
 /// same arguments and directives, into its first selection in the same
@@ -74,11 +74,8 @@ pub fn merge_repeated_fields(document: &mut ExecutableDocument) {
             }
         }
     }
-    match &mut document.operations {
-        DocumentOperations::Single(operation) => merge(&mut operation.node.selection_set.node),
-        DocumentOperations::Multiple(operations) => operations
-            .values_mut()
-            .for_each(|operation| merge(&mut operation.node.selection_set.node)),
+    for operation in operations_mut(&mut document.operations) {
+        merge(&mut operation.node.selection_set.node);
     }
     for fragment in document.fragments.values_mut() {
         merge(&mut fragment.node.selection_set.node);
@@ -129,15 +126,8 @@ pub fn never_empty(document: &mut ExecutableDocument) {
             set.items.push(hidden);
         }
     }
-    match &mut document.operations {
-        DocumentOperations::Single(operation) => {
-            visit(&mut operation.node.selection_set.node, true, operation.pos);
-        }
-        DocumentOperations::Multiple(operations) => {
-            for operation in operations.values_mut() {
-                visit(&mut operation.node.selection_set.node, true, operation.pos);
-            }
-        }
+    for operation in operations_mut(&mut document.operations) {
+        visit(&mut operation.node.selection_set.node, true, operation.pos);
     }
     for fragment in document.fragments.values_mut() {
         visit(&mut fragment.node.selection_set.node, false, fragment.pos);
@@ -156,14 +146,7 @@ pub fn uses_hidden_alias(document: &ExecutableDocument) -> bool {
             Selection::FragmentSpread(_) => false,
         })
     }
-    document
-        .operations
-        .iter()
-        .any(|(_, operation)| in_set(&operation.node.selection_set.node))
-        || document
-            .fragments
-            .values()
-            .any(|fragment| in_set(&fragment.node.selection_set.node))
+    top_sets(document).any(in_set)
 }
 
 /// The document cut down to the operation named and the fragments it
@@ -235,56 +218,61 @@ fn spread_by_operations(document: &ExecutableDocument) -> HashSet<Name> {
     spread_from(document, roots)
 }
 
-/// Puts the fields of the fragments (without directives) at a mutation's
-/// root in place of the fragments, so that [`merge_repeated_fields`] merges
-/// a mutation selected again through a fragment, and
+/// Puts the fields of the fragments at a mutation's root in place of the
+/// fragments, each field given the directives of the fragments it was in
+/// (`...F @include(if: $x)`), so that [`merge_repeated_fields`] merges a
+/// mutation selected again through a fragment, and
 /// [`typecheck`](super::typecheck) refuses one selected again otherwise: each
 /// ran apart (`endServices`, and a fragment with it again, ended a customer
 /// and reported `ALREADY_ENDED`; two `setDefaultRenewalOwner` with different
 /// owners both ran). Fragments then spread nowhere are dropped, as they were
-/// used.
+/// used. A fragment whose definition has directives (none are allowed there)
+/// stays, for validation to refuse.
 fn inline_mutation_fragments(document: &mut ExecutableDocument) {
     fn inline(
         set: &mut SelectionSet,
         fragments: &HashMap<Name, Positioned<FragmentDefinition>>,
         depth: usize,
+        inherited: &[Positioned<Directive>],
     ) {
         for item in std::mem::take(&mut set.items) {
-            let mut inner = match item.node {
-                Selection::InlineFragment(fragment) if fragment.node.directives.is_empty() => {
-                    fragment.node.selection_set.node
+            let (directives, mut inner) = match item.node {
+                Selection::Field(mut field) => {
+                    field.node.directives.extend(inherited.iter().cloned());
+                    set.items
+                        .push(Positioned::new(Selection::Field(field), item.pos));
+                    continue;
+                }
+                Selection::InlineFragment(fragment) => {
+                    (fragment.node.directives, fragment.node.selection_set.node)
                 }
                 Selection::FragmentSpread(spread)
-                    if spread.node.directives.is_empty()
-                        && depth < MAX_SPREAD_NESTING
+                    if depth < MAX_SPREAD_NESTING
                         && fragments
                             .get(&spread.node.fragment_name.node)
                             .is_some_and(|fragment| fragment.node.directives.is_empty()) =>
                 {
-                    fragments[&spread.node.fragment_name.node]
-                        .node
-                        .selection_set
-                        .node
-                        .clone()
+                    let fragment = &fragments[&spread.node.fragment_name.node];
+                    (
+                        spread.node.directives,
+                        fragment.node.selection_set.node.clone(),
+                    )
                 }
                 node => {
                     set.items.push(Positioned::new(node, item.pos));
                     continue;
                 }
             };
-            inline(&mut inner, fragments, depth + 1);
+            let all: Vec<_> = inherited.iter().cloned().chain(directives).collect();
+            inline(&mut inner, fragments, depth + 1, &all);
             set.items.extend(inner.items);
         }
     }
     let used_before = spread_by_operations(document);
     let fragments = &document.fragments;
-    let mutations = match &mut document.operations {
-        DocumentOperations::Single(operation) => vec![operation],
-        DocumentOperations::Multiple(operations) => operations.values_mut().collect(),
-    };
-    for operation in mutations {
+    for operation in operations_mut(&mut document.operations) {
         if operation.node.ty == OperationType::Mutation {
-            inline(&mut operation.node.selection_set.node, fragments, 0);
+            inline(&mut operation.node.selection_set.node, fragments, 0, &[]);
         }
     }
     let used_after = spread_by_operations(document);
@@ -362,19 +350,11 @@ pub fn drop_fields_given(document: &mut ExecutableDocument, left_out: &[Name]) {
         }
     });
     let unused = |name: &Name| left_out.contains(name) && !still_used.contains(name);
-    match &mut document.operations {
-        DocumentOperations::Single(operation) => operation
+    for operation in operations_mut(&mut document.operations) {
+        operation
             .node
             .variable_definitions
-            .retain(|definition| !unused(&definition.node.name.node)),
-        DocumentOperations::Multiple(operations) => {
-            for operation in operations.values_mut() {
-                operation
-                    .node
-                    .variable_definitions
-                    .retain(|definition| !unused(&definition.node.name.node));
-            }
-        }
+            .retain(|definition| !unused(&definition.node.name.node));
     }
 }
 
@@ -389,17 +369,7 @@ fn visit_values(document: &ExecutableDocument, f: &mut impl FnMut(&ParsedValue))
             _ => {}
         }
     }
-    let mut sets: Vec<&SelectionSet> = document
-        .operations
-        .iter()
-        .map(|(_, operation)| &operation.node.selection_set.node)
-        .chain(
-            document
-                .fragments
-                .values()
-                .map(|f| &f.node.selection_set.node),
-        )
-        .collect();
+    let mut sets: Vec<&SelectionSet> = top_sets(document).collect();
     while let Some(set) = sets.pop() {
         for selection in &set.items {
             let (directives, arguments, set) = match &selection.node {
@@ -470,15 +440,20 @@ fn visit_values_mut(document: &mut ExecutableDocument, f: &mut impl FnMut(&mut P
             }
         }
     }
-    match &mut document.operations {
-        DocumentOperations::Single(operation) => {
-            set_values(&mut operation.node.selection_set.node, f)
-        }
-        DocumentOperations::Multiple(operations) => operations
-            .values_mut()
-            .for_each(|operation| set_values(&mut operation.node.selection_set.node, f)),
+    for operation in operations_mut(&mut document.operations) {
+        set_values(&mut operation.node.selection_set.node, f);
     }
     for fragment in document.fragments.values_mut() {
         set_values(&mut fragment.node.selection_set.node, f);
+    }
+}
+
+/// A document's operations, to change.
+fn operations_mut(
+    operations: &mut DocumentOperations,
+) -> Vec<&mut Positioned<OperationDefinition>> {
+    match operations {
+        DocumentOperations::Single(operation) => vec![operation],
+        DocumentOperations::Multiple(operations) => operations.values_mut().collect(),
     }
 }

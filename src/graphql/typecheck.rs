@@ -85,7 +85,7 @@ impl<'a> Walk<'a, '_> {
                 if !seen.insert(key.node.as_str()) {
                     self.errors.push(ServerError::new(
                         format!(
-                            "Mutation \"{}\" is selected twice under one key with different \
+                            "Two mutations are selected under the key \"{}\" with different \
                              arguments or directives: give each its own alias",
                             key.node
                         ),

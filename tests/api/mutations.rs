@@ -557,24 +557,34 @@ async fn a_mutation_repeated_through_a_fragment_runs_once_or_not_at_all() {
         "{body}"
     );
     assert_eq!(app.data(owner, json!({})).await, before, "nothing ran");
-    // Alike but for a directive: refused too, as both would run.
-    let body = app
-        .gql(
-            r#"mutation($id: ID!) {
-                 endServices(input: {customerId: $id}) @include(if: true) { userErrors { code } }
-                 ...Again
-               }
-               fragment Again on Mutation {
-                 endServices(input: {customerId: $id}) { customer { id } }
-               }"#,
-            json!({ "id": other }),
-        )
-        .await;
-    assert_eq!(
-        crate::helpers::error_codes(&body),
-        ["GRAPHQL_VALIDATION_FAILED"],
-        "{body}"
-    );
+    // Alike but for a directive, on the field or on the fragment; or other
+    // arguments in a fragment under a directive: refused too, as both run.
+    for document in [
+        r#"mutation($id: ID!) {
+             endServices(input: {customerId: $id}) @include(if: true) { userErrors { code } }
+             ...Again
+           }
+           fragment Again on Mutation { endServices(input: {customerId: $id}) { customer { id } } }"#,
+        r#"mutation($id: ID!) {
+             endServices(input: {customerId: $id}) { userErrors { code } }
+             ...Again @include(if: true)
+           }
+           fragment Again on Mutation { endServices(input: {customerId: $id}) { customer { id } } }"#,
+        r#"mutation($id: ID!) {
+             endServices(input: {customerId: $id, reason: "a"}) { userErrors { code } }
+             ... @include(if: true) { ...Again }
+           }
+           fragment Again on Mutation {
+             endServices(input: {customerId: $id, reason: "b"}) { customer { id } }
+           }"#,
+    ] {
+        let body = app.gql(document, json!({ "id": other })).await;
+        assert_eq!(
+            crate::helpers::error_codes(&body),
+            ["GRAPHQL_VALIDATION_FAILED"],
+            "{document}: {body}"
+        );
+    }
     let ended = app
         .data(
             "query($id: ID!) { customer(id: $id) { servicesEnded } }",
