@@ -19,9 +19,7 @@ mod types;
 
 use std::sync::Arc;
 
-use async_graphql::{
-    EmptySubscription, Request, Response, Schema, parser::types::ExecutableDocument,
-};
+use async_graphql::{EmptySubscription, Request, Response, Schema};
 
 use crate::error::Error;
 use documents::Documents;
@@ -97,17 +95,8 @@ impl Api {
             }
             ticket.keep_document(Arc::clone(&parsed.document));
             let operation = request.operation_name.as_deref();
-            let mut to_run = rewrite::only_operation(&parsed.document, operation);
-            let left_out =
-                rewrite::left_out_in_objects(&parsed.document, operation, &request.variables);
-            if !left_out.is_empty() {
-                let to_run =
-                    to_run.get_or_insert_with(|| ExecutableDocument::clone(&parsed.document));
-                rewrite::drop_fields_given(to_run, &left_out);
-            }
-            request.set_parsed_query(
-                to_run.unwrap_or_else(|| ExecutableDocument::clone(&parsed.document)),
-            );
+            let to_run = rewrite::for_request(&parsed.document, operation, &request.variables);
+            request.set_parsed_query(to_run);
             document = Some(parsed);
         }
         let operation_name = request.operation_name.clone();

@@ -3,10 +3,11 @@
 //! GraphQL says. Each rewrite names the behaviour it corrects.
 //!
 //! At parse time (kept with the parsed document): fields repeated under one
-//! key merged ([`merge_repeated_fields`]); selection sets that could select
-//! nothing given a hidden field ([`never_empty`]). Per request: the operation
-//! that runs alone ([`only_operation`]); input fields given a variable left
-//! out taken out ([`drop_fields_given`]).
+//! key merged, fragments at a mutation's root inlined first
+//! ([`merge_repeated_fields`]); selection sets that could select nothing
+//! given a hidden field ([`never_empty`]). Per request ([`for_request`]): the
+//! operation that runs alone; input fields given a variable left out taken
+//! out.
 
 use std::collections::{HashMap, HashSet};
 
@@ -30,7 +31,6 @@ use super::documents::{MAX_SPREAD_NESTING, operation_of, top_sets};
 /// still run apart, but at a mutation's root, whose fragments are inlined
 /// first.
 pub fn merge_repeated_fields(document: &mut ExecutableDocument) {
-    inline_mutation_fragments(document);
     fn same(a: &Field, b: &Field) -> bool {
         let same_arguments = a.arguments.len() == b.arguments.len()
             && a.arguments
@@ -74,6 +74,7 @@ pub fn merge_repeated_fields(document: &mut ExecutableDocument) {
             }
         }
     }
+    inline_mutation_fragments(document);
     for operation in operations_mut(&mut document.operations) {
         merge(&mut operation.node.selection_set.node);
     }
@@ -149,6 +150,22 @@ pub fn uses_hidden_alias(document: &ExecutableDocument) -> bool {
     top_sets(document).any(in_set)
 }
 
+/// The document async-graphql is to run for a request: the operation named
+/// alone ([`only_operation`]), without the input fields given a variable
+/// left out ([`drop_fields_given`]).
+pub fn for_request(
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+    variables: &Variables,
+) -> ExecutableDocument {
+    let mut to_run = only_operation(document, operation_name).unwrap_or_else(|| document.clone());
+    let left_out = left_out_in_objects(document, operation_name, variables);
+    if !left_out.is_empty() {
+        drop_fields_given(&mut to_run, &left_out);
+    }
+    to_run
+}
+
 /// The document cut down to the operation named and the fragments it
 /// spreads, when it holds other operations too; `None` otherwise.
 ///
@@ -157,7 +174,7 @@ pub fn uses_hidden_alias(document: &ExecutableDocument) -> bool {
 /// run was refused for a variable only the other declares, and charged for
 /// both. Only the operation that runs is given to it (the rules that need no
 /// values, [`typecheck`](super::typecheck), still see the whole document).
-pub fn only_operation(
+fn only_operation(
     document: &ExecutableDocument,
     operation_name: Option<&str>,
 ) -> Option<ExecutableDocument> {
@@ -287,7 +304,7 @@ fn inline_mutation_fragments(document: &mut ExecutableDocument) {
 /// its default applies; async-graphql gave it null instead, and
 /// `orderBy: {field: DEADLINE, direction: $d}` without `d` was refused, the
 /// field being `OrderDirection! = ASC`. See [`drop_fields_given`].
-pub fn left_out_in_objects(
+fn left_out_in_objects(
     document: &ExecutableDocument,
     operation_name: Option<&str>,
     variables: &Variables,
@@ -327,7 +344,7 @@ pub fn left_out_in_objects(
 /// Takes out of `document`'s input objects every field given one of the
 /// variables `left_out` (see [`left_out_in_objects`]), and the definitions of
 /// those of them then used nowhere (an unused variable is an error).
-pub fn drop_fields_given(document: &mut ExecutableDocument, left_out: &[Name]) {
+fn drop_fields_given(document: &mut ExecutableDocument, left_out: &[Name]) {
     fn drop_in(value: &mut ParsedValue, left_out: &[Name]) {
         match value {
             ParsedValue::Object(fields) => {
