@@ -17,7 +17,7 @@ use async_graphql::{
 };
 use quick_cache::{Weighter, sync::Cache};
 
-use super::rewrite;
+use super::{MAX_FIELDS_SPREAD, rewrite};
 
 /// Documents longer than this are parsed every time.
 const MAX_CACHED_TEXT: usize = 16 * 1024;
@@ -73,11 +73,15 @@ impl Documents {
             return Some(parsed);
         }
         let mut document = parse_query(text).ok()?;
-        rewrite::merge_repeated_fields(&mut document);
-        let writes_json = !selects_a_key_twice(&document);
         let fields_spread = fields_spread(&document);
         let uses_hidden_alias = rewrite::uses_hidden_alias(&document);
-        rewrite::never_empty(&mut document);
+        // A document refused for its size is not rewritten: inlining its
+        // fragments could take as long as validating it did.
+        if fields_spread <= MAX_FIELDS_SPREAD {
+            rewrite::merge_repeated_fields(&mut document);
+            rewrite::never_empty(&mut document);
+        }
+        let writes_json = !selects_a_key_twice(&document);
         let parsed = Parsed {
             writes_json,
             fields_spread,
@@ -139,14 +143,21 @@ pub fn missing_variable<'a>(
         })
 }
 
-/// The operation a request runs: the one named, or the only one.
+/// The operation a request runs: the one named, or the only one; `None`
+/// when there is no such operation, or several and no name.
 pub(super) fn operation_of<'a>(
     document: &'a ExecutableDocument,
     operation_name: Option<&str>,
 ) -> Option<(Option<&'a Name>, &'a Positioned<OperationDefinition>)> {
-    document.operations.iter().find(|(name, _)| {
-        operation_name.is_none_or(|wanted| name.is_some_and(|name| name == wanted))
-    })
+    let mut operations = document.operations.iter();
+    match operation_name {
+        Some(wanted) => operations.find(|(name, _)| name.is_some_and(|name| name == wanted)),
+        // Without a name, only a document of one operation says which:
+        // async-graphql refuses the others ("Operation name required").
+        None => operations
+            .next()
+            .filter(|_| document.operations.iter().count() == 1),
+    }
 }
 
 /// Puts the keys of every object in `data` in the order the document
@@ -427,12 +438,14 @@ mod tests {
         assert!(writes_json(
             "{ renewals { totalCount } renewals { nodes { id id } } } fragment U on PartnerUser { id id }"
         ));
+        assert!(writes_json(
+            "{ renewals { ...C ...C } } fragment C on RenewalConnection { totalCount }"
+        ));
         // The same key twice for different fields, or through fragments.
         for query in [
             "{ renewals { nodes { id customer { name name: domain } } } }",
             "{ renewals { totalCount ... on RenewalConnection { totalCount } } }",
             "{ renewals { totalCount ...C } } fragment C on RenewalConnection { totalCount }",
-            "{ renewals { ...C ...C } } fragment C on RenewalConnection { totalCount }",
             "{ viewer { name } } fragment U on PartnerUser { id id: email }",
             "{ renewals { totalCount @skip(if: true) totalCount } }",
         ] {

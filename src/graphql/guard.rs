@@ -239,13 +239,8 @@ pub(super) fn too_many_fields() -> ServerError {
     with_code(ServerError::new(message, None), codes::TOO_COMPLEX)
 }
 
-/// The error for a document that uses the alias the server keeps for itself
-/// ([`HIDDEN`](super::rewrite::HIDDEN)).
-pub(super) fn hidden_alias() -> ServerError {
-    let message = format!(
-        "the response key `{}` is kept for the server's own use: choose another alias",
-        super::rewrite::HIDDEN
-    );
+/// A document refused before validation, as validation would have.
+pub(super) fn invalid_document(message: String) -> ServerError {
     with_code(ServerError::new(message, None), codes::VALIDATION_FAILED)
 }
 

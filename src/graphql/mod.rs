@@ -78,8 +78,23 @@ impl Api {
             if parsed.fields_spread > MAX_FIELDS_SPREAD {
                 return ticket.finish(Response::from_errors(vec![guard::too_many_fields()]));
             }
-            if parsed.uses_hidden_alias {
-                return ticket.finish(Response::from_errors(vec![guard::hidden_alias()]));
+            let invalid = if parsed.uses_hidden_alias {
+                Some(format!(
+                    "the response key `{}` is kept for the server's own use: choose another alias",
+                    rewrite::HIDDEN
+                ))
+            } else if request.operation_name.is_none()
+                && parsed.document.operations.iter().nth(1).is_some()
+            {
+                // async-graphql would first validate every operation.
+                Some("Operation name required in request.".to_owned())
+            } else {
+                None
+            };
+            if let Some(message) = invalid {
+                return ticket.finish(Response::from_errors(vec![guard::invalid_document(
+                    message,
+                )]));
             }
             let operation = request.operation_name.as_deref();
             if let Some(name) =

@@ -15,7 +15,7 @@ use async_graphql::{
     Name, Pos, Positioned, Variables,
     parser::types::{
         Directive, DocumentOperations, ExecutableDocument, Field, FragmentDefinition,
-        OperationDefinition, OperationType, Selection, SelectionSet,
+        FragmentSpread, OperationDefinition, OperationType, Selection, SelectionSet,
     },
 };
 use async_graphql_value::Value as ParsedValue;
@@ -27,33 +27,52 @@ use super::documents::{MAX_SPREAD_NESTING, operation_of, top_sets};
 /// set (GraphQL §6.3.2, CollectFields: a response key's fields run once).
 /// async-graphql ran each of them, and merged their answers: a mutation
 /// selected twice ran twice (`endServices` ended a customer, then reported
-/// it `ALREADY_ENDED`, in one payload). Fields repeated through fragments
-/// still run apart, but at a mutation's root, whose fragments are inlined
-/// first.
+/// it `ALREADY_ENDED`, in one payload). A fragment spread again alike is
+/// dropped. Fields repeated through fragments still run apart, but at a
+/// mutation's root, whose fragments are inlined first.
 pub fn merge_repeated_fields(document: &mut ExecutableDocument) {
     fn same(a: &Field, b: &Field) -> bool {
         let same_arguments = a.arguments.len() == b.arguments.len()
             && a.arguments
                 .iter()
                 .all(|argument| b.arguments.contains(argument));
-        let same_directives = a.directives.len() == b.directives.len()
-            && a.directives
-                .iter()
-                .zip(&b.directives)
-                .all(|(a, b)| a.node.name == b.node.name && a.node.arguments == b.node.arguments);
         a.response_key().node == b.response_key().node
             && a.name.node == b.name.node
             && same_arguments
-            && same_directives
+            && same_directives(&a.directives, &b.directives)
+    }
+    fn same_directives(a: &[Positioned<Directive>], b: &[Positioned<Directive>]) -> bool {
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(a, b)| a.node.name == b.node.name && a.node.arguments == b.node.arguments)
+    }
+    fn same_spread(a: &FragmentSpread, b: &FragmentSpread) -> bool {
+        a.fragment_name.node == b.fragment_name.node
+            && same_directives(&a.directives, &b.directives)
     }
     fn merge(set: &mut SelectionSet) {
+        // The kept selections by response key (fragments by name), at most
+        // MAX_ALIKE each: comparing every selection with every other was
+        // quadratic in a set's size.
+        let mut kept: HashMap<Name, Vec<usize>> = HashMap::new();
         for item in std::mem::take(&mut set.items) {
-            let first = match &item.node {
-                Selection::Field(field) => set.items.iter().position(|kept| {
-                    matches!(&kept.node, Selection::Field(kept) if same(&kept.node, &field.node))
-                }),
-                _ => None,
+            let key = match &item.node {
+                Selection::Field(field) => Some(field.node.response_key().node.clone()),
+                Selection::FragmentSpread(spread) => Some(spread.node.fragment_name.node.clone()),
+                Selection::InlineFragment(_) => None,
             };
+            let like = |index: &usize| match (&set.items[*index].node, &item.node) {
+                (Selection::Field(kept), Selection::Field(field)) => same(&kept.node, &field.node),
+                (Selection::FragmentSpread(kept), Selection::FragmentSpread(spread)) => {
+                    same_spread(&kept.node, &spread.node)
+                }
+                _ => false,
+            };
+            let first = key
+                .as_ref()
+                .and_then(|key| kept.get(key))
+                .and_then(|indexes| indexes.iter().copied().find(|index| like(index)));
             match (first, item.node) {
                 (Some(index), Selection::Field(field)) => {
                     if let Selection::Field(kept) = &mut set.items[index].node {
@@ -61,7 +80,18 @@ pub fn merge_repeated_fields(document: &mut ExecutableDocument) {
                         kept.node.selection_set.node.items.extend(again);
                     }
                 }
-                (_, node) => set.items.push(Positioned::new(node, item.pos)),
+                // A fragment is collected once per set (CollectFields'
+                // visitedFragments): `{ ...F ...F }` ran and cost it twice.
+                (Some(_), _) => {}
+                (None, node) => {
+                    if let Some(key) = key {
+                        let indexes = kept.entry(key).or_default();
+                        if indexes.len() < MAX_ALIKE {
+                            indexes.push(set.items.len());
+                        }
+                    }
+                    set.items.push(Positioned::new(node, item.pos));
+                }
             }
         }
         for item in &mut set.items {
@@ -82,6 +112,11 @@ pub fn merge_repeated_fields(document: &mut ExecutableDocument) {
         merge(&mut fragment.node.selection_set.node);
     }
 }
+
+/// How many selections under one response key (or of one fragment) a set
+/// keeps apart to merge others into; those beyond are not merged (a
+/// mutation's then refused by [`typecheck`](super::typecheck)).
+const MAX_ALIKE: usize = 8;
 
 /// The response key of the hidden `__typename` that [`never_empty`] adds.
 pub(super) const HIDDEN: &str = "__renewals_hidden_typename";

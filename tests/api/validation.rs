@@ -202,3 +202,36 @@ async fn a_variable_left_out_lets_its_input_fields_default_apply() {
     let default_count = app.data("{ renewals { totalCount } }", json!({})).await;
     assert_eq!(app.data(counted, json!({})).await, default_count);
 }
+
+/// A document of several operations sent without `operationName` is told
+/// that it needs one, whatever variables the operations lack; and a fragment
+/// spread twice alike in one selection counts, and costs, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_operations_need_a_name_and_a_fragment_spread_twice_counts_once() {
+    let app = TestApp::with_customers(Backend::Sqlite, 1).await;
+    let body = app
+        .gql(
+            "query A($n: Int!) { renewals(first: $n) { totalCount } } query B { viewer { id } }",
+            json!({}),
+        )
+        .await;
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("Operation name required"), "{body}");
+
+    let cost = |body: &Value| body["extensions"]["cost"]["requestedQueryCost"].as_u64();
+    let once = app
+        .gql(
+            "{ ...F } fragment F on Query { viewer { name } }",
+            json!({}),
+        )
+        .await;
+    let twice = app
+        .gql(
+            "{ ...F ...F } fragment F on Query { viewer { name } }",
+            json!({}),
+        )
+        .await;
+    assert!(twice.get("errors").is_none(), "{twice}");
+    assert_eq!(twice["data"], once["data"]);
+    assert_eq!(cost(&twice), cost(&once), "{twice}");
+}
