@@ -51,6 +51,9 @@ pub struct Parsed {
     pub fields_spread: usize,
     /// It uses the alias of [`rewrite::never_empty`]'s hidden fields itself.
     pub uses_hidden_alias: bool,
+    /// Its variables that stand for an input object's field
+    /// ([`rewrite::variables_in_objects`]).
+    pub variables_in_objects: Vec<Name>,
 }
 
 impl Default for Documents {
@@ -82,7 +85,9 @@ impl Documents {
             rewrite::never_empty(&mut document);
         }
         let writes_json = !selects_a_key_twice(&document);
+        let variables_in_objects = rewrite::variables_in_objects(&document);
         let parsed = Parsed {
+            variables_in_objects,
             writes_json,
             fields_spread,
             uses_hidden_alias,

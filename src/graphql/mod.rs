@@ -110,7 +110,12 @@ impl Api {
             }
             ticket.keep_document(Arc::clone(&parsed.document));
             let operation = request.operation_name.as_deref();
-            let to_run = rewrite::for_request(&parsed.document, operation, &request.variables);
+            let to_run = rewrite::for_request(
+                &parsed.document,
+                &parsed.variables_in_objects,
+                operation,
+                &request.variables,
+            );
             request.set_parsed_query(to_run);
             document = Some(parsed);
         }

@@ -190,11 +190,12 @@ pub fn uses_hidden_alias(document: &ExecutableDocument) -> bool {
 /// left out ([`drop_fields_given`]).
 pub fn for_request(
     document: &ExecutableDocument,
+    in_objects: &[Name],
     operation_name: Option<&str>,
     variables: &Variables,
 ) -> ExecutableDocument {
     let mut to_run = only_operation(document, operation_name).unwrap_or_else(|| document.clone());
-    let left_out = left_out_in_objects(document, operation_name, variables);
+    let left_out = left_out_in_objects(document, in_objects, operation_name, variables);
     if !left_out.is_empty() {
         drop_fields_given(&mut to_run, &left_out);
     }
@@ -333,39 +334,14 @@ fn inline_mutation_fragments(document: &mut ExecutableDocument) {
         .retain(|name, _| used_after.contains(name) || !used_before.contains(name));
 }
 
-/// The variables of `operation_name`'s operation that `variables` leave out
-/// and that have no default, where they stand for an input object's field.
-/// Such a field is as if not given (GraphQL, "Coercing Input Objects"), so
-/// its default applies; async-graphql gave it null instead, and
-/// `orderBy: {field: DEADLINE, direction: $d}` without `d` was refused, the
-/// field being `OrderDirection! = ASC`. See [`drop_fields_given`].
-fn left_out_in_objects(
-    document: &ExecutableDocument,
-    operation_name: Option<&str>,
-    variables: &Variables,
-) -> Vec<Name> {
-    let Some((_, operation)) = operation_of(document, operation_name) else {
-        return Vec::new();
-    };
-    let left_out: Vec<Name> = operation
-        .node
-        .variable_definitions
-        .iter()
-        .map(|definition| &definition.node)
-        .filter(|definition| {
-            definition.default_value.is_none() && !variables.contains_key(&definition.name.node)
-        })
-        .map(|definition| definition.name.node.clone())
-        .collect();
-    if left_out.is_empty() {
-        return left_out;
-    }
+/// The variables that stand for an input object's field somewhere in
+/// `document`: found once, when it is parsed, for [`for_request`].
+pub fn variables_in_objects(document: &ExecutableDocument) -> Vec<Name> {
     let mut found = Vec::new();
     visit_values(document, &mut |value| {
         if let ParsedValue::Object(fields) = value {
             for value in fields.values() {
                 if let ParsedValue::Variable(name) = value
-                    && left_out.contains(name)
                     && !found.contains(name)
                 {
                     found.push(name.clone());
@@ -374,6 +350,35 @@ fn left_out_in_objects(
         }
     });
     found
+}
+
+/// The variables among `in_objects` (see [`variables_in_objects`]) that
+/// `operation_name`'s operation declares without a default and `variables`
+/// leave out. Such a field is as if not given (GraphQL, "Coercing Input
+/// Objects"), so its default applies; async-graphql gave it null instead,
+/// and `orderBy: {field: DEADLINE, direction: $d}` without `d` was refused,
+/// the field being `OrderDirection! = ASC`. See [`drop_fields_given`].
+fn left_out_in_objects(
+    document: &ExecutableDocument,
+    in_objects: &[Name],
+    operation_name: Option<&str>,
+    variables: &Variables,
+) -> Vec<Name> {
+    let Some((_, operation)) = operation_of(document, operation_name) else {
+        return Vec::new();
+    };
+    operation
+        .node
+        .variable_definitions
+        .iter()
+        .map(|definition| &definition.node)
+        .filter(|definition| {
+            definition.default_value.is_none()
+                && in_objects.contains(&definition.name.node)
+                && !variables.contains_key(&definition.name.node)
+        })
+        .map(|definition| definition.name.node.clone())
+        .collect()
 }
 
 /// Takes out of `document`'s input objects every field given one of the
