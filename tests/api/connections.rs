@@ -56,6 +56,23 @@ async fn serve() -> Served {
     }
 }
 
+impl Served {
+    /// Stops the server and waits until it has.
+    async fn stop(self) {
+        self.stop.send(()).unwrap();
+        self.task.await.unwrap();
+    }
+}
+
+/// Checks that a connection was `held` about the header timeout before the
+/// server closed it: not at once, and not for ever.
+fn assert_closed_at_header_timeout(held: Duration, what: &str) {
+    assert!(
+        held >= HEADER_TIMEOUT - Duration::from_millis(100) && held < HEADER_TIMEOUT * 3,
+        "{what}: closed after {held:?}, the header timeout is {HEADER_TIMEOUT:?}"
+    );
+}
+
 /// Reads until the server closes the connection; what it sent, and when it
 /// closed. Panics if it is still open after [`PATIENCE`].
 async fn read_until_closed(stream: &mut TcpStream) -> (String, Instant) {
@@ -129,8 +146,7 @@ async fn headers_that_never_end_are_cut_off_at_the_header_timeout() {
         .unwrap();
     let (response, _) = read_until_closed(&mut other).await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    served.stop.send(()).unwrap();
-    served.task.await.unwrap();
+    served.stop().await;
 }
 
 /// A kept-alive connection is answered, and closed once it has been idle for
@@ -145,13 +161,8 @@ async fn an_idle_kept_alive_connection_is_closed_at_the_header_timeout() {
     assert_eq!(&first, b"HTTP/1.1 200");
     let answered = Instant::now();
     let (_, closed) = read_until_closed(&mut stream).await;
-    let idle = closed - answered;
-    assert!(
-        idle >= HEADER_TIMEOUT - Duration::from_millis(100) && idle < HEADER_TIMEOUT * 3,
-        "closed after {idle:?} idle, the header timeout is {HEADER_TIMEOUT:?}"
-    );
-    served.stop.send(()).unwrap();
-    served.task.await.unwrap();
+    assert_closed_at_header_timeout(closed - answered, "idle");
+    served.stop().await;
 }
 
 /// Stopping closes idle connections at once, a kept-alive one and one that
@@ -205,8 +216,7 @@ async fn a_quiet_http2_connection_that_ignores_pings_is_closed() {
         held >= HEADER_TIMEOUT * 2 - Duration::from_millis(100),
         "closed after {held:?}, before a ping had gone unanswered"
     );
-    served.stop.send(()).unwrap();
-    served.task.await.unwrap();
+    served.stop().await;
 }
 
 /// A connection that sends nothing, or only the start of HTTP/2's preface
@@ -220,12 +230,7 @@ async fn a_connection_that_never_asks_is_closed_at_the_header_timeout() {
         stream.write_all(first_bytes).await.unwrap();
         let started = Instant::now();
         let (_, closed) = read_until_closed(&mut stream).await;
-        let held = closed - started;
-        assert!(
-            held >= HEADER_TIMEOUT - Duration::from_millis(100) && held < HEADER_TIMEOUT * 3,
-            "{first_bytes:?}: closed after {held:?}, the header timeout is {HEADER_TIMEOUT:?}"
-        );
+        assert_closed_at_header_timeout(closed - started, &format!("{first_bytes:?}"));
     }
-    served.stop.send(()).unwrap();
-    served.task.await.unwrap();
+    served.stop().await;
 }

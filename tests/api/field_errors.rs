@@ -8,15 +8,21 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, error_codes};
 
+/// A small data set on SQLite, and the global ID of one of its renewals.
+async fn app_and_a_renewal_id() -> (TestApp, Value) {
+    let app = TestApp::with_customers(Backend::Sqlite, 2).await;
+    let id = app
+        .data("{ renewals(first: 1) { nodes { id } } }", json!({}))
+        .await["renewals"]["nodes"][0]["id"]
+        .clone();
+    (app, id)
+}
+
 /// `first: 0` is refused at the field (`BAD_USER_INPUT`); each case says
 /// where its null must end up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_field_is_null_and_its_null_goes_up_to_a_nullable_place() {
-    let app = TestApp::with_customers(Backend::Sqlite, 2).await;
-    let renewal_id = app
-        .data("{ renewals(first: 1) { nodes { id } } }", json!({}))
-        .await["renewals"]["nodes"][0]["id"]
-        .clone();
+    let (app, renewal_id) = app_and_a_renewal_id().await;
     let history = "history(first: 0) { nodes { at } }";
     let cases: [(String, Value); 6] = [
         // `history` is non-null, and so is `viewer`: nothing is left.
@@ -62,11 +68,7 @@ async fn a_failed_field_is_null_and_its_null_goes_up_to_a_nullable_place() {
 /// does not exist. (async-graphql answered null.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_object_that_selects_nothing_is_empty_not_null() {
-    let app = TestApp::with_customers(Backend::Sqlite, 2).await;
-    let renewal_id = app
-        .data("{ renewals(first: 1) { nodes { id } } }", json!({}))
-        .await["renewals"]["nodes"][0]["id"]
-        .clone();
+    let (app, renewal_id) = app_and_a_renewal_id().await;
     let cases: [(String, Value); 8] = [
         (
             "{ viewer { name @skip(if: true) } }".to_owned(),
