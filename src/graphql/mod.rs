@@ -10,6 +10,7 @@ mod listing;
 mod loaders;
 mod mutation;
 mod nulls;
+mod overlaps;
 mod query;
 mod rewrite;
 mod scalars;

@@ -1,5 +1,5 @@
-//! Two validation rules async-graphql 7.2.1 does not enforce, checked on a
-//! document it has validated:
+//! Validation rules async-graphql 7.2.1 does not enforce, checked before its
+//! own (so on documents it may yet refuse):
 //!
 //! - **Every variable is used where its type fits** (GraphQL §5.8.5, "All
 //!   Variable Usages Are Allowed"). async-graphql has the rule, but its
@@ -14,6 +14,8 @@
 //!   like fields merged ([`rewrite`](super::rewrite)) differs in arguments or
 //!   directives, and async-graphql ran both (two `setDefaultRenewalOwner`
 //!   with different owners, one through a fragment).
+//! - **Fields under one key merge** elsewhere (§5.3.2 again): in
+//!   [`overlaps`](super::overlaps).
 
 use std::collections::HashSet;
 
@@ -27,7 +29,7 @@ use async_graphql::{
 };
 use async_graphql_value::{ConstValue, Value};
 
-/// The errors of `document` against the two rules, in document order.
+/// The errors of `document` against these rules, in document order.
 pub fn check(registry: &Registry, document: &ExecutableDocument) -> Vec<ServerError> {
     let mut errors = Vec::new();
     let operations: Vec<_> = match &document.operations {
@@ -62,6 +64,7 @@ pub fn check(registry: &Registry, document: &ExecutableDocument) -> Vec<ServerEr
             walk.selection_set(&operation.selection_set.node, root);
         }
     }
+    errors.extend(super::overlaps::check(registry, document));
     errors.sort_by_key(|error| error.locations.first().map(|pos| (pos.line, pos.column)));
     errors
 }

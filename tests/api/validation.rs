@@ -235,3 +235,93 @@ async fn several_operations_need_a_name_and_a_fragment_spread_twice_counts_once(
     assert_eq!(twice["data"], once["data"]);
     assert_eq!(cost(&twice), cost(&once), "{twice}");
 }
+
+/// Fields under one response key must merge (§5.3.2) wherever they come
+/// from: fragments on another type, nested sub-selections, interfaces.
+/// async-graphql compared only fields in one set or in fragments on one
+/// type, and ran `{ x: viewer { name } ...Q }` with `x: renewals { … }` in
+/// `Q`, answering a mix of the two. Fields that can never apply to the same
+/// object need only answer in the same shape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fields_under_one_key_must_merge_wherever_they_are_selected() {
+    let app = TestApp::with_customers(Backend::Sqlite, 1).await;
+    let refused = [
+        "{ x: viewer { name } ...Q } fragment Q on Query { x: renewals { totalCount } }",
+        "{ viewer { name } ... on Query { viewer { name: slug } } }",
+        "{ viewer { ...A ...B } } fragment A on Partner { n: name } fragment B on Partner { n: slug }",
+        "{ renewals(first: 1) { totalCount } ...Q } fragment Q on Query { renewals(first: 2) { totalCount } }",
+        // Different object types, but answers of different shapes.
+        "{ nodes(ids: []) { ... on Customer { x: name } ... on Product { x: id } } }",
+        "{ nodes(ids: []) { ... on Customer { x: servicesEndReason } ... on Product { x: name } } }",
+        "{ nodes(ids: []) { ... on Customer { r: renewalOwner { party } } ... on Product { r: name } } }",
+        // An interface's field may apply to the same object as a type's.
+        "{ nodes(ids: []) { ... on Node { x: id } ... on Customer { x: name } } }",
+    ];
+    for query in refused {
+        let before = app.store.statement_count();
+        let body = app.gql(query, json!({})).await;
+        assert_eq!(
+            error_codes(&body),
+            ["GRAPHQL_VALIDATION_FAILED"],
+            "{query}: {body}"
+        );
+        let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("conflict"), "{query}: {body}");
+        assert_eq!(
+            body["errors"][0]["locations"].as_array().map(Vec::len),
+            Some(2)
+        );
+        assert!(body.get("data").is_none(), "{query}: {body}");
+        assert_eq!(
+            app.store.statement_count(),
+            before,
+            "{query} ran statements"
+        );
+    }
+
+    let customer = crate::helpers::customer_ids(&app, 1).await.remove(0);
+    let body = app
+        .gql(
+            "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Customer { x: name } ... on Product { x: sku } } }",
+            json!({ "ids": [customer] }),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert!(body["data"]["nodes"][0]["x"].is_string(), "{body}");
+    let body = app
+        .gql(
+            "{ viewer { name } ...Q } fragment Q on Query { viewer { name id } }",
+            json!({}),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let viewer = &body["data"]["viewer"];
+    assert!(
+        viewer["name"].is_string() && viewer["id"].is_string(),
+        "{body}"
+    );
+}
+
+/// Comparing the fields under one key costs their number squared: a
+/// document of hundreds of fragments selecting one key is refused once the
+/// comparisons pass a bound, at once, instead of occupying the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fields_under_one_key_are_compared_within_a_bound() {
+    let app = TestApp::with_customers(Backend::Sqlite, 1).await;
+    let fragments = |n: usize| {
+        let spreads: String = (0..n).map(|i| format!(" ...F{i}")).collect();
+        let definitions: String = (0..n)
+            .map(|i| format!(" fragment F{i} on Partner {{ x: name }}"))
+            .collect();
+        format!("{{ viewer {{{spreads} }} }}{definitions}")
+    };
+    let body = app.gql(&fragments(50), json!({})).await;
+    assert!(body.get("errors").is_none(), "{body}");
+
+    let started = std::time::Instant::now();
+    let body = app.gql(&fragments(1_000), json!({})).await;
+    assert_eq!(error_codes(&body), ["GRAPHQL_VALIDATION_FAILED"], "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("too many fields under one key"), "{body}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
