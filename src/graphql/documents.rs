@@ -9,7 +9,7 @@ use std::{
 };
 
 use async_graphql::{
-    Name, Positioned, Value, Variables,
+    Name, Pos, Positioned, Value, Variables,
     parser::{
         parse_query,
         types::{ExecutableDocument, Field, OperationDefinition, Selection, SelectionSet},
@@ -17,7 +17,7 @@ use async_graphql::{
 };
 use quick_cache::{Weighter, sync::Cache};
 
-use super::{MAX_FIELDS_SPREAD, rewrite};
+use super::{MAX_FIELDS_SPREAD, rewrite, typecheck};
 
 /// Documents longer than this are parsed every time.
 const MAX_CACHED_TEXT: usize = 16 * 1024;
@@ -51,6 +51,9 @@ pub struct Parsed {
     pub fields_spread: usize,
     /// It uses the alias of [`rewrite::never_empty`]'s hidden fields itself.
     pub uses_hidden_alias: bool,
+    /// A field named twice in one of its input objects, and where
+    /// ([`typecheck::repeated_input_field`]).
+    pub repeated_input_field: Option<(String, Pos)>,
     /// Its variables that stand for an input object's field
     /// ([`rewrite::variables_in_objects`]).
     pub variables_in_objects: Vec<Name>,
@@ -78,6 +81,7 @@ impl Documents {
         let mut document = parse_query(text).ok()?;
         let fields_spread = fields_spread(&document);
         let uses_hidden_alias = rewrite::uses_hidden_alias(&document);
+        let repeated_input_field = typecheck::repeated_input_field(text);
         // A document refused for its size is not rewritten: inlining its
         // fragments could take as long as validating it did.
         if fields_spread <= MAX_FIELDS_SPREAD {
@@ -91,6 +95,7 @@ impl Documents {
             writes_json,
             fields_spread,
             uses_hidden_alias,
+            repeated_input_field,
             document: Arc::new(document),
         };
         if cached {

@@ -27,8 +27,8 @@ use std::sync::{
 };
 
 use async_graphql::{
-    ErrorExtensionValues, Request, Response, ServerError, ServerResult, ValidationResult, Value,
-    Variables,
+    ErrorExtensionValues, Pos, Request, Response, ServerError, ServerResult, ValidationResult,
+    Value, Variables,
     extensions::{
         Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
     },
@@ -240,8 +240,8 @@ pub(super) fn too_many_fields() -> ServerError {
 }
 
 /// A document refused before validation, as validation would have.
-pub(super) fn invalid_document(message: String) -> ServerError {
-    with_code(ServerError::new(message, None), codes::VALIDATION_FAILED)
+pub(super) fn invalid_document(message: String, at: Option<Pos>) -> ServerError {
+    with_code(ServerError::new(message, at), codes::VALIDATION_FAILED)
 }
 
 /// A request-level error (no location, no path) with a code.

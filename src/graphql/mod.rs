@@ -80,21 +80,29 @@ impl Api {
                 return ticket.finish(Response::from_errors(vec![guard::too_many_fields()]));
             }
             let invalid = if parsed.uses_hidden_alias {
-                Some(format!(
-                    "the response key `{}` is kept for the server's own use: choose another alias",
-                    rewrite::HIDDEN
+                Some((
+                    format!(
+                        "the response key `{}` is kept for the server's own use: choose another alias",
+                        rewrite::HIDDEN
+                    ),
+                    None,
+                ))
+            } else if let Some((name, at)) = &parsed.repeated_input_field {
+                Some((
+                    format!("There can only be one input field named \"{name}\""),
+                    Some(*at),
                 ))
             } else if request.operation_name.is_none()
                 && parsed.document.operations.iter().nth(1).is_some()
             {
                 // async-graphql would first validate every operation.
-                Some("Operation name required in request.".to_owned())
+                Some(("Operation name required in request.".to_owned(), None))
             } else {
                 None
             };
-            if let Some(message) = invalid {
+            if let Some((message, at)) = invalid {
                 return ticket.finish(Response::from_errors(vec![guard::invalid_document(
-                    message,
+                    message, at,
                 )]));
             }
             let operation = request.operation_name.as_deref();

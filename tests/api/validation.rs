@@ -325,3 +325,49 @@ async fn fields_under_one_key_are_compared_within_a_bound() {
     assert!(message.contains("too many fields under one key"), "{body}");
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
+
+/// An input object that names a field twice is refused (§5.6.3), wherever it
+/// stands: async-graphql's parser kept one of the two values and ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_input_object_names_each_field_once() {
+    let app = TestApp::with_customers(Backend::Sqlite, 1).await;
+    let customer = crate::helpers::customer_ids(&app, 1).await.remove(0);
+    let refused = [
+        "{ renewals(filter: { actionRequired: true, actionRequired: false }) { totalCount } }",
+        "query($f: RenewalFilter = { status: [PENDING], status: [RENEWED] }) { renewals(filter: $f) { totalCount } }",
+        "mutation($id: ID!) { endServices(input: { customerId: $id, reason: \"a\", reason: \"b\" }) { userErrors { code } } }",
+    ];
+    for query in refused {
+        let before = app.store.statement_count();
+        let body = app.gql(query, json!({ "id": customer })).await;
+        assert_eq!(
+            error_codes(&body),
+            ["GRAPHQL_VALIDATION_FAILED"],
+            "{query}: {body}"
+        );
+        let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("only be one input field named"), "{body}");
+        assert_eq!(body["errors"][0]["locations"][0]["line"], 1, "{body}");
+        assert!(body.get("data").is_none(), "{query}: {body}");
+        assert_eq!(
+            app.store.statement_count(),
+            before,
+            "{query} ran statements"
+        );
+    }
+    let body = app
+        .data(
+            "query($id: ID!) { node(id: $id) { ... on Customer { servicesEnded } } }",
+            json!({ "id": customer }),
+        )
+        .await;
+    assert_eq!(body["node"]["servicesEnded"], false);
+    // The same name in nested objects, or in a list's objects, is no repeat.
+    let body = app
+        .gql(
+            "{ renewals(filter: { status: [PENDING] }, orderBy: { field: DEADLINE, direction: ASC }) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+}
