@@ -49,11 +49,9 @@ pub struct Parsed {
     /// How many fields its operations select once their fragments are spread
     /// ([`fields_spread`]).
     pub fields_spread: usize,
-    /// It uses the alias of [`rewrite::never_empty`]'s hidden fields itself.
-    pub uses_hidden_alias: bool,
-    /// A field named twice in one of its input objects, and where
-    /// ([`typecheck::repeated_input_field`]).
-    pub repeated_input_field: Option<(String, Pos)>,
+    /// Why validation is to refuse it, found before async-graphql's (which
+    /// misses it, or would not end), and where if one place says it.
+    pub refused: Option<(String, Option<Pos>)>,
     /// Its variables that stand for an input object's field
     /// ([`rewrite::variables_in_objects`]).
     pub variables_in_objects: Vec<Name>,
@@ -79,9 +77,8 @@ impl Documents {
             return Some(parsed);
         }
         let mut document = parse_query(text).ok()?;
-        let fields_spread = fields_spread(&document);
-        let uses_hidden_alias = rewrite::uses_hidden_alias(&document);
-        let repeated_input_field = typecheck::repeated_input_field(text);
+        let (fields_spread, spreads_itself) = fields_spread(&document);
+        let refused = refusal(&document, text, spreads_itself);
         // A document refused for its size is not rewritten: inlining its
         // fragments could take as long as validating it did.
         if fields_spread <= MAX_FIELDS_SPREAD {
@@ -94,8 +91,7 @@ impl Documents {
             variables_in_objects,
             writes_json,
             fields_spread,
-            uses_hidden_alias,
-            repeated_input_field,
+            refused,
             document: Arc::new(document),
         };
         if cached {
@@ -103,6 +99,31 @@ impl Documents {
         }
         Some(parsed)
     }
+}
+
+/// Why [`Parsed::refused`].
+fn refusal(
+    document: &ExecutableDocument,
+    text: &str,
+    spreads_itself: Option<(Name, Pos)>,
+) -> Option<(String, Option<Pos>)> {
+    if let Some((name, at)) = spreads_itself {
+        // async-graphql's validation walks it until its recursion limit, and
+        // reports the query too deep.
+        let message = format!("Cannot spread fragment \"{name}\" within itself");
+        return Some((message, Some(at)));
+    }
+    if rewrite::uses_hidden_alias(document) {
+        let message = format!(
+            "the response key `{}` is kept for the server's own use: choose another alias",
+            rewrite::HIDDEN
+        );
+        return Some((message, None));
+    }
+    typecheck::repeated_input_field(text).map(|(name, at)| {
+        let message = format!("There can only be one input field named \"{name}\"");
+        (message, Some(at))
+    })
 }
 
 /// Gives `variables` the defaults that `operation_name`'s operation declares
@@ -282,19 +303,22 @@ pub(super) const MAX_SPREAD_NESTING: usize = 64;
 /// is spread where it is named: what validation and execution walk. Each
 /// fragment is counted once and its count reused, so a short text whose
 /// fragments spread each other twice over (2^31 fields from 1 KB) is
-/// counted in an instant. A fragment that spreads itself, or one not
-/// defined, counts nothing here: validation refuses both.
-pub fn fields_spread(document: &ExecutableDocument) -> usize {
+/// counted in an instant. A fragment that spreads itself counts nothing
+/// here, and is the second answer; one not defined counts nothing either
+/// (validation refuses it).
+pub fn fields_spread(document: &ExecutableDocument) -> (usize, Option<(Name, Pos)>) {
     let mut counter = SpreadCounter {
         document,
         counted: HashMap::new(),
         open: HashSet::new(),
+        spreads_itself: None,
     };
-    document
+    let fields = document
         .operations
         .iter()
         .map(|(_, operation)| counter.set(&operation.node.selection_set.node, 0))
-        .fold(0, usize::saturating_add)
+        .fold(0, usize::saturating_add);
+    (fields, counter.spreads_itself)
 }
 
 struct SpreadCounter<'a> {
@@ -303,6 +327,8 @@ struct SpreadCounter<'a> {
     counted: HashMap<&'a Name, usize>,
     /// The fragments being counted, to stop at one that spreads itself.
     open: HashSet<&'a Name>,
+    /// The first fragment found spreading itself, where it does.
+    spreads_itself: Option<(Name, Pos)>,
 }
 
 impl<'a> SpreadCounter<'a> {
@@ -320,7 +346,7 @@ impl<'a> SpreadCounter<'a> {
                     self.set(&fragment.node.selection_set.node, depth + 1)
                 }
                 Selection::FragmentSpread(spread) => {
-                    self.fragment(&spread.node.fragment_name.node, depth + 1)
+                    self.fragment(&spread.node.fragment_name.node, spread.pos, depth + 1)
                 }
             };
             fields = fields.saturating_add(below);
@@ -328,7 +354,7 @@ impl<'a> SpreadCounter<'a> {
         fields
     }
 
-    fn fragment(&mut self, name: &'a Name, depth: usize) -> usize {
+    fn fragment(&mut self, name: &'a Name, at: Pos, depth: usize) -> usize {
         if let Some(&fields) = self.counted.get(name) {
             return fields;
         }
@@ -336,6 +362,8 @@ impl<'a> SpreadCounter<'a> {
             return 0;
         };
         if !self.open.insert(name) {
+            self.spreads_itself
+                .get_or_insert_with(|| (name.clone(), at));
             return 0;
         }
         let fields = self.set(&fragment.node.selection_set.node, depth);

@@ -285,7 +285,15 @@ impl Extension for GuardExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        next.run(ctx, query, variables).await.map_err(|e| {
+        next.run(ctx, query, variables).await.map_err(|mut e| {
+            // The parser refuses an anonymous operation beside others, which
+            // parses: it breaks a validation rule (§5.2.2.1).
+            if e.message == "document contains multiple operations" {
+                e.message = "An anonymous operation must be the only operation in its document: \
+                             name each"
+                    .to_owned();
+                return with_code(e, codes::VALIDATION_FAILED);
+            }
             let code = match validation_code(&e.message) {
                 codes::VALIDATION_FAILED => codes::PARSE_FAILED,
                 other => other,
@@ -316,7 +324,19 @@ impl Extension for GuardExtension {
                             .collect());
                     }
                 }
-                let result = next.run(ctx).await.map_err(|errors| {
+                let result = next.run(ctx).await.map_err(|mut errors| {
+                    // The cost is computed from `first`/`last` parsed again:
+                    // a value validation found wrong was reported twice.
+                    if errors
+                        .iter()
+                        .any(|e| e.message.starts_with("Invalid value for argument"))
+                    {
+                        errors.retain(|e| {
+                            !["Failed to parse", "Expected input type"]
+                                .iter()
+                                .any(|again| e.message.starts_with(again))
+                        });
+                    }
                     errors
                         .into_iter()
                         .map(|e| {

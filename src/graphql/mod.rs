@@ -79,27 +79,12 @@ impl Api {
             if parsed.fields_spread > MAX_FIELDS_SPREAD {
                 return ticket.finish(Response::from_errors(vec![guard::too_many_fields()]));
             }
-            let invalid = if parsed.uses_hidden_alias {
-                Some((
-                    format!(
-                        "the response key `{}` is kept for the server's own use: choose another alias",
-                        rewrite::HIDDEN
-                    ),
-                    None,
-                ))
-            } else if let Some((name, at)) = &parsed.repeated_input_field {
-                Some((
-                    format!("There can only be one input field named \"{name}\""),
-                    Some(*at),
-                ))
-            } else if request.operation_name.is_none()
-                && parsed.document.operations.iter().nth(1).is_some()
-            {
+            let invalid = parsed.refused.clone().or_else(|| {
                 // async-graphql would first validate every operation.
-                Some(("Operation name required in request.".to_owned(), None))
-            } else {
-                None
-            };
+                let several = parsed.document.operations.iter().nth(1).is_some();
+                (request.operation_name.is_none() && several)
+                    .then(|| ("Operation name required in request.".to_owned(), None))
+            });
             if let Some((message, at)) = invalid {
                 return ticket.finish(Response::from_errors(vec![guard::invalid_document(
                     message, at,

@@ -86,6 +86,14 @@ async fn out_of_range_dates_unknown_enums_and_tampered_cursors_are_bad_user_inpu
     ] {
         bad_user_input(&app, list, variables).await;
     }
+    // A page size that is no Int, written in the document, is reported once
+    // (the cost, computed from it, parsed it again and said so too).
+    for first in ["1.5", "\"5\"", "99999999999"] {
+        let query = format!("{{ renewals(first: {first}) {{ totalCount }} }}");
+        let body = bad_user_input(&app, &query, json!({})).await;
+        let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("\"Int\""), "{body}");
+    }
 }
 
 /// Cursors well formed and made for the order they are used with, but

@@ -204,10 +204,11 @@ async fn a_variable_left_out_lets_its_input_fields_default_apply() {
 }
 
 /// A document of several operations sent without `operationName` is told
-/// that it needs one, whatever variables the operations lack; and a fragment
+/// that it needs one, whatever variables the operations lack, and one with
+/// an anonymous operation among others that each needs a name; a fragment
 /// spread twice alike in one selection counts, and costs, once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn several_operations_need_a_name_and_a_fragment_spread_twice_counts_once() {
+async fn several_operations_need_names_and_a_fragment_spread_twice_counts_once() {
     let app = TestApp::with_customers(Backend::Sqlite, 1).await;
     let body = app
         .gql(
@@ -217,6 +218,17 @@ async fn several_operations_need_a_name_and_a_fragment_spread_twice_counts_once(
         .await;
     let message = body["errors"][0]["message"].as_str().unwrap_or_default();
     assert!(message.contains("Operation name required"), "{body}");
+    // An anonymous operation beside another parses, and breaks a validation
+    // rule (the parser refused it as unparsable).
+    let body = app
+        .gql("{ viewer { name } } query B { viewer { id } }", json!({}))
+        .await;
+    assert_eq!(error_codes(&body), ["GRAPHQL_VALIDATION_FAILED"], "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("anonymous operation must be the only"),
+        "{body}"
+    );
 
     let cost = |body: &Value| body["extensions"]["cost"]["requestedQueryCost"].as_u64();
     let once = app
@@ -370,4 +382,36 @@ async fn an_input_object_names_each_field_once() {
         )
         .await;
     assert!(body.get("errors").is_none(), "{body}");
+}
+
+/// A fragment that spreads itself, directly or through others, is refused
+/// as such (§5.5.2.2), with where: async-graphql's validation followed it
+/// to its recursion limit and answered `QUERY_TOO_DEEP`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fragment_that_spreads_itself_is_refused_as_such() {
+    let app = TestApp::with_customers(Backend::Sqlite, 1).await;
+    for (query, column) in [
+        (
+            "{ viewer { ...A } } fragment A on Partner { name ...A }",
+            50,
+        ),
+        (
+            "{ viewer { ...A } } fragment A on Partner { name ...B } fragment B on Partner { ...A }",
+            81,
+        ),
+    ] {
+        let body = app.gql(query, json!({})).await;
+        assert_eq!(
+            error_codes(&body),
+            ["GRAPHQL_VALIDATION_FAILED"],
+            "{query}: {body}"
+        );
+        let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("within itself"), "{body}");
+        assert_eq!(
+            body["errors"][0]["locations"][0],
+            json!({ "line": 1, "column": column }),
+            "{body}"
+        );
+    }
 }
