@@ -3,7 +3,7 @@
 //! GraphQL says. Each rewrite names the behaviour it corrects.
 //!
 //! At parse time (kept with the parsed document): fields repeated under one
-//! key merged, fragments at a mutation's root inlined first
+//! key merged, fragments at an operation's root inlined first
 //! ([`merge_repeated_fields`]); selection sets that could select nothing
 //! given a hidden field ([`never_empty`]). Per request ([`for_request`]): the
 //! operation that runs alone; input fields given a variable left out taken
@@ -12,7 +12,7 @@
 use std::collections::{HashMap, HashSet};
 
 use async_graphql::{
-    Name, Pos, Positioned, Variables,
+    Name, OutputType, Pos, Positioned, Variables,
     parser::types::{
         Directive, DocumentOperations, ExecutableDocument, Field, FragmentDefinition,
         FragmentSpread, OperationDefinition, OperationType, Selection, SelectionSet,
@@ -20,7 +20,10 @@ use async_graphql::{
 };
 use async_graphql_value::Value as ParsedValue;
 
-use super::documents::{MAX_SPREAD_NESTING, operation_of, top_sets};
+use super::{
+    documents::{MAX_SPREAD_NESTING, operation_of, top_sets},
+    query::Query,
+};
 
 /// Merges each field selected again under the same response key, with the
 /// same arguments and directives, into its first selection in the same
@@ -28,8 +31,9 @@ use super::documents::{MAX_SPREAD_NESTING, operation_of, top_sets};
 /// async-graphql ran each of them, and merged their answers: a mutation
 /// selected twice ran twice (`endServices` ended a customer, then reported
 /// it `ALREADY_ENDED`, in one payload). A fragment spread again alike is
-/// dropped. Fields repeated through fragments still run apart, but at a
-/// mutation's root, whose fragments are inlined first.
+/// dropped. Fields repeated through fragments still run apart, but at an
+/// operation's root, whose fragments are inlined first
+/// ([`inline_root_fragments`]).
 pub fn merge_repeated_fields(document: &mut ExecutableDocument) {
     fn same(a: &Field, b: &Field) -> bool {
         let same_arguments = a.arguments.len() == b.arguments.len()
@@ -104,7 +108,7 @@ pub fn merge_repeated_fields(document: &mut ExecutableDocument) {
             }
         }
     }
-    inline_mutation_fragments(document);
+    inline_root_fragments(document);
     for operation in operations_mut(&mut document.operations) {
         merge(&mut operation.node.selection_set.node);
     }
@@ -271,23 +275,44 @@ fn spread_by_operations(document: &ExecutableDocument) -> HashSet<Name> {
     spread_from(document, roots)
 }
 
-/// Puts the fields of the fragments at a mutation's root in place of the
-/// fragments, each field given the directives of the fragments it was in
-/// (`...F @include(if: $x)`), so that [`merge_repeated_fields`] merges a
-/// mutation selected again through a fragment, and
-/// [`typecheck`](super::typecheck) refuses one selected again otherwise: each
-/// ran apart (`endServices`, and a fragment with it again, ended a customer
-/// and reported `ALREADY_ENDED`; two `setDefaultRenewalOwner` with different
-/// owners both ran). Fragments then spread nowhere are dropped, as they were
-/// used. A fragment whose definition has directives (none are allowed there)
-/// stays, for validation to refuse.
-fn inline_mutation_fragments(document: &mut ExecutableDocument) {
+/// Puts the fields of the fragments at an operation's root in place of the
+/// fragments, so that [`merge_repeated_fields`] merges a field selected
+/// again through a fragment: each ran apart.
+///
+/// - At a mutation's root, every fragment, each field given the directives of
+///   the fragments it was in (`...F @include(if: $x)`); one selected again
+///   otherwise is refused by [`typecheck`](super::typecheck). `endServices`,
+///   and a fragment with it again, ended a customer and reported
+///   `ALREADY_ENDED`; two `setDefaultRenewalOwner` with different owners
+///   both ran.
+/// - At a query's root, fragments on the query type without directives: a
+///   dashboard made of fragments (`{ ...Header ...Table }`, each selecting
+///   `renewals` alike) read its page twice.
+///
+/// Fragments then spread nowhere are dropped, as they were used. A fragment
+/// whose definition has directives (none are allowed there) stays, for
+/// validation to refuse.
+fn inline_root_fragments(document: &mut ExecutableDocument) {
+    /// Which fragments are put in place: all, or those on a query's root
+    /// type without directives.
+    #[derive(Clone, Copy)]
+    enum Which<'a> {
+        All,
+        UndirectedOn(&'a str),
+    }
     fn inline(
         set: &mut SelectionSet,
         fragments: &HashMap<Name, Positioned<FragmentDefinition>>,
+        which: Which<'_>,
         depth: usize,
         inherited: &[Positioned<Directive>],
     ) {
+        let applies = |on: Option<&Name>, directives: &[Positioned<Directive>]| match which {
+            Which::All => true,
+            Which::UndirectedOn(root) => {
+                directives.is_empty() && on.is_none_or(|on| on.as_str() == root)
+            }
+        };
         for item in std::mem::take(&mut set.items) {
             let (directives, mut inner) = match item.node {
                 Selection::Field(mut field) => {
@@ -296,14 +321,29 @@ fn inline_mutation_fragments(document: &mut ExecutableDocument) {
                         .push(Positioned::new(Selection::Field(field), item.pos));
                     continue;
                 }
-                Selection::InlineFragment(fragment) => {
+                Selection::InlineFragment(fragment)
+                    if applies(
+                        fragment
+                            .node
+                            .type_condition
+                            .as_ref()
+                            .map(|c| &c.node.on.node),
+                        &fragment.node.directives,
+                    ) =>
+                {
                     (fragment.node.directives, fragment.node.selection_set.node)
                 }
                 Selection::FragmentSpread(spread)
                     if depth < MAX_SPREAD_NESTING
-                        && fragments
-                            .get(&spread.node.fragment_name.node)
-                            .is_some_and(|fragment| fragment.node.directives.is_empty()) =>
+                        && fragments.get(&spread.node.fragment_name.node).is_some_and(
+                            |fragment| {
+                                fragment.node.directives.is_empty()
+                                    && applies(
+                                        Some(&fragment.node.type_condition.node.on.node),
+                                        &spread.node.directives,
+                                    )
+                            },
+                        ) =>
                 {
                     let fragment = &fragments[&spread.node.fragment_name.node];
                     (
@@ -317,16 +357,26 @@ fn inline_mutation_fragments(document: &mut ExecutableDocument) {
                 }
             };
             let all: Vec<_> = inherited.iter().cloned().chain(directives).collect();
-            inline(&mut inner, fragments, depth + 1, &all);
+            inline(&mut inner, fragments, which, depth + 1, &all);
             set.items.extend(inner.items);
         }
     }
     let used_before = spread_by_operations(document);
     let fragments = &document.fragments;
+    let query_type = <Query as OutputType>::type_name();
     for operation in operations_mut(&mut document.operations) {
-        if operation.node.ty == OperationType::Mutation {
-            inline(&mut operation.node.selection_set.node, fragments, 0, &[]);
-        }
+        let which = match operation.node.ty {
+            OperationType::Mutation => Which::All,
+            OperationType::Query => Which::UndirectedOn(&query_type),
+            OperationType::Subscription => continue,
+        };
+        inline(
+            &mut operation.node.selection_set.node,
+            fragments,
+            which,
+            0,
+            &[],
+        );
     }
     let used_after = spread_by_operations(document);
     document

@@ -203,6 +203,30 @@ async fn the_action_required_dashboard_costs_at_most_6_statements_for_10_50_and_
     );
 }
 
+/// A dashboard made of fragments on the query type, each selecting the page
+/// alike (as clients that keep a fragment per component send it), reads the
+/// page once: the same statements and answer as the page selected once.
+/// Each fragment's `renewals` ran apart and read the page again.
+async fn a_page_selected_through_several_fragments_is_read_once(backend: Backend) {
+    let app = TestApp::with_customers(backend, 30).await;
+    let page = "renewals(first: $first, filter: {includeEndedServices: true})";
+    let edges = &DASHBOARD[DASHBOARD.find("edges {").unwrap()..DASHBOARD.rfind('}').unwrap()];
+    let edges = &edges[..edges.rfind('}').unwrap()];
+    let in_fragments = format!(
+        "query Page($first: Int!) {{ ...Header ...Table }} \
+         fragment Header on Query {{ {page} {{ totalCount pageInfo {{ hasNextPage endCursor }} }} }} \
+         fragment Table on Query {{ {page} {{ {edges} }} }}"
+    );
+    let once = statements_of(&app, DASHBOARD, &[10], "edges").await;
+    let through_fragments = statements_of(&app, &in_fragments, &[10], "edges").await;
+    assert_eq!(through_fragments, once);
+    let variables = json!({ "first": 10 });
+    assert_eq!(
+        app.data(&in_fragments, variables.clone()).await,
+        app.data(DASHBOARD, variables).await
+    );
+}
+
 /// The page's product renewals are read by the page's renewal ids, bound as
 /// one value. SQLite walks the index on `renewal_id` for them (`plans.rs`).
 /// PostgreSQL first keeps the partner's own renewals among them (the ids
@@ -473,5 +497,6 @@ db_tests!(
     a_page_costs_the_same_statements_for_1_10_and_100_renewals,
     a_page_through_its_customers_costs_the_same_statements_for_1_10_and_50,
     the_action_required_dashboard_costs_at_most_6_statements_for_10_50_and_100_renewals,
+    a_page_selected_through_several_fragments_is_read_once,
     product_renewals_are_bounded_by_the_pages_renewal_ids
 );
