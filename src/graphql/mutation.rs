@@ -173,12 +173,11 @@ impl Mutation {
             .set_customer_owner(s.partner_id(), &ids, choice, &s.actor)
             .await
             .map_err(Error::from)?;
-        let index_of = |wanted: i64| {
-            input
-                .customer_ids
-                .iter()
-                .position(|id| decode_as(id, NodeKind::Customer) == Some(wanted))
-                .unwrap_or_default()
+        // Every place an ID is given at, in order.
+        let places = |ids: Vec<i64>| -> Vec<usize> {
+            (0..count)
+                .filter(|&index| ids.contains(&given[index]))
+                .collect()
         };
         Ok(match result {
             Ok((customers, partner)) => {
@@ -199,18 +198,18 @@ impl Mutation {
                 }
             }
             Err(SetOwnerError::UnknownCustomers(missing)) => SetRenewalOwnerPayload::failed(
-                missing
+                places(missing)
                     .into_iter()
-                    .map(|id| not_found_customer(index_of(id)))
+                    .map(not_found_customer)
                     .collect(),
             ),
             Err(SetOwnerError::ServicesEnded(ended)) => SetRenewalOwnerPayload::failed(
-                ended
+                places(ended)
                     .into_iter()
-                    .map(|id| {
+                    .map(|index| {
                         UserError::new(
                             UserErrorCode::ServicesEnded,
-                            &["input", "customerIds", &index_of(id).to_string()],
+                            &["input", "customerIds", &index.to_string()],
                             "services for this customer have ended; its owner can no longer change",
                         )
                     })

@@ -219,6 +219,22 @@ async fn a_bad_owner_change_is_a_user_error_and_changes_nothing(backend: Backend
                 .is_empty()
         );
     }
+    // An unknown ID given twice is reported at each place it is given.
+    let input = json!({ "customerIds": [missing, customers[0], missing], "owner": null });
+    let payload = app.data(SET_OWNER, json!({ "input": input })).await["setRenewalOwner"].clone();
+    let fields: Vec<&Value> = payload["userErrors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|error| &error["field"])
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            &json!(["input", "customerIds", "0"]),
+            &json!(["input", "customerIds", "2"])
+        ]
+    );
     let after: Vec<Value> = [
         customer(&app, &customers[0]).await,
         customer(&app, &customers[1]).await,
