@@ -82,16 +82,11 @@ pub struct EndServicesPayload {
 /// The owner choice in an input, or the user error explaining why it is not one.
 fn owner_choice(input: RenewalOwnerInput, path: &[&str]) -> Result<OwnerChoice, UserError> {
     let field = |name: &'static str| [path, &[name]].concat();
-    let notify_user_id = match input.notify_user_id {
-        None => None,
-        Some(id) => Some(decode_as(&id, NodeKind::PartnerUser).ok_or_else(|| {
-            UserError::new(
-                UserErrorCode::NotFound,
-                &field("notifyUserId"),
-                "no partner user has this ID",
-            )
-        })?),
-    };
+    // An ID that is none of a partner user's names no row, as 0 does: the
+    // store reports it unknown with whatever else it refuses.
+    let notify_user_id = input
+        .notify_user_id
+        .map(|id| decode_as(&id, NodeKind::PartnerUser).unwrap_or(0));
     validate_choice(OwnerChoice {
         party: input.party.into(),
         notify_user_id,
@@ -150,42 +145,29 @@ impl Mutation {
             Ok(choice) => choice,
             Err(user_error) => return Ok(SetRenewalOwnerPayload::failed(vec![user_error])),
         };
-        // As given, and each once for the store.
-        let mut given = Vec::with_capacity(count);
-        let mut ids = Vec::with_capacity(count);
-        let mut user_errors = Vec::new();
-        for (index, id) in input.customer_ids.iter().enumerate() {
-            match decode_as(id, NodeKind::Customer) {
-                Some(id) => {
-                    given.push(id);
-                    if !ids.contains(&id) {
-                        ids.push(id);
-                    }
-                }
-                None => user_errors.push(not_found_customer(index)),
-            }
-        }
-        if !user_errors.is_empty() {
-            return Ok(SetRenewalOwnerPayload::failed(user_errors));
-        }
+        // As given, and each once for the store. An ID that is none of a
+        // customer's names no row, as 0 does: the store reports it unknown
+        // with whatever else it refuses.
+        let given: Vec<i64> = input
+            .customer_ids
+            .iter()
+            .map(|id| decode_as(id, NodeKind::Customer).unwrap_or(0))
+            .collect();
+        let mut ids = given.clone();
+        ids.sort_unstable();
+        ids.dedup();
         let result = s
             .store
             .set_customer_owner(s.partner_id(), &ids, choice, &s.actor)
             .await
             .map_err(Error::from)?;
-        // Every place an ID is given at, in order.
-        let places = |ids: Vec<i64>| -> Vec<usize> {
-            (0..count)
-                .filter(|&index| ids.contains(&given[index]))
-                .collect()
-        };
-        Ok(match result {
+        let refused = match result {
             Ok((customers, partner)) => {
                 let customers: Vec<Arc<_>> = customers.into_iter().map(Arc::new).collect();
                 let as_given = given
                     .iter()
                     .filter_map(|id| customers.iter().find(|c| c.id == *id));
-                SetRenewalOwnerPayload {
+                return Ok(SetRenewalOwnerPayload {
                     customers: Some(
                         as_given
                             .map(|row| Customer {
@@ -195,30 +177,40 @@ impl Mutation {
                             .collect(),
                     ),
                     user_errors: Vec::new(),
+                });
+            }
+            Err(refused) => refused,
+        };
+        // Every place an ID is given at, in order.
+        let places = |ids: &[i64]| -> Vec<usize> {
+            (0..count)
+                .filter(|&index| ids.contains(&given[index]))
+                .collect()
+        };
+        let user_errors = refused
+            .iter()
+            .flat_map(|reason| -> Vec<UserError> {
+                match reason {
+                    SetOwnerError::UnknownCustomers(missing) => {
+                        places(missing).into_iter().map(not_found_customer).collect()
+                    }
+                    SetOwnerError::ServicesEnded(ended) => places(ended)
+                        .into_iter()
+                        .map(|index| {
+                            UserError::new(
+                                UserErrorCode::ServicesEnded,
+                                &["input", "customerIds", &index.to_string()],
+                                "services for this customer have ended; its owner can no longer change",
+                            )
+                        })
+                        .collect(),
+                    SetOwnerError::UnknownNotifyUser => {
+                        vec![unknown_notify_user(&["input", "owner"])]
+                    }
                 }
-            }
-            Err(SetOwnerError::UnknownCustomers(missing)) => SetRenewalOwnerPayload::failed(
-                places(missing)
-                    .into_iter()
-                    .map(not_found_customer)
-                    .collect(),
-            ),
-            Err(SetOwnerError::ServicesEnded(ended)) => SetRenewalOwnerPayload::failed(
-                places(ended)
-                    .into_iter()
-                    .map(|index| {
-                        UserError::new(
-                            UserErrorCode::ServicesEnded,
-                            &["input", "customerIds", &index.to_string()],
-                            "services for this customer have ended; its owner can no longer change",
-                        )
-                    })
-                    .collect(),
-            ),
-            Err(SetOwnerError::UnknownNotifyUser) => {
-                SetRenewalOwnerPayload::failed(vec![unknown_notify_user(&["input", "owner"])])
-            }
-        })
+            })
+            .collect();
+        Ok(SetRenewalOwnerPayload::failed(user_errors))
     }
 
     /// Sets the partner's default renewal owner, which applies to every customer

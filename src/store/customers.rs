@@ -25,6 +25,9 @@ pub enum SetOwnerError {
     UnknownNotifyUser,
 }
 
+/// The customers whose owner was set, and their partner as of the change.
+pub type OwnerChanged = (Vec<customer::Model>, partner::Model);
+
 /// Why ending services was refused; nothing was written.
 #[derive(Debug, PartialEq, Eq)]
 pub enum EndServicesError {
@@ -81,7 +84,8 @@ impl Store {
     /// Sets (or, with `None`, clears) the owner override of some customers, all or
     /// nothing, logging one event per customer whose owner changed.
     ///
-    /// Returns the customers in the order of `ids`, with the partner as of the change.
+    /// Returns the customers in the order of `ids`, with the partner as of the
+    /// change; or every reason it was refused.
     #[tracing::instrument(level = "debug", skip(self))]
     pub async fn set_customer_owner(
         &self,
@@ -89,7 +93,7 @@ impl Store {
         ids: &[i64],
         choice: Option<OwnerChoice>,
         actor: &str,
-    ) -> Result<Result<(Vec<customer::Model>, partner::Model), SetOwnerError>, DbErr> {
+    ) -> Result<Result<OwnerChanged, Vec<SetOwnerError>>, DbErr> {
         with_retries(|| self.set_customer_owner_once(partner_id, ids, choice, actor)).await
     }
 
@@ -99,7 +103,7 @@ impl Store {
         ids: &[i64],
         choice: Option<OwnerChoice>,
         actor: &str,
-    ) -> Result<Result<(Vec<customer::Model>, partner::Model), SetOwnerError>, DbErr> {
+    ) -> Result<Result<OwnerChanged, Vec<SetOwnerError>>, DbErr> {
         let txn = self.begin_write().await?;
         // The partner's row first, shared: owner changes run side by side, and
         // the default owner they log stays as read until they commit. Then the
@@ -114,13 +118,14 @@ impl Store {
             .lock_exclusive()
             .all(&txn)
             .await?;
+        let mut refused = Vec::new();
         let unknown: Vec<i64> = ids
             .iter()
             .copied()
             .filter(|id| !found.iter().any(|c| c.id == *id))
             .collect();
         if !unknown.is_empty() {
-            return Ok(Err(SetOwnerError::UnknownCustomers(unknown)));
+            refused.push(SetOwnerError::UnknownCustomers(unknown));
         }
         let ended: Vec<i64> = found
             .iter()
@@ -128,12 +133,15 @@ impl Store {
             .map(|c| c.id)
             .collect();
         if !ended.is_empty() {
-            return Ok(Err(SetOwnerError::ServicesEnded(ended)));
+            refused.push(SetOwnerError::ServicesEnded(ended));
         }
         if let Some(user_id) = choice.and_then(|c| c.notify_user_id)
             && !is_partner_user(&txn, partner_id, user_id).await?
         {
-            return Ok(Err(SetOwnerError::UnknownNotifyUser));
+            refused.push(SetOwnerError::UnknownNotifyUser);
+        }
+        if !refused.is_empty() {
+            return Ok(Err(refused));
         }
 
         let default = default_owner(&partner);

@@ -457,6 +457,36 @@ async fn ending_services_removes_the_customer_from_upcoming_renewals(backend: Ba
         .await["setRenewalOwner"]
         .clone();
     assert_eq!(codes(&payload), ["SERVICES_ENDED"]);
+    // Every reason at once, in order: a malformed ID, an ended customer, an
+    // unknown one, and a notify user that is no partner user's.
+    let unknown =
+        renewals::graphql::ids::encode(renewals::graphql::ids::NodeKind::Customer, 987_654).0;
+    let owner = json!({ "party": "PARTNER", "notifyUserId": customers[1] });
+    let input = json!({ "customerIds": ["garbage", id, unknown, customers[1]], "owner": owner });
+    // (A customer's ID for the notify user: no partner user has it.)
+    let before = customer(&app, &customers[1]).await;
+    let payload = app.data(SET_OWNER, json!({ "input": input })).await["setRenewalOwner"].clone();
+    assert_eq!(
+        codes(&payload),
+        ["NOT_FOUND", "NOT_FOUND", "SERVICES_ENDED", "NOT_FOUND"],
+        "{payload}"
+    );
+    let fields: Vec<&Value> = payload["userErrors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|error| &error["field"])
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            &json!(["input", "customerIds", "0"]),
+            &json!(["input", "customerIds", "2"]),
+            &json!(["input", "customerIds", "1"]),
+            &json!(["input", "owner", "notifyUserId"]),
+        ]
+    );
+    assert_eq!(customer(&app, &customers[1]).await, before);
 
     for input in [
         json!({ "customerId": "garbage" }),
