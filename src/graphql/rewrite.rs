@@ -15,12 +15,14 @@ use async_graphql::{
     Name, OutputType, Pos, Positioned, Variables,
     parser::types::{
         Directive, DocumentOperations, ExecutableDocument, Field, FragmentDefinition,
-        FragmentSpread, OperationDefinition, OperationType, Selection, SelectionSet,
+        FragmentSpread, InlineFragment, OperationDefinition, OperationType, Selection,
+        SelectionSet,
     },
 };
 use async_graphql_value::Value as ParsedValue;
 
 use super::{
+    MAX_DIRECTIVES_PER_FIELD,
     documents::{MAX_SPREAD_NESTING, operation_of, top_sets},
     query::Query,
 };
@@ -300,12 +302,21 @@ fn inline_root_fragments(document: &mut ExecutableDocument) {
         All,
         UndirectedOn(&'a str),
     }
+    /// Whether a selection with `own` directives may be given `more`: none
+    /// twice (`@include(if: $a)` within `...F @include(if: $b)` is refused
+    /// as a duplicate, and the two cannot be made one), and no more than a
+    /// field may have.
+    fn fit(own: &[Positioned<Directive>], more: &[Positioned<Directive>]) -> bool {
+        own.len() + more.len() <= MAX_DIRECTIVES_PER_FIELD
+            && !own
+                .iter()
+                .any(|a| more.iter().any(|b| a.node.name.node == b.node.name.node))
+    }
     fn inline(
         set: &mut SelectionSet,
         fragments: &HashMap<Name, Positioned<FragmentDefinition>>,
         which: Which<'_>,
         depth: usize,
-        inherited: &[Positioned<Directive>],
     ) {
         let applies = |on: Option<&Name>, directives: &[Positioned<Directive>]| match which {
             Which::All => true,
@@ -314,13 +325,7 @@ fn inline_root_fragments(document: &mut ExecutableDocument) {
             }
         };
         for item in std::mem::take(&mut set.items) {
-            let (directives, mut inner) = match item.node {
-                Selection::Field(mut field) => {
-                    field.node.directives.extend(inherited.iter().cloned());
-                    set.items
-                        .push(Positioned::new(Selection::Field(field), item.pos));
-                    continue;
-                }
+            let mut fragment = match item.node {
                 Selection::InlineFragment(fragment)
                     if applies(
                         fragment
@@ -331,7 +336,7 @@ fn inline_root_fragments(document: &mut ExecutableDocument) {
                         &fragment.node.directives,
                     ) =>
                 {
-                    (fragment.node.directives, fragment.node.selection_set.node)
+                    fragment.node
                 }
                 Selection::FragmentSpread(spread)
                     if depth < MAX_SPREAD_NESTING
@@ -345,20 +350,44 @@ fn inline_root_fragments(document: &mut ExecutableDocument) {
                             },
                         ) =>
                 {
-                    let fragment = &fragments[&spread.node.fragment_name.node];
-                    (
-                        spread.node.directives,
-                        fragment.node.selection_set.node.clone(),
-                    )
+                    let definition = &fragments[&spread.node.fragment_name.node].node;
+                    InlineFragment {
+                        type_condition: Some(definition.type_condition.clone()),
+                        directives: spread.node.directives,
+                        selection_set: definition.selection_set.clone(),
+                    }
                 }
                 node => {
                     set.items.push(Positioned::new(node, item.pos));
                     continue;
                 }
             };
-            let all: Vec<_> = inherited.iter().cloned().chain(directives).collect();
-            inline(&mut inner, fragments, which, depth + 1, &all);
-            set.items.extend(inner.items);
+            let inner = &mut fragment.selection_set.node;
+            inline(inner, fragments, which, depth + 1);
+            let directives = &fragment.directives;
+            let fits = inner.items.iter().all(|item| match &item.node {
+                Selection::Field(field) => fit(&field.node.directives, directives),
+                Selection::InlineFragment(kept) => fit(&kept.node.directives, directives),
+                Selection::FragmentSpread(kept) => fit(&kept.node.directives, directives),
+            });
+            if !fits {
+                // Kept, as a fragment of its own (validation then refuses a
+                // field in it selected again elsewhere at a mutation's root).
+                set.items.push(Positioned::new(
+                    Selection::InlineFragment(Positioned::new(fragment, item.pos)),
+                    item.pos,
+                ));
+                continue;
+            }
+            for mut selection in std::mem::take(&mut inner.items) {
+                match &mut selection.node {
+                    Selection::Field(field) => &mut field.node.directives,
+                    Selection::InlineFragment(kept) => &mut kept.node.directives,
+                    Selection::FragmentSpread(kept) => &mut kept.node.directives,
+                }
+                .extend(directives.iter().cloned());
+                set.items.push(selection);
+            }
         }
     }
     let used_before = spread_by_operations(document);
@@ -370,13 +399,7 @@ fn inline_root_fragments(document: &mut ExecutableDocument) {
             OperationType::Query => Which::UndirectedOn(&query_type),
             OperationType::Subscription => continue,
         };
-        inline(
-            &mut operation.node.selection_set.node,
-            fragments,
-            which,
-            0,
-            &[],
-        );
+        inline(&mut operation.node.selection_set.node, fragments, which, 0);
     }
     let used_after = spread_by_operations(document);
     document

@@ -24,7 +24,7 @@
 use std::collections::HashSet;
 
 use async_graphql::{
-    Pos, Positioned, ServerError,
+    Name, Pos, Positioned, ServerError,
     parser::types::{
         BaseType, Directive, DocumentOperations, ExecutableDocument, OperationType, Selection,
         SelectionSet, Type, VariableDefinition,
@@ -84,21 +84,46 @@ struct Walk<'a, 'e> {
 }
 
 impl<'a> Walk<'a, '_> {
-    fn mutations_once(&mut self, root: &SelectionSet) {
-        let mut seen = HashSet::new();
-        for selection in &root.items {
-            if let Selection::Field(field) = &selection.node {
-                let key = field.node.response_key();
-                if !seen.insert(key.node.as_str()) {
-                    self.errors.push(ServerError::new(
-                        format!(
-                            "Two mutations are selected under the key \"{}\" with different \
-                             arguments or directives: give each its own alias",
-                            key.node
-                        ),
-                        Some(key.pos),
-                    ));
+    /// Refuses a response key selected twice at a mutation's root, also
+    /// through the fragments left there (those whose directives could not be
+    /// given to their fields: see [`rewrite`](super::rewrite)).
+    fn mutations_once(&mut self, root: &'a SelectionSet) {
+        fn keys<'a>(
+            set: &'a SelectionSet,
+            document: &'a ExecutableDocument,
+            spread: &mut HashSet<&'a str>,
+            found: &mut Vec<&'a Positioned<Name>>,
+        ) {
+            for selection in &set.items {
+                match &selection.node {
+                    Selection::Field(field) => found.push(field.node.response_key()),
+                    Selection::InlineFragment(fragment) => {
+                        keys(&fragment.node.selection_set.node, document, spread, found);
+                    }
+                    Selection::FragmentSpread(fragment) => {
+                        let name = fragment.node.fragment_name.node.as_str();
+                        if let Some(definition) = document.fragments.get(name)
+                            && spread.insert(name)
+                        {
+                            keys(&definition.node.selection_set.node, document, spread, found);
+                        }
+                    }
                 }
+            }
+        }
+        let mut found = Vec::new();
+        keys(root, self.document, &mut HashSet::new(), &mut found);
+        let mut seen = HashSet::new();
+        for key in found {
+            if !seen.insert(key.node.as_str()) {
+                self.errors.push(ServerError::new(
+                    format!(
+                        "Two mutations are selected under the key \"{}\" with different \
+                         arguments or directives: give each its own alias",
+                        key.node
+                    ),
+                    Some(key.pos),
+                ));
             }
         }
     }

@@ -667,6 +667,62 @@ async fn skip_and_include_take_a_variables_default() {
     );
 }
 
+/// A mutation under fragments that each carry `@include` (or `@skip`) runs
+/// when every condition holds. Fragments at a mutation's root are put in
+/// place, their directives given to their fields; that gave a field
+/// `@include` twice, which validation refused as a duplicate, though the
+/// document is valid. Such a fragment now stays; a mutation in it selected
+/// again at the root is still refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mutation_under_nested_conditional_fragments_runs_when_all_hold() {
+    let app = TestApp::with_customers(Backend::Sqlite, 3).await;
+    let [id, other]: [Value; 2] = crate::helpers::customer_ids(&app, 2)
+        .await
+        .try_into()
+        .unwrap();
+    let nested = r#"mutation($id: ID!, $a: Boolean!, $b: Boolean!) { ...F @include(if: $a) }
+        fragment F on Mutation { ...G @include(if: $b) }
+        fragment G on Mutation { endServices(input: {customerId: $id}) { userErrors { code } } }"#;
+    let ended = |id: &Value| {
+        let id = id.clone();
+        let app = &app;
+        async move {
+            app.data(
+                "query($id: ID!) { customer(id: $id) { servicesEnded } }",
+                json!({ "id": id }),
+            )
+            .await["customer"]["servicesEnded"]
+                .clone()
+        }
+    };
+    for (a, b) in [(true, false), (false, true)] {
+        let data = app.data(nested, json!({ "id": id, "a": a, "b": b })).await;
+        assert_eq!(data, json!({}));
+    }
+    assert_eq!(ended(&id).await, json!(false));
+    let data = app
+        .data(nested, json!({ "id": id, "a": true, "b": true }))
+        .await;
+    assert_eq!(data, json!({ "endServices": { "userErrors": [] } }));
+    assert_eq!(ended(&id).await, json!(true));
+
+    let again = r#"mutation($id: ID!, $a: Boolean!, $b: Boolean!) {
+          endServices(input: {customerId: $id}) { userErrors { code } }
+          ...F @include(if: $a)
+        }
+        fragment F on Mutation { ...G @include(if: $b) }
+        fragment G on Mutation { endServices(input: {customerId: $id}) { userErrors { code } } }"#;
+    let body = app
+        .gql(again, json!({ "id": other, "a": true, "b": true }))
+        .await;
+    assert_eq!(
+        crate::helpers::error_codes(&body),
+        ["GRAPHQL_VALIDATION_FAILED"],
+        "{body}"
+    );
+    assert_eq!(ended(&other).await, json!(false));
+}
+
 db_tests!(
     a_payload_sees_the_default_owner_set_earlier_in_the_same_request,
     setting_an_owner_changes_it_and_writes_history,
