@@ -5,6 +5,8 @@ use std::{net::SocketAddr, path::PathBuf};
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 
+use crate::domain::dates::{FIRST_DATE, LAST_DATE};
+
 /// Renewals API: a GraphQL API for partners' upcoming contract renewals.
 #[derive(Debug, Parser)]
 #[command(name = "renewals", version, about)]
@@ -108,7 +110,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub demo: bool,
     /// Pretend today is this date (YYYY-MM-DD, UTC); defaults to the real date.
-    #[arg(long, env = "RENEWALS_TODAY")]
+    #[arg(long, env = "RENEWALS_TODAY", value_parser = api_date)]
     pub today: Option<NaiveDate>,
     /// Query-cost points a partner's bucket holds (its burst). At least the
     /// highest query cost, 25000.
@@ -160,7 +162,7 @@ pub struct SeedArgs {
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Renewal dates are spread over the 150 days after this date (default: today).
-    #[arg(long, env = "RENEWALS_TODAY")]
+    #[arg(long, env = "RENEWALS_TODAY", value_parser = api_date)]
     pub today: Option<NaiveDate>,
 }
 
@@ -192,6 +194,19 @@ pub enum TokenCommand {
         /// The token id, as shown by `token list`.
         id: i64,
     },
+}
+
+/// A date as the API takes one: `YYYY-MM-DD`, years 0001–9999.
+fn api_date(text: &str) -> Result<NaiveDate, String> {
+    let date: NaiveDate = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a date: give YYYY-MM-DD"))?;
+    if !(FIRST_DATE..=LAST_DATE).contains(&date) {
+        return Err(format!(
+            "`{text}` is out of range: give a date of years 0001 to 9999"
+        ));
+    }
+    Ok(date)
 }
 
 /// Which date counts as "today" for the rules.

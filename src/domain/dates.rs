@@ -9,6 +9,13 @@ pub const VISIBILITY_HORIZON_DAYS: u64 = 120;
 /// on which the contract terms can still be changed.
 pub const DEADLINE_LEAD_DAYS: u64 = 45;
 
+/// The first and last dates the API and both databases hold (`Date` is
+/// `YYYY-MM-DD`). The end of the visible window stops at the last: today +
+/// 120 days in year 10000 reached PostgreSQL as `+10000-01-01`, which it
+/// refused, and SQLite as text that sorts before every date.
+pub const FIRST_DATE: NaiveDate = NaiveDate::from_ymd_opt(1, 1, 1).expect("a date");
+pub const LAST_DATE: NaiveDate = NaiveDate::from_ymd_opt(9999, 12, 31).expect("a date");
+
 /// The last day on which the terms of a renewal starting on `renewal_date` can change.
 pub fn deadline(renewal_date: NaiveDate) -> NaiveDate {
     renewal_date
@@ -36,9 +43,10 @@ pub fn visible_renewal_dates(today: NaiveDate) -> (NaiveDate, NaiveDate) {
     (today, add_days(today, VISIBILITY_HORIZON_DAYS))
 }
 
+/// `date` + `days`, at most [`LAST_DATE`].
 fn add_days(date: NaiveDate, days: u64) -> NaiveDate {
     date.checked_add_days(Days::new(days))
-        .unwrap_or(NaiveDate::MAX)
+        .map_or(LAST_DATE, |later| later.min(LAST_DATE))
 }
 
 /// The renewal dates of renewals that can require action on a given day.

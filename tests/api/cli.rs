@@ -238,3 +238,19 @@ fn serve_refuses_a_cors_origin_no_browser_sends() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("is not an origin"), "{stderr}");
 }
+
+#[test]
+fn today_must_be_a_date_of_years_1_to_9999() {
+    for (today, says) in [
+        ("+10000-01-01", "years 0001 to 9999"),
+        ("2027-02-30", "YYYY-MM-DD"),
+        ("tomorrow", "YYYY-MM-DD"),
+    ] {
+        for command in ["serve", "seed"] {
+            let output = renewals(&[command, "--today", today]);
+            assert!(!output.status.success(), "{command} --today {today}");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(stderr.contains(says), "{command} --today {today}: {stderr}");
+        }
+    }
+}

@@ -448,6 +448,11 @@ impl CustomerBuilder {
         self
     }
 
+    pub fn renewing_on(mut self, date: NaiveDate) -> Self {
+        self.renewal_date = date;
+        self
+    }
+
     pub fn with_status(mut self, status: &'static str) -> Self {
         self.status = status;
         self

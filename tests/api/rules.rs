@@ -212,7 +212,47 @@ async fn owners_come_from_the_override_else_the_partner_default(backend: Backend
     }
 }
 
+/// On the last days of year 9999 the visible window ends at 9999-12-31:
+/// today + 120 days, in year 10000, made every list fail on PostgreSQL (which
+/// refused the date) and come back empty on SQLite (whose dates are text).
+async fn the_window_ends_at_the_last_date_there_is(backend: Backend) {
+    let today = crate::helpers::date("9999-09-03");
+    let app = TestApp::with_settings(backend, 0, |settings| {
+        settings.today = renewals::config::Today::Fixed(today);
+    })
+    .await;
+    for (domain, on) in [
+        ("last.example", "9999-12-31"),
+        ("near.example", "9999-10-19"),
+    ] {
+        CustomerBuilder::new(domain)
+            .renewing_on(crate::helpers::date(on))
+            .insert(&app)
+            .await;
+    }
+    let list = "query($f: RenewalFilter) { renewals(filter: $f) { totalCount nodes { renewalDate daysUntilRenewal actionRequired } } }";
+    let data = app.data(list, json!({})).await;
+    assert_eq!(
+        data["renewals"],
+        json!({ "totalCount": 2, "nodes": [
+            { "renewalDate": "9999-10-19", "daysUntilRenewal": 46, "actionRequired": true },
+            { "renewalDate": "9999-12-31", "daysUntilRenewal": 119, "actionRequired": true },
+        ] })
+    );
+    let required = app
+        .data(list, json!({ "f": { "actionRequired": true } }))
+        .await;
+    assert_eq!(required["renewals"]["totalCount"], 2);
+    for (from, count) in [("9999-11-16", 1), ("9999-11-17", 0), ("9999-12-31", 0)] {
+        let bounded = app
+            .data(list, json!({ "f": { "deadlineFrom": from } }))
+            .await;
+        assert_eq!(bounded["renewals"]["totalCount"], count, "{from}");
+    }
+}
+
 db_tests!(
+    the_window_ends_at_the_last_date_there_is,
     action_is_required_from_today_until_the_deadline_within_120_days,
     money_has_exactly_the_currencys_minor_digits,
     a_renewals_mrr_is_the_sum_over_its_product_renewals,
