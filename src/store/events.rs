@@ -56,7 +56,10 @@ pub(super) struct NewEvent<'a> {
 }
 
 impl NewEvent<'_> {
-    fn into_active_model(self, at: chrono::DateTime<Utc>) -> customer_event::ActiveModel {
+    pub(super) fn into_active_model(
+        self,
+        at: chrono::DateTime<Utc>,
+    ) -> customer_event::ActiveModel {
         customer_event::ActiveModel {
             partner_id: Set(self.partner_id),
             customer_id: Set(self.customer_id),

@@ -8,11 +8,17 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, sea_query::Expr,
 };
 
-use super::Store;
+use super::{
+    Store,
+    events::{EventKind, NewEvent},
+};
 use crate::{
     domain::search,
     seed::{Dataset, PRODUCTS, SeedPartner},
 };
+
+/// Who the history says ended the services of the customers seeded so.
+const SEED_ACTOR: &str = "seed";
 
 /// Rows per multi-row `INSERT`, well below SQLite's and PostgreSQL's bind limits.
 const CHUNK: usize = 1000;
@@ -131,6 +137,24 @@ async fn insert_partner(
         .into_iter()
         .map(|c| (c.domain, c.id))
         .collect();
+
+    // Services ended before the data came in are in the customers' history,
+    // as ending them through the API puts them.
+    let ended = seed.customers.iter().filter_map(|c| {
+        Some(
+            NewEvent {
+                partner_id: partner.id,
+                customer_id: Some(*customer_ids.get(&c.domain.to_lowercase())?),
+                kind: EventKind::ServicesEnded,
+                actor: SEED_ACTOR,
+                before: None,
+                after: None,
+                reason: Some(c.ended.clone()?),
+            }
+            .into_active_model(now),
+        )
+    });
+    insert_chunked(txn, ended.collect()).await?;
 
     let renewals = seed.customers.iter().filter_map(|c| {
         let customer_id = *customer_ids.get(&c.domain.to_lowercase())?;

@@ -363,7 +363,46 @@ async fn bad_history_arguments_are_refused(backend: Backend) {
     }
 }
 
+/// Customers whose services ended before the data came in (seeded so) have
+/// that in their history, as one ended through the API has.
+async fn seeded_ended_services_are_in_the_history(backend: Backend) {
+    let app = TestApp::with_customers(backend, 60).await;
+    let data = app
+        .data(
+            "{ renewals(first: 100, filter: { includeEndedServices: true }) { nodes { customer {
+                 servicesEnded servicesEndedAt servicesEndReason
+                 history { nodes { kind at actor reason } }
+               } } } }",
+            json!({}),
+        )
+        .await;
+    let customers: Vec<&Value> = data["renewals"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|node| &node["customer"])
+        .collect();
+    let ended: Vec<&&Value> = customers
+        .iter()
+        .filter(|c| c["servicesEnded"] == json!(true))
+        .collect();
+    assert!(!ended.is_empty(), "the seed ends some customers' services");
+    for customer in ended {
+        assert_eq!(
+            customer["history"]["nodes"],
+            json!([{
+                "kind": "SERVICES_ENDED",
+                "at": customer["servicesEndedAt"],
+                "actor": "seed",
+                "reason": customer["servicesEndReason"],
+            }]),
+            "{customer}"
+        );
+    }
+}
+
 db_tests!(
+    seeded_ended_services_are_in_the_history,
     a_customers_history_pages_newest_first,
     customers_read_together_get_their_own_pages,
     the_partners_history_pages_newest_first,
