@@ -282,8 +282,10 @@ fn spread_by_operations(document: &ExecutableDocument) -> HashSet<Name> {
 /// again through a fragment: each ran apart.
 ///
 /// - At a mutation's root, every fragment, each field given the directives of
-///   the fragments it was in (`...F @include(if: $x)`); one selected again
-///   otherwise is refused by [`typecheck`](super::typecheck). `endServices`,
+///   the fragments it was in (`...F @include(if: $x)`), unless that would
+///   give one a directive twice or more than a field may have (the fragment
+///   then stays); one selected again otherwise is refused by
+///   [`typecheck`](super::typecheck). `endServices`,
 ///   and a fragment with it again, ended a customer and reported
 ///   `ALREADY_ENDED`; two `setDefaultRenewalOwner` with different owners
 ///   both ran.
