@@ -40,7 +40,7 @@ pub type Charged = (api_token::Model, partner::Model, Result<Micros, Micros>);
 
 impl Store {
     /// Authenticates `secret` and takes `cost` points at `now` from its
-    /// partner's bucket, atomically, in one statement ([`AUTHENTICATE_AND_TAKE`])
+    /// partner's bucket, atomically, in one statement (`AUTHENTICATE_AND_TAKE`)
     /// on the connection the request reads through: `None` for a secret that
     /// is not a live token's, which charges nothing.
     pub async fn authenticate_and_take(

@@ -200,7 +200,7 @@ pub struct RenewalPage {
     pub rows: Vec<(renewal::Model, customer::Model)>,
     pub has_more: bool,
     /// How many renewals the list holds, when it was asked for and the page
-    /// could read it from the tally (see [`Store::renewal_page`]).
+    /// could read it from the tally (see [`Store::renewal_page`](super::Store::renewal_page)).
     pub total: Option<u64>,
 }
 

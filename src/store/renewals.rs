@@ -59,9 +59,7 @@ impl Store {
     /// A search in customer order on PostgreSQL walks a bounded stretch of
     /// the partner's customers, and when that leaves the page short and more
     /// customers lie beyond, reads the page from the matching customers
-    /// instead (see [`customer_walk`]).
-    ///
-    /// [`customer_walk`]: super::customer_walk
+    /// instead (see `store::customer_walk`).
     #[tracing::instrument(level = "debug", skip_all, fields(partner_id = list.partner_id))]
     pub async fn renewal_page(
         &self,
