@@ -18,11 +18,12 @@ use async_graphql::{
     Pos, Positioned, ServerError,
     indexmap::IndexMap,
     parser::types::{
-        BaseType, DocumentOperations, ExecutableDocument, Field, OperationType, Selection,
-        SelectionSet, Type,
+        BaseType, ExecutableDocument, Field, OperationType, Selection, SelectionSet, Type,
     },
     registry::{MetaField, MetaType, MetaTypeName, Registry},
 };
+
+use super::typecheck::{applies_to, operations};
 
 /// How many pairs of fields one document may have compared. A real document
 /// compares a few hundred; thousands of fragments selecting one key would
@@ -43,17 +44,7 @@ pub fn check(registry: &Registry, document: &ExecutableDocument) -> Vec<ServerEr
         comparisons: 0,
         errors: Vec::new(),
     };
-    let operations: Vec<_> = match &document.operations {
-        DocumentOperations::Single(operation) => vec![operation],
-        DocumentOperations::Multiple(operations) => operations.values().collect(),
-    };
-    for operation in operations {
-        let operation = &operation.node;
-        let root = match operation.ty {
-            OperationType::Query => Some(registry.query_type.as_str()),
-            OperationType::Mutation => registry.mutation_type.as_deref(),
-            OperationType::Subscription => registry.subscription_type.as_deref(),
-        };
+    for (operation, root) in operations(registry, document) {
         if let Some(root) = root {
             // A mutation's root is checked more strictly, by `typecheck`.
             let root_too = operation.ty != OperationType::Mutation;
@@ -113,12 +104,8 @@ impl<'a> Check<'a> {
                     }
                 }
                 Selection::InlineFragment(fragment) => {
-                    let fragment = &fragment.node;
-                    let on = fragment
-                        .type_condition
-                        .as_ref()
-                        .map_or(parent, |condition| condition.node.on.node.as_str());
-                    self.sets_within(&fragment.selection_set.node, on, false);
+                    let on = applies_to(&fragment.node, parent);
+                    self.sets_within(&fragment.node.selection_set.node, on, false);
                 }
                 Selection::FragmentSpread(_) => {}
             }
@@ -160,12 +147,8 @@ impl<'a> Check<'a> {
                     });
                 }
                 Selection::InlineFragment(fragment) => {
-                    let fragment = &fragment.node;
-                    let on = fragment
-                        .type_condition
-                        .as_ref()
-                        .map_or(parent, |condition| condition.node.on.node.as_str());
-                    self.collect_into(&fragment.selection_set.node, on, fields, spread);
+                    let on = applies_to(&fragment.node, parent);
+                    self.collect_into(&fragment.node.selection_set.node, on, fields, spread);
                 }
                 Selection::FragmentSpread(fragment_spread) => {
                     let name = fragment_spread.node.fragment_name.node.as_str();

@@ -26,8 +26,8 @@ use std::collections::HashSet;
 use async_graphql::{
     Name, Pos, Positioned, ServerError,
     parser::types::{
-        BaseType, Directive, DocumentOperations, ExecutableDocument, OperationType, Selection,
-        SelectionSet, Type, VariableDefinition,
+        BaseType, Directive, DocumentOperations, ExecutableDocument, InlineFragment,
+        OperationDefinition, OperationType, Selection, SelectionSet, Type, VariableDefinition,
     },
     registry::{MetaInputValue, MetaType, MetaTypeName, Registry},
 };
@@ -36,17 +36,7 @@ use async_graphql_value::{ConstValue, Value};
 /// The errors of `document` against these rules, in document order.
 pub fn check(registry: &Registry, document: &ExecutableDocument) -> Vec<ServerError> {
     let mut errors = Vec::new();
-    let operations: Vec<_> = match &document.operations {
-        DocumentOperations::Single(operation) => vec![operation],
-        DocumentOperations::Multiple(operations) => operations.values().collect(),
-    };
-    for operation in operations {
-        let operation = &operation.node;
-        let root = match operation.ty {
-            OperationType::Query => Some(registry.query_type.as_str()),
-            OperationType::Mutation => registry.mutation_type.as_deref(),
-            OperationType::Subscription => registry.subscription_type.as_deref(),
-        };
+    for (operation, root) in operations(registry, document) {
         let mut walk = Walk {
             registry,
             document,
@@ -71,6 +61,35 @@ pub fn check(registry: &Registry, document: &ExecutableDocument) -> Vec<ServerEr
     errors.extend(super::overlaps::check(registry, document));
     errors.sort_by_key(|error| error.locations.first().map(|pos| (pos.line, pos.column)));
     errors
+}
+
+/// The operations of `document`, each with its root type (if the schema has
+/// one of its kind).
+pub(super) fn operations<'a>(
+    registry: &'a Registry,
+    document: &'a ExecutableDocument,
+) -> impl Iterator<Item = (&'a OperationDefinition, Option<&'a str>)> {
+    let operations: Vec<_> = match &document.operations {
+        DocumentOperations::Single(operation) => vec![operation],
+        DocumentOperations::Multiple(operations) => operations.values().collect(),
+    };
+    operations.into_iter().map(|operation| {
+        let operation = &operation.node;
+        let root = match operation.ty {
+            OperationType::Query => Some(registry.query_type.as_str()),
+            OperationType::Mutation => registry.mutation_type.as_deref(),
+            OperationType::Subscription => registry.subscription_type.as_deref(),
+        };
+        (operation, root)
+    })
+}
+
+/// The type an inline fragment's selections apply to, in a set on `parent`.
+pub(super) fn applies_to<'a>(fragment: &'a InlineFragment, parent: &'a str) -> &'a str {
+    fragment
+        .type_condition
+        .as_ref()
+        .map_or(parent, |condition| condition.node.on.node.as_str())
 }
 
 /// One operation's walk through its selections and the fragments they spread.
@@ -153,10 +172,7 @@ impl<'a> Walk<'a, '_> {
                 Selection::InlineFragment(fragment) => {
                     let fragment = &fragment.node;
                     self.directives(&fragment.directives);
-                    let on = fragment
-                        .type_condition
-                        .as_ref()
-                        .map_or(parent, |condition| condition.node.on.node.as_str());
+                    let on = applies_to(fragment, parent);
                     self.selection_set(&fragment.selection_set.node, on);
                 }
                 Selection::FragmentSpread(spread) => {

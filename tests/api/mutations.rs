@@ -68,6 +68,15 @@ async fn customer(app: &TestApp, id: &Value) -> Value {
     app.data(CUSTOMER, json!({ "id": id })).await["customer"].clone()
 }
 
+fn fields(payload: &Value) -> Vec<&Value> {
+    payload["userErrors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|error| &error["field"])
+        .collect()
+}
+
 fn codes(payload: &Value) -> Vec<&str> {
     payload["userErrors"]
         .as_array()
@@ -222,12 +231,7 @@ async fn a_bad_owner_change_is_a_user_error_and_changes_nothing(backend: Backend
     // An unknown ID given twice is reported at each place it is given.
     let input = json!({ "customerIds": [missing, customers[0], missing], "owner": null });
     let payload = app.data(SET_OWNER, json!({ "input": input })).await["setRenewalOwner"].clone();
-    let fields: Vec<&Value> = payload["userErrors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|error| &error["field"])
-        .collect();
+    let fields = fields(&payload);
     assert_eq!(
         fields,
         [
@@ -471,12 +475,7 @@ async fn ending_services_removes_the_customer_from_upcoming_renewals(backend: Ba
         ["NOT_FOUND", "NOT_FOUND", "SERVICES_ENDED", "NOT_FOUND"],
         "{payload}"
     );
-    let fields: Vec<&Value> = payload["userErrors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|error| &error["field"])
-        .collect();
+    let fields = fields(&payload);
     assert_eq!(
         fields,
         [

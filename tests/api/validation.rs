@@ -6,6 +6,27 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, error_codes};
 
+/// The response to `query`, refused by validation with a message that says
+/// `says`, before anything ran.
+async fn refused_by_validation(app: &TestApp, query: &str, variables: Value, says: &str) -> Value {
+    let before = app.store.statement_count();
+    let body = app.gql(query, variables).await;
+    assert_eq!(
+        error_codes(&body),
+        ["GRAPHQL_VALIDATION_FAILED"],
+        "{query}: {body}"
+    );
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(says), "{query}: {body}");
+    assert!(body.get("data").is_none(), "{query}: {body}");
+    assert_eq!(
+        app.store.statement_count(),
+        before,
+        "{query} ran statements"
+    );
+    body
+}
+
 /// Variables used where their type does not fit, and enum values written as
 /// strings, in every place a value can stand: an argument, a list, an input
 /// object, a fragment, a directive, a variable's default.
@@ -270,24 +291,10 @@ async fn fields_under_one_key_must_merge_wherever_they_are_selected() {
         "{ nodes(ids: []) { ... on Node { x: id } ... on Customer { x: name } } }",
     ];
     for query in refused {
-        let before = app.store.statement_count();
-        let body = app.gql(query, json!({})).await;
-        assert_eq!(
-            error_codes(&body),
-            ["GRAPHQL_VALIDATION_FAILED"],
-            "{query}: {body}"
-        );
-        let message = body["errors"][0]["message"].as_str().unwrap_or_default();
-        assert!(message.contains("conflict"), "{query}: {body}");
+        let body = refused_by_validation(&app, query, json!({}), "conflict").await;
         assert_eq!(
             body["errors"][0]["locations"].as_array().map(Vec::len),
             Some(2)
-        );
-        assert!(body.get("data").is_none(), "{query}: {body}");
-        assert_eq!(
-            app.store.statement_count(),
-            before,
-            "{query} ran statements"
         );
     }
 
@@ -350,22 +357,9 @@ async fn an_input_object_names_each_field_once() {
         "mutation($id: ID!) { endServices(input: { customerId: $id, reason: \"a\", reason: \"b\" }) { userErrors { code } } }",
     ];
     for query in refused {
-        let before = app.store.statement_count();
-        let body = app.gql(query, json!({ "id": customer })).await;
-        assert_eq!(
-            error_codes(&body),
-            ["GRAPHQL_VALIDATION_FAILED"],
-            "{query}: {body}"
-        );
-        let message = body["errors"][0]["message"].as_str().unwrap_or_default();
-        assert!(message.contains("only be one input field named"), "{body}");
+        let says = "only be one input field named";
+        let body = refused_by_validation(&app, query, json!({ "id": customer }), says).await;
         assert_eq!(body["errors"][0]["locations"][0]["line"], 1, "{body}");
-        assert!(body.get("data").is_none(), "{query}: {body}");
-        assert_eq!(
-            app.store.statement_count(),
-            before,
-            "{query} ran statements"
-        );
     }
     let body = app
         .data(
@@ -400,14 +394,7 @@ async fn a_fragment_that_spreads_itself_is_refused_as_such() {
             81,
         ),
     ] {
-        let body = app.gql(query, json!({})).await;
-        assert_eq!(
-            error_codes(&body),
-            ["GRAPHQL_VALIDATION_FAILED"],
-            "{query}: {body}"
-        );
-        let message = body["errors"][0]["message"].as_str().unwrap_or_default();
-        assert!(message.contains("within itself"), "{body}");
+        let body = refused_by_validation(&app, query, json!({}), "within itself").await;
         assert_eq!(
             body["errors"][0]["locations"][0],
             json!({ "line": 1, "column": column }),
