@@ -17,7 +17,7 @@ use async_graphql::{
 };
 use quick_cache::{Weighter, sync::Cache};
 
-use super::{MAX_FIELDS_SPREAD, rewrite, typecheck};
+use super::{MAX_FIELDS_SPREAD, rewrite, text};
 
 /// Documents longer than this are parsed every time.
 const MAX_CACHED_TEXT: usize = 16 * 1024;
@@ -68,15 +68,17 @@ impl Default for Documents {
 }
 
 impl Documents {
-    /// The parsed document (kept unless its text is long), or `None` when it
-    /// does not parse: the schema then parses it and reports the error in the
-    /// usual way.
-    pub fn parse(&self, text: &str) -> Option<Parsed> {
+    /// The parsed document (kept unless its text is long), or why there is
+    /// none.
+    pub fn parse(&self, text: &str) -> Result<Parsed, Unparsed> {
         let cached = text.len() <= MAX_CACHED_TEXT;
         if cached && let Some(parsed) = self.0.get(text) {
-            return Some(parsed);
+            return Ok(parsed);
         }
-        let mut document = parse_query(text).ok()?;
+        if super::nests_too_deep(text) {
+            return Err(Unparsed::TooDeep);
+        }
+        let mut document = parse_query(text).map_err(|_| Unparsed::Syntax)?;
         let (fields_spread, spreads_itself) = fields_spread(&document);
         let refused = refusal(&document, text, spreads_itself);
         // A document refused for its size is not rewritten: inlining its
@@ -97,8 +99,19 @@ impl Documents {
         if cached {
             self.0.insert(text.to_owned(), parsed.clone());
         }
-        Some(parsed)
+        Ok(parsed)
     }
+}
+
+/// Why a text has no parsed document.
+#[derive(Debug)]
+pub enum Unparsed {
+    /// It does not parse: the schema parses it again, and reports the error
+    /// as it does.
+    Syntax,
+    /// Its brackets nest deeper than [`text::MAX_NESTING`]: refused before
+    /// any parser reads it.
+    TooDeep,
 }
 
 /// Why [`Parsed::refused`].
@@ -120,7 +133,7 @@ fn refusal(
         );
         return Some((message, None));
     }
-    typecheck::repeated_input_field(text).map(|(name, at)| {
+    text::repeated_input_field(text).map(|(name, at)| {
         let message = format!("There can only be one input field named \"{name}\"");
         (message, Some(at))
     })
@@ -453,9 +466,9 @@ mod tests {
             format!("{:?}", again.document)
         );
 
-        assert!(documents.parse("{ partner { name }").is_none());
+        assert!(documents.parse("{ partner { name }").is_err());
         let long = format!("{{ partner {{ name }} }}{}", " ".repeat(MAX_CACHED_TEXT));
-        assert!(documents.parse(&long).is_some());
+        assert!(documents.parse(&long).is_ok());
         assert_eq!(documents.0.len(), 1, "a long text is parsed, not kept");
     }
 

@@ -239,6 +239,16 @@ pub(super) fn too_many_fields() -> ServerError {
     with_code(ServerError::new(message, None), codes::TOO_COMPLEX)
 }
 
+/// The error for a document whose brackets nest deeper than
+/// [`MAX_NESTING`](super::text::MAX_NESTING), refused before it is parsed.
+pub(super) fn nested_too_deep() -> ServerError {
+    let message = format!(
+        "Query is nested too deep: its brackets nest more than {} levels",
+        super::text::MAX_NESTING
+    );
+    with_code(ServerError::new(message, None), codes::TOO_DEEP)
+}
+
 /// A document refused before validation, as validation would have.
 pub(super) fn invalid_document(message: String, at: Option<Pos>) -> ServerError {
     with_code(ServerError::new(message, at), codes::VALIDATION_FAILED)

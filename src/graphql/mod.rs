@@ -15,6 +15,7 @@ mod query;
 mod rewrite;
 mod scalars;
 mod session;
+mod text;
 mod typecheck;
 mod types;
 
@@ -23,7 +24,7 @@ use std::sync::Arc;
 use async_graphql::{EmptySubscription, Request, Response, Schema};
 
 use crate::error::Error;
-use documents::Documents;
+use documents::{Documents, Unparsed};
 use eager::WriteJson;
 pub use guard::{Credentials, Guard, MAX_ERRORS, Ticket, codes};
 pub use listing::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_SEARCH_LEN};
@@ -46,6 +47,12 @@ pub const MAX_COST: usize = 25_000;
 pub const MAX_FIELDS_SPREAD: usize = 10_000;
 /// The most directives on one field.
 pub const MAX_DIRECTIVES_PER_FIELD: usize = 5;
+
+/// Whether `text` nests brackets too deep for any parser to be given it
+/// (see [`text::MAX_NESTING`]).
+pub fn nests_too_deep(text: &str) -> bool {
+    text::nests_deeper_than(text, text::MAX_NESTING)
+}
 
 /// The GraphQL API: the schema behind the request [`Guard`].
 #[derive(Clone)]
@@ -75,7 +82,14 @@ impl Api {
             request = request.data(credentials);
         }
         let mut document = None;
-        if let Some(parsed) = self.documents.parse(&request.query) {
+        let parsed = match self.documents.parse(&request.query) {
+            Ok(parsed) => Some(parsed),
+            Err(Unparsed::Syntax) => None,
+            Err(Unparsed::TooDeep) => {
+                return ticket.finish(Response::from_errors(vec![guard::nested_too_deep()]));
+            }
+        };
+        if let Some(parsed) = parsed {
             if parsed.fields_spread > MAX_FIELDS_SPREAD {
                 return ticket.finish(Response::from_errors(vec![guard::too_many_fields()]));
             }

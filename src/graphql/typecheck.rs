@@ -19,7 +19,8 @@
 //! - **An input object names each field once** (§5.6.3, "Input Object Field
 //!   Uniqueness"): async-graphql's parser keeps one of `{ status: [PENDING],
 //!   status: [RENEWED] }` and says nothing. The parsed document no longer
-//!   shows it, so [`repeated_input_field`] reads the document's text.
+//!   shows it: [`text::repeated_input_field`](super::text::repeated_input_field)
+//!   reads the document's text.
 
 use std::collections::HashSet;
 
@@ -283,116 +284,6 @@ impl<'a> Walk<'a, '_> {
     }
 }
 
-/// The first field named twice in one input object value of `text`, a
-/// document that parses, and where: `{ a: 1, a: 2 }` parses as `{ a: 2 }`.
-///
-/// A light reading of GraphQL's tokens: a `{` after `:` or `=`, or inside a
-/// list, opens an input object (elsewhere a selection set), and a name
-/// followed by `:` in an input object is one of its fields.
-pub fn repeated_input_field(text: &str) -> Option<(String, Pos)> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Token {
-        Punctuator(u8),
-        Name(usize, usize),
-        Other,
-    }
-    enum Frame<'t> {
-        Object(HashSet<&'t str>),
-        List,
-        Other,
-    }
-    let bytes = text.as_bytes();
-    let at = |i: usize| bytes.get(i).copied();
-    let is_word = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+' | b'.');
-    let mut frames = Vec::new();
-    let mut previous = Token::Other;
-    let mut i = 0;
-    while let Some(b) = at(i) {
-        match b {
-            b'#' => {
-                while at(i).is_some_and(|b| b != b'\n' && b != b'\r') {
-                    i += 1;
-                }
-                continue;
-            }
-            b'"' if bytes[i..].starts_with(br#"""""#) => {
-                i += 3;
-                while i < bytes.len() && !bytes[i..].starts_with(br#"""""#) {
-                    i += if bytes[i..].starts_with(br#"\""""#) {
-                        4
-                    } else {
-                        1
-                    };
-                }
-                i += 3;
-                previous = Token::Other;
-                continue;
-            }
-            b'"' => {
-                i += 1;
-                while let Some(b) = at(i).filter(|&b| b != b'"') {
-                    i += if b == b'\\' { 2 } else { 1 };
-                }
-                i += 1;
-                previous = Token::Other;
-                continue;
-            }
-            b'{' => {
-                let object = matches!(previous, Token::Punctuator(b':' | b'='))
-                    || matches!(frames.last(), Some(Frame::List));
-                frames.push(if object {
-                    Frame::Object(HashSet::new())
-                } else {
-                    Frame::Other
-                });
-            }
-            b'[' => frames.push(Frame::List),
-            b'(' => frames.push(Frame::Other),
-            b'}' | b']' | b')' => {
-                frames.pop();
-            }
-            b':' => {
-                if let (Some(Frame::Object(names)), Token::Name(start, end)) =
-                    (frames.last_mut(), previous)
-                {
-                    let name = &text[start..end];
-                    if !names.insert(name) {
-                        return Some((name.to_owned(), position(text, start)));
-                    }
-                }
-            }
-            _ if is_word(b) => {
-                let start = i;
-                while at(i).is_some_and(is_word) {
-                    i += 1;
-                }
-                previous = Token::Name(start, i);
-                continue;
-            }
-            _ if b.is_ascii_whitespace() || b == b',' || !b.is_ascii() => {
-                i += 1;
-                continue;
-            }
-            _ => {}
-        }
-        previous = Token::Punctuator(b);
-        i += 1;
-    }
-    None
-}
-
-/// The line and column (from 1, in characters) of byte `offset` of `text`.
-fn position(text: &str, offset: usize) -> Pos {
-    let before = &text[..offset];
-    let line_start = before.rfind(['\n', '\r']).map_or(0, |i| i + 1);
-    let line = 1 + before.matches('\n').count() + before.matches('\r').count()
-        - before.matches("\r\n").count();
-    Pos {
-        line,
-        column: 1 + before[line_start..].chars().count(),
-    }
-}
-
 /// The named type inside any lists and non-nulls.
 fn innermost(ty: &Type) -> &str {
     match &ty.base {
@@ -451,44 +342,6 @@ mod tests {
             &Type::new(location).unwrap(),
             false,
         )
-    }
-
-    #[test]
-    fn an_input_field_named_twice_is_found_where_it_is() {
-        let found =
-            |text: &str| repeated_input_field(text).map(|(name, pos)| (name, pos.line, pos.column));
-        assert_eq!(
-            found("{ r(f: { a: 1, a: 2 }) { x } }"),
-            Some(("a".to_owned(), 1, 16))
-        );
-        assert_eq!(
-            found("query($f: F = {b: {c: 1}, d: [{e: 1}, {e: 2, e: 3}]}) { x }"),
-            Some(("e".to_owned(), 1, 46))
-        );
-        assert_eq!(
-            found(
-                "# a: {\n{ r(f: {\r\n  s: \"é}a:\", t: \"\"\"é\\\"\"\" a: {\"\"\", s: 1}) { x } }"
-            ),
-            Some(("s".to_owned(), 3, 35))
-        );
-        for unique in [
-            "{ a: r(f: { a: 1, b: { a: 2 } }) { a: x a: x } }",
-            "{ r(f: [{ a: 1 }, { a: 2 }]) { x } ...F } fragment F on Q { y(a: 1, b: 2) }",
-            "query($a: [Int!] = [1], $b: I = {a: 1}) { r(a: $a, b: {a: ENUM, b: $b}) { x } }",
-        ] {
-            assert_eq!(found(unique), None, "{unique}");
-        }
-        // Text that does not parse is never given, but must not panic.
-        for broken in [
-            "\"é",
-            "\"\"\"é\\",
-            "{ a(b: {c: \"\\",
-            "é:{é:",
-            "}}]) :{a:",
-            "#é",
-        ] {
-            assert_eq!(found(broken), None, "{broken}");
-        }
     }
 
     #[test]

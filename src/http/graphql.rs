@@ -195,8 +195,12 @@ pub async fn get_graphql(
 }
 
 /// Whether the operation a GET would run is a mutation. Unparseable documents are
-/// left to GraphQL execution, which reports them.
+/// left to GraphQL execution, which reports them (and those nested too deep
+/// for the parser to be given).
 fn is_mutation(query: &str, operation_name: Option<&str>) -> bool {
+    if crate::graphql::nests_too_deep(query) {
+        return false;
+    }
     let Ok(document) = parse_query(query) else {
         return false;
     };

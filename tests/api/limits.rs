@@ -588,6 +588,63 @@ async fn a_kept_validation_never_stands_for_another_request(backend: Backend) {
     assert!(unknown["errors"].is_array(), "{unknown}");
 }
 
+/// Values nested thousands of levels deep (3 KB of brackets) are refused
+/// before any parser reads them, over POST and GET, with or without a token.
+/// They overflowed the stack of the parser and of the walks over values, and
+/// the whole server aborted. Nesting within the bound is answered as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_nested_too_deep_are_refused_before_parsing() {
+    let app = TestApp::with_customers(Backend::Sqlite, 1).await;
+    let deep = |n: usize| {
+        [
+            format!(
+                "{{ nodes(ids: {}\"a\"{}) {{ id }} }}",
+                "[".repeat(n),
+                "]".repeat(n)
+            ),
+            format!(
+                "{{ renewals(filter: {}\"a\"{}) {{ totalCount }} }}",
+                "{search: ".repeat(n),
+                "}".repeat(n)
+            ),
+            format!(
+                "query($a: [ID!] = {}\"a\"{}) {{ viewer {{ id }} }}",
+                "[".repeat(n),
+                "]".repeat(n)
+            ),
+            format!(
+                "{{ viewer {{ id @include(if: {}true{}) }} }}",
+                "[".repeat(n),
+                "]".repeat(n)
+            ),
+        ]
+    };
+    for query in deep(5_000) {
+        for token in [None, Some(app.token.as_str())] {
+            let (_, body) = app.post_as(token, &query, json!({})).await;
+            assert_eq!(error_codes(&body), ["QUERY_TOO_DEEP"], "{body}");
+        }
+    }
+    let url: String = deep(5_000)[0]
+        .bytes()
+        .map(|b| format!("%{b:02X}"))
+        .collect();
+    let get = axum::http::Request::get(format!("/graphql?query={url}"))
+        .header(
+            axum::http::header::AUTHORIZATION,
+            format!("Bearer {}", app.token),
+        )
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let (status, _, body) = app.send(get).await;
+    assert_eq!(status, StatusCode::OK);
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(error_codes(&body), ["QUERY_TOO_DEEP"], "{body}");
+    // Within the bound: the usual answer (a list where an ID goes).
+    let body = app.gql(&deep(100)[0], json!({})).await;
+    assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{body}");
+}
+
 db_tests!(
     too_many_node_ids_are_refused_without_costing_their_number,
     a_response_lists_at_most_max_errors,
