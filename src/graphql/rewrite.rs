@@ -47,11 +47,9 @@ pub fn merge_repeated_fields(document: &mut ExecutableDocument) {
             && same_arguments
             && same_directives(&a.directives, &b.directives)
     }
+    /// The same directives, in any order (a field has each at most once).
     fn same_directives(a: &[Positioned<Directive>], b: &[Positioned<Directive>]) -> bool {
-        a.len() == b.len()
-            && a.iter()
-                .zip(b)
-                .all(|(a, b)| a.node.name == b.node.name && a.node.arguments == b.node.arguments)
+        a.len() == b.len() && a.iter().all(|a| b.iter().any(|b| same_directive(a, b)))
     }
     fn same_spread(a: &FragmentSpread, b: &FragmentSpread) -> bool {
         a.fragment_name.node == b.fragment_name.node
@@ -117,6 +115,11 @@ pub fn merge_repeated_fields(document: &mut ExecutableDocument) {
     for fragment in document.fragments.values_mut() {
         merge(&mut fragment.node.selection_set.node);
     }
+}
+
+/// The same directive, with the same arguments.
+fn same_directive(a: &Positioned<Directive>, b: &Positioned<Directive>) -> bool {
+    a.node.name.node == b.node.name.node && a.node.arguments == b.node.arguments
 }
 
 /// How many selections under one response key (or of one fragment) a set
@@ -304,15 +307,34 @@ fn inline_root_fragments(document: &mut ExecutableDocument) {
         All,
         UndirectedOn(&'a str),
     }
-    /// Whether a selection with `own` directives may be given `more`: none
-    /// twice (`@include(if: $a)` within `...F @include(if: $b)` is refused
-    /// as a duplicate, and the two cannot be made one), and no more than a
-    /// field may have.
-    fn fit(own: &[Positioned<Directive>], more: &[Positioned<Directive>]) -> bool {
-        own.len() + more.len() <= MAX_DIRECTIVES_PER_FIELD
-            && !own
+    /// The directives of `more` that a selection with `own` directives is to
+    /// be given: those it lacks. `None` if it cannot be given them: one
+    /// would stand twice, unlike (`@include(if: $a)` within `...F
+    /// @include(if: $b)` is refused as a duplicate, and the two cannot be
+    /// made one), or there would be more than a field may have.
+    fn to_give<'d>(
+        own: &[Positioned<Directive>],
+        more: &'d [Positioned<Directive>],
+    ) -> Option<Vec<&'d Positioned<Directive>>> {
+        let mut given = Vec::new();
+        for directive in more {
+            match own
                 .iter()
-                .any(|a| more.iter().any(|b| a.node.name.node == b.node.name.node))
+                .find(|d| d.node.name.node == directive.node.name.node)
+            {
+                Some(alike) if same_directive(alike, directive) => {}
+                Some(_) => return None,
+                None => given.push(directive),
+            }
+        }
+        (own.len() + given.len() <= MAX_DIRECTIVES_PER_FIELD).then_some(given)
+    }
+    fn directives_of(selection: &mut Selection) -> &mut Vec<Positioned<Directive>> {
+        match selection {
+            Selection::Field(field) => &mut field.node.directives,
+            Selection::InlineFragment(kept) => &mut kept.node.directives,
+            Selection::FragmentSpread(kept) => &mut kept.node.directives,
+        }
     }
     fn inline(
         set: &mut SelectionSet,
@@ -367,12 +389,15 @@ fn inline_root_fragments(document: &mut ExecutableDocument) {
             let inner = &mut fragment.selection_set.node;
             inline(inner, fragments, which, depth + 1);
             let directives = &fragment.directives;
-            let fits = inner.items.iter().all(|item| match &item.node {
-                Selection::Field(field) => fit(&field.node.directives, directives),
-                Selection::InlineFragment(kept) => fit(&kept.node.directives, directives),
-                Selection::FragmentSpread(kept) => fit(&kept.node.directives, directives),
-            });
-            if !fits {
+            let given: Option<Vec<Vec<Positioned<Directive>>>> = inner
+                .items
+                .iter_mut()
+                .map(|item| {
+                    let given = to_give(directives_of(&mut item.node), directives)?;
+                    Some(given.into_iter().cloned().collect())
+                })
+                .collect();
+            let Some(given) = given else {
                 // Kept, as a fragment of its own (validation then refuses a
                 // field in it selected again elsewhere at a mutation's root).
                 set.items.push(Positioned::new(
@@ -380,14 +405,9 @@ fn inline_root_fragments(document: &mut ExecutableDocument) {
                     item.pos,
                 ));
                 continue;
-            }
-            for mut selection in std::mem::take(&mut inner.items) {
-                match &mut selection.node {
-                    Selection::Field(field) => &mut field.node.directives,
-                    Selection::InlineFragment(kept) => &mut kept.node.directives,
-                    Selection::FragmentSpread(kept) => &mut kept.node.directives,
-                }
-                .extend(directives.iter().cloned());
+            };
+            for (mut selection, given) in std::mem::take(&mut inner.items).into_iter().zip(given) {
+                directives_of(&mut selection.node).extend(given);
                 set.items.push(selection);
             }
         }

@@ -64,6 +64,20 @@ pub fn check(registry: &Registry, document: &ExecutableDocument) -> Vec<ServerEr
     errors
 }
 
+/// Whether `directives` exclude their selection whatever the variables:
+/// `@skip(if: true)` or `@include(if: false)`.
+fn never_runs(directives: &[Positioned<Directive>]) -> bool {
+    directives.iter().any(|directive| {
+        let directive = &directive.node;
+        let literal = directive.get_argument("if").map(|value| &value.node);
+        match directive.name.node.as_str() {
+            "skip" => literal == Some(&Value::Boolean(true)),
+            "include" => literal == Some(&Value::Boolean(false)),
+            _ => false,
+        }
+    })
+}
+
 /// The operations of `document`, each with its root type (if the schema has
 /// one of its kind).
 pub(super) fn operations<'a>(
@@ -116,13 +130,24 @@ impl<'a> Walk<'a, '_> {
         ) {
             for selection in &set.items {
                 match &selection.node {
-                    Selection::Field(field) => found.push(field.node.response_key()),
+                    // `__typename` changes nothing, and a field that never
+                    // runs runs no mutation.
+                    Selection::Field(field)
+                        if !field.node.name.node.starts_with("__")
+                            && !never_runs(&field.node.directives) =>
+                    {
+                        found.push(field.node.response_key());
+                    }
+                    Selection::Field(_) => {}
                     Selection::InlineFragment(fragment) => {
-                        keys(&fragment.node.selection_set.node, document, spread, found);
+                        if !never_runs(&fragment.node.directives) {
+                            keys(&fragment.node.selection_set.node, document, spread, found);
+                        }
                     }
                     Selection::FragmentSpread(fragment) => {
                         let name = fragment.node.fragment_name.node.as_str();
                         if let Some(definition) = document.fragments.get(name)
+                            && !never_runs(&fragment.node.directives)
                             && spread.insert(name)
                         {
                             keys(&definition.node.selection_set.node, document, spread, found);

@@ -639,6 +639,50 @@ async fn a_mutation_repeated_through_a_fragment_runs_once_or_not_at_all() {
     assert_eq!(ended, json!({ "customer": { "servicesEnded": false } }));
 }
 
+/// A mutation selected again through a fragment whose directives change
+/// nothing (the same ones, in another order; one already on the field; one
+/// that excludes the copy whatever the variables) runs once, as it would
+/// without the fragment; `__typename` may be selected again under any.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mutation_repeated_under_directives_that_change_nothing_runs_once() {
+    let app = TestApp::with_customers(Backend::Sqlite, 12).await;
+    let ids = crate::helpers::customer_ids(&app, 4).await;
+    let end = |directives: &str| {
+        format!("endServices(input: {{customerId: $id}}) {directives} {{ userErrors {{ code }} }}")
+    };
+    let documents = [
+        format!(
+            "mutation($id: ID!) {{ {} ...F @include(if: true) }} fragment F on Mutation {{ {} }}",
+            end("@include(if: true) @skip(if: false)"),
+            end("@skip(if: false)")
+        ),
+        format!(
+            "mutation($id: ID!) {{ {} ... @include(if: true) {{ {} }} }}",
+            end("@include(if: true)"),
+            end("@include(if: true)")
+        ),
+        format!(
+            "mutation($id: ID!) {{ {} ...F @skip(if: true) }} fragment F on Mutation {{ {} }}",
+            end(""),
+            end("")
+        ),
+        format!(
+            "mutation($id: ID!) {{ __typename {} ...F @skip(if: false) }} \
+             fragment F on Mutation {{ __typename }}",
+            end("")
+        ),
+    ];
+    for (document, id) in documents.iter().zip(&ids) {
+        let body = app.gql(document, json!({ "id": id })).await;
+        assert!(body.get("errors").is_none(), "{document}: {body}");
+        assert_eq!(
+            body["data"]["endServices"],
+            json!({ "userErrors": [] }),
+            "{document}: {body}"
+        );
+    }
+}
+
 /// `@skip` and `@include` read a variable's default when the variable is
 /// left out. async-graphql took it for false: a mutation marked
 /// `@skip(if: $dryRun)`, `$dryRun` defaulting to true, ran.
