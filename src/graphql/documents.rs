@@ -12,9 +12,12 @@ use async_graphql::{
     Name, Pos, Positioned, Value, Variables,
     parser::{
         parse_query,
-        types::{ExecutableDocument, Field, OperationDefinition, Selection, SelectionSet},
+        types::{
+            Directive, ExecutableDocument, Field, OperationDefinition, Selection, SelectionSet,
+        },
     },
 };
+use async_graphql_value::Value as ParsedValue;
 use quick_cache::{Weighter, sync::Cache};
 
 use super::{MAX_FIELDS_SPREAD, rewrite, text};
@@ -49,6 +52,9 @@ pub struct Parsed {
     /// How many fields its operations select once their fragments are spread
     /// ([`fields_spread`]).
     pub fields_spread: usize,
+    /// It has `@skip` or `@include` somewhere: the response's order then
+    /// depends on the variables ([`order_as_selected`]).
+    pub selects_conditionally: bool,
     /// Why validation is to refuse it, found before async-graphql's (which
     /// misses it, or would not end), and where if one place says it.
     pub refused: Option<(String, Option<Pos>)>,
@@ -88,12 +94,14 @@ impl Documents {
             rewrite::never_empty(&mut document);
         }
         let writes_json = !selects_a_key_twice(&document);
+        let selects_conditionally = top_sets(&document).any(has_conditions);
         let variables_in_objects = rewrite::variables_in_objects(&document);
         let parsed = Parsed {
             variables_in_objects,
             writes_json,
             fields_spread,
             refused,
+            selects_conditionally,
             document: Arc::new(document),
         };
         if cached {
@@ -213,17 +221,19 @@ pub(super) fn operation_of<'a>(
 pub fn order_as_selected(
     document: &ExecutableDocument,
     operation_name: Option<&str>,
+    variables: &Variables,
     data: &mut Value,
 ) {
     if let Some((_, operation)) = operation_of(document, operation_name) {
-        let fields = fields_of(document, &[&operation.node.selection_set.node]);
-        order(document, &fields, data, 0);
+        let fields = fields_of(document, variables, &[&operation.node.selection_set.node]);
+        order(document, variables, &fields, data, 0);
     }
 }
 
 /// `value` ordered as `fields` select it, and its objects as their fields do.
 fn order(
     document: &ExecutableDocument,
+    variables: &Variables,
     fields: &[&Positioned<Field>],
     value: &mut Value,
     depth: usize,
@@ -234,7 +244,7 @@ fn order(
     match value {
         Value::List(items) => {
             for item in items {
-                order(document, fields, item, depth + 1);
+                order(document, variables, fields, item, depth + 1);
             }
         }
         Value::Object(object) => {
@@ -250,9 +260,9 @@ fn order(
                     .filter(|f| f.node.response_key().node == *key)
                     .map(|f| &f.node.selection_set.node)
                     .collect();
-                let below = fields_of(document, &sets);
+                let below = fields_of(document, variables, &sets);
                 if !below.is_empty() {
-                    order(document, &below, child, depth + 1);
+                    order(document, variables, &below, child, depth + 1);
                 }
             }
         }
@@ -264,10 +274,12 @@ fn order(
 /// type condition: those of another type select keys the object lacks).
 fn fields_of<'a>(
     document: &'a ExecutableDocument,
+    variables: &Variables,
     sets: &[&'a SelectionSet],
 ) -> Vec<&'a Positioned<Field>> {
     fn collect<'a>(
         document: &'a ExecutableDocument,
+        variables: &Variables,
         set: &'a SelectionSet,
         depth: usize,
         fields: &mut Vec<&'a Positioned<Field>>,
@@ -276,35 +288,81 @@ fn fields_of<'a>(
             return;
         }
         for selection in &set.items {
-            match &selection.node {
-                Selection::Field(field) => fields.push(field),
+            let (directives, inner) = match &selection.node {
+                Selection::Field(field) => {
+                    if !excluded(&field.node.directives, Some(variables)) {
+                        fields.push(field);
+                    }
+                    continue;
+                }
                 Selection::InlineFragment(fragment) => {
-                    collect(
-                        document,
-                        &fragment.node.selection_set.node,
-                        depth + 1,
-                        fields,
-                    );
+                    (&fragment.node.directives, &fragment.node.selection_set.node)
                 }
                 Selection::FragmentSpread(spread) => {
-                    if let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node)
-                    {
-                        collect(
-                            document,
-                            &fragment.node.selection_set.node,
-                            depth + 1,
-                            fields,
-                        );
-                    }
+                    let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node)
+                    else {
+                        continue;
+                    };
+                    (&spread.node.directives, &fragment.node.selection_set.node)
                 }
+            };
+            if !excluded(directives, Some(variables)) {
+                collect(document, variables, inner, depth + 1, fields);
             }
         }
     }
     let mut fields = Vec::new();
     for set in sets {
-        collect(document, set, 0, &mut fields);
+        collect(document, variables, set, 0, &mut fields);
     }
     fields
+}
+
+/// Whether `set`, or a set within it, has a selection under `@skip` or
+/// `@include`.
+fn has_conditions(set: &SelectionSet) -> bool {
+    let conditional = |directives: &[Positioned<Directive>]| {
+        directives
+            .iter()
+            .any(|d| matches!(d.node.name.node.as_str(), "skip" | "include"))
+    };
+    set.items.iter().any(|selection| match &selection.node {
+        Selection::Field(field) => {
+            conditional(&field.node.directives) || has_conditions(&field.node.selection_set.node)
+        }
+        Selection::InlineFragment(fragment) => {
+            conditional(&fragment.node.directives)
+                || has_conditions(&fragment.node.selection_set.node)
+        }
+        Selection::FragmentSpread(spread) => conditional(&spread.node.directives),
+    })
+}
+
+/// Whether `directives` exclude their selection (`@skip(if: true)`,
+/// `@include(if: false)`), with `variables` (their defaults given); with
+/// none, only when they say so in the text.
+pub(super) fn excluded(
+    directives: &[Positioned<Directive>],
+    variables: Option<&Variables>,
+) -> bool {
+    directives.iter().any(|directive| {
+        let directive = &directive.node;
+        let condition = directive
+            .get_argument("if")
+            .and_then(|value| match &value.node {
+                ParsedValue::Boolean(condition) => Some(*condition),
+                ParsedValue::Variable(name) => match variables?.get(name) {
+                    Some(Value::Boolean(condition)) => Some(*condition),
+                    _ => None,
+                },
+                _ => None,
+            });
+        match directive.name.node.as_str() {
+            "skip" => condition == Some(true),
+            "include" => condition == Some(false),
+            _ => false,
+        }
+    })
 }
 
 /// How deep fragment spreads and selections may nest before

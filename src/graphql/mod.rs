@@ -128,11 +128,19 @@ impl Api {
             document = Some(parsed);
         }
         let operation_name = request.operation_name.clone();
+        // What `@skip`/`@include` read, for the response's order: only
+        // documents that have them.
+        let variables = document
+            .as_ref()
+            .filter(|parsed| parsed.selects_conditionally)
+            .map(|_| request.variables.clone())
+            .unwrap_or_default();
         let mut response = self.schema.execute(request).await;
         if let Some(parsed) = document {
             documents::order_as_selected(
                 &parsed.document,
                 operation_name.as_deref(),
+                &variables,
                 &mut response.data,
             );
         }

@@ -34,6 +34,8 @@ use async_graphql::{
 };
 use async_graphql_value::{ConstValue, Value};
 
+use super::documents::excluded;
+
 /// The errors of `document` against these rules, in document order.
 pub fn check(registry: &Registry, document: &ExecutableDocument) -> Vec<ServerError> {
     let mut errors = Vec::new();
@@ -62,20 +64,6 @@ pub fn check(registry: &Registry, document: &ExecutableDocument) -> Vec<ServerEr
     errors.extend(super::overlaps::check(registry, document));
     errors.sort_by_key(|error| error.locations.first().map(|pos| (pos.line, pos.column)));
     errors
-}
-
-/// Whether `directives` exclude their selection whatever the variables:
-/// `@skip(if: true)` or `@include(if: false)`.
-fn never_runs(directives: &[Positioned<Directive>]) -> bool {
-    directives.iter().any(|directive| {
-        let directive = &directive.node;
-        let literal = directive.get_argument("if").map(|value| &value.node);
-        match directive.name.node.as_str() {
-            "skip" => literal == Some(&Value::Boolean(true)),
-            "include" => literal == Some(&Value::Boolean(false)),
-            _ => false,
-        }
-    })
 }
 
 /// The operations of `document`, each with its root type (if the schema has
@@ -134,20 +122,20 @@ impl<'a> Walk<'a, '_> {
                     // runs runs no mutation.
                     Selection::Field(field)
                         if !field.node.name.node.starts_with("__")
-                            && !never_runs(&field.node.directives) =>
+                            && !excluded(&field.node.directives, None) =>
                     {
                         found.push(field.node.response_key());
                     }
                     Selection::Field(_) => {}
                     Selection::InlineFragment(fragment) => {
-                        if !never_runs(&fragment.node.directives) {
+                        if !excluded(&fragment.node.directives, None) {
                             keys(&fragment.node.selection_set.node, document, spread, found);
                         }
                     }
                     Selection::FragmentSpread(fragment) => {
                         let name = fragment.node.fragment_name.node.as_str();
                         if let Some(definition) = document.fragments.get(name)
-                            && !never_runs(&fragment.node.directives)
+                            && !excluded(&fragment.node.directives, None)
                             && spread.insert(name)
                         {
                             keys(&definition.node.selection_set.node, document, spread, found);

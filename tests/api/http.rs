@@ -343,6 +343,24 @@ async fn fields_come_back_in_the_order_selected(backend: Backend) {
             "{text}"
         );
     }
+
+    // A selection that `@skip`/`@include` leave out takes no place: a key
+    // comes where it is first selected and runs (§6.3.2, CollectFields).
+    let query = "query($no: Boolean = false) { viewer @include(if: $no) { id } \
+                 a: renewals(first: 1) { totalCount } viewer { name @skip(if: true) id name } \
+                 ...F @include(if: $no) b: __typename ...F } fragment F on Query { c: __typename }";
+    let body = json!({ "query": query }).to_string();
+    let (_, _, bytes) = app.send(post("application/json", body, &app.token)).await;
+    let text = String::from_utf8(bytes).unwrap();
+    let at = |key: &str| {
+        text.find(&format!("\"{key}\":"))
+            .unwrap_or_else(|| panic!("no {key}: {text}"))
+    };
+    let keys = ["a", "viewer", "id", "name", "b", "c"];
+    assert!(
+        keys.windows(2).all(|pair| at(pair[0]) < at(pair[1])),
+        "{text}"
+    );
 }
 
 /// Unknown paths and methods get a status and an error like any other:
