@@ -20,7 +20,7 @@ use async_graphql::{
 use async_graphql_value::Value as ParsedValue;
 use quick_cache::{Weighter, sync::Cache};
 
-use super::{MAX_FIELDS_SPREAD, rewrite, text};
+use super::{MAX_FIELDS_SPREAD, is_a, rewrite, text};
 
 /// Documents longer than this are parsed every time.
 const MAX_CACHED_TEXT: usize = 16 * 1024;
@@ -225,97 +225,126 @@ pub fn order_as_selected(
     data: &mut Value,
 ) {
     if let Some((_, operation)) = operation_of(document, operation_name) {
-        let fields = fields_of(document, variables, &[&operation.node.selection_set.node]);
-        order(document, variables, &fields, data, 0);
+        let ordering = Ordering {
+            document,
+            variables,
+        };
+        ordering.order(&[&operation.node.selection_set.node], data, 0);
     }
 }
 
-/// `value` ordered as `fields` select it, and its objects as their fields do.
-fn order(
-    document: &ExecutableDocument,
-    variables: &Variables,
-    fields: &[&Positioned<Field>],
-    value: &mut Value,
-    depth: usize,
-) {
-    if depth > MAX_SPREAD_NESTING {
-        return;
-    }
-    match value {
-        Value::List(items) => {
-            for item in items {
-                order(document, variables, fields, item, depth + 1);
-            }
+/// What orders a response: the document and its variables.
+struct Ordering<'a> {
+    document: &'a ExecutableDocument,
+    variables: &'a Variables,
+}
+
+impl<'a> Ordering<'a> {
+    /// `value` ordered as `sets` select it, and its objects as their fields
+    /// do.
+    fn order(&self, sets: &[&'a SelectionSet], value: &mut Value, depth: usize) {
+        if depth > MAX_SPREAD_NESTING {
+            return;
         }
-        Value::Object(object) => {
-            let place = |key: &Name| {
-                fields
-                    .iter()
-                    .position(|f| f.node.response_key().node == *key)
-            };
-            object.sort_by(|a, _, b, _| place(a).cmp(&place(b)));
-            for (key, child) in object.iter_mut() {
-                let sets: Vec<&SelectionSet> = fields
-                    .iter()
-                    .filter(|f| f.node.response_key().node == *key)
-                    .map(|f| &f.node.selection_set.node)
-                    .collect();
-                let below = fields_of(document, variables, &sets);
-                if !below.is_empty() {
-                    order(document, variables, &below, child, depth + 1);
+        match value {
+            Value::List(items) => {
+                for item in items {
+                    self.order(sets, item, depth + 1);
                 }
             }
+            Value::Object(object) => {
+                // The object's type, where the hidden `__typename` tells it
+                // (added where fragments have type conditions).
+                let typename = match object.get(rewrite::HIDDEN) {
+                    Some(Value::String(typename)) => Some(typename.clone()),
+                    _ => None,
+                };
+                let fields = self.fields_of(sets, typename.as_deref());
+                let place = |key: &Name| {
+                    fields
+                        .iter()
+                        .position(|f| f.node.response_key().node == *key)
+                };
+                object.sort_by(|a, _, b, _| place(a).cmp(&place(b)));
+                for (key, child) in object.iter_mut() {
+                    let below: Vec<&SelectionSet> = fields
+                        .iter()
+                        .filter(|f| f.node.response_key().node == *key)
+                        .map(|f| &f.node.selection_set.node)
+                        .filter(|set| !set.items.is_empty())
+                        .collect();
+                    if !below.is_empty() {
+                        self.order(&below, child, depth + 1);
+                    }
+                }
+            }
+            _ => {}
         }
-        _ => {}
     }
-}
 
-/// The fields of `sets`, in order, fragments spread in place (whatever their
-/// type condition: those of another type select keys the object lacks).
-fn fields_of<'a>(
-    document: &'a ExecutableDocument,
-    variables: &Variables,
-    sets: &[&'a SelectionSet],
-) -> Vec<&'a Positioned<Field>> {
-    fn collect<'a>(
-        document: &'a ExecutableDocument,
-        variables: &Variables,
+    /// The fields of `sets` that apply to an object of type `typename`, in
+    /// order, fragments spread in place: those that `@skip`/`@include` leave
+    /// out, or whose type condition the type does not meet, are not. Of an
+    /// object whose type is not known, every fragment's fields (those of
+    /// another type select keys the object lacks).
+    fn fields_of(
+        &self,
+        sets: &[&'a SelectionSet],
+        typename: Option<&str>,
+    ) -> Vec<&'a Positioned<Field>> {
+        let mut fields = Vec::new();
+        for set in sets {
+            self.collect(set, typename, 0, &mut fields);
+        }
+        fields
+    }
+
+    fn collect(
+        &self,
         set: &'a SelectionSet,
+        typename: Option<&str>,
         depth: usize,
         fields: &mut Vec<&'a Positioned<Field>>,
     ) {
         if depth > MAX_SPREAD_NESTING {
             return;
         }
+        let variables = Some(self.variables);
         for selection in &set.items {
-            let (directives, inner) = match &selection.node {
+            let (directives, condition, inner) = match &selection.node {
                 Selection::Field(field) => {
-                    if !excluded(&field.node.directives, Some(variables)) {
+                    if !excluded(&field.node.directives, variables) {
                         fields.push(field);
                     }
                     continue;
                 }
-                Selection::InlineFragment(fragment) => {
-                    (&fragment.node.directives, &fragment.node.selection_set.node)
-                }
+                Selection::InlineFragment(fragment) => (
+                    &fragment.node.directives,
+                    fragment.node.type_condition.as_ref(),
+                    &fragment.node.selection_set.node,
+                ),
                 Selection::FragmentSpread(spread) => {
-                    let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node)
-                    else {
+                    let name = &spread.node.fragment_name.node;
+                    let Some(fragment) = self.document.fragments.get(name) else {
                         continue;
                     };
-                    (&spread.node.directives, &fragment.node.selection_set.node)
+                    let fragment = &fragment.node;
+                    (
+                        &spread.node.directives,
+                        Some(&fragment.type_condition),
+                        &fragment.selection_set.node,
+                    )
                 }
             };
-            if !excluded(directives, Some(variables)) {
-                collect(document, variables, inner, depth + 1, fields);
+            let applies = match (typename, condition) {
+                (Some(typename), Some(condition)) => is_a(typename, &condition.node.on.node),
+                _ => true,
+            };
+            if applies && !excluded(directives, variables) {
+                self.collect(inner, typename, depth + 1, fields);
             }
         }
     }
-    let mut fields = Vec::new();
-    for set in sets {
-        collect(document, variables, set, 0, &mut fields);
-    }
-    fields
 }
 
 /// Whether `set`, or a set within it, has a selection under `@skip` or

@@ -19,9 +19,18 @@ mod text;
 mod typecheck;
 mod types;
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, LazyLock},
+};
 
-use async_graphql::{EmptySubscription, Request, Response, Schema};
+use async_graphql::{
+    EmptySubscription, Request, Response, Schema,
+    parser::{
+        parse_schema,
+        types::{TypeKind, TypeSystemDefinition},
+    },
+};
 
 use crate::error::Error;
 use documents::{Documents, Unparsed};
@@ -146,6 +155,44 @@ impl Api {
         }
         ticket.finish(response)
     }
+}
+
+/// Whether an object of type `typename` meets the type condition
+/// `condition`: it is that type, implements that interface, or is a member
+/// of that union.
+pub(super) fn is_a(typename: &str, condition: &str) -> bool {
+    static SUPERTYPES: LazyLock<HashMap<String, Vec<String>>> = LazyLock::new(|| {
+        let mut supertypes: HashMap<String, Vec<String>> = HashMap::new();
+        let Ok(schema) = parse_schema(sdl()) else {
+            return supertypes;
+        };
+        for definition in schema.definitions {
+            let TypeSystemDefinition::Type(definition) = definition else {
+                continue;
+            };
+            let name = definition.node.name.node.to_string();
+            match definition.node.kind {
+                TypeKind::Object(object) => supertypes
+                    .entry(name)
+                    .or_default()
+                    .extend(object.implements.into_iter().map(|i| i.node.to_string())),
+                TypeKind::Union(union) => {
+                    for member in union.members {
+                        supertypes
+                            .entry(member.node.to_string())
+                            .or_default()
+                            .push(name.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+        supertypes
+    });
+    typename == condition
+        || SUPERTYPES
+            .get(typename)
+            .is_some_and(|supertypes| supertypes.iter().any(|s| s == condition))
 }
 
 /// The schema in SDL, as committed in `schema.graphql`.

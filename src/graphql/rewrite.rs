@@ -138,7 +138,8 @@ pub(super) const HIDDEN: &str = "__renewals_hidden_typename";
 /// Customer { id } }` for a renewal gave null, as for an ID that does not
 /// exist. The response writer ([`json`](super::json)) leaves the hidden
 /// key out, wherever it ends up (eager objects write their children's text
-/// as they go).
+/// as they go). A set with fragments on a type gets one too: the object's
+/// type tells the response's order which of them apply.
 pub fn never_empty(document: &mut ExecutableDocument) {
     fn visit(set: &mut SelectionSet, objects_set: bool, pos: Pos) {
         for selection in &mut set.items {
@@ -159,7 +160,14 @@ pub fn never_empty(document: &mut ExecutableDocument) {
             Selection::Field(field) => !field.node.directives.is_empty(),
             Selection::InlineFragment(_) | Selection::FragmentSpread(_) => true,
         });
-        if objects_set && could_be_empty {
+        // The object's type tells the response's order which fragments apply
+        // ([`order_as_selected`](super::documents::order_as_selected)).
+        let typed_fragments = set.items.iter().any(|selection| match &selection.node {
+            Selection::Field(_) => false,
+            Selection::InlineFragment(fragment) => fragment.node.type_condition.is_some(),
+            Selection::FragmentSpread(_) => true,
+        });
+        if objects_set && (could_be_empty || typed_fragments) {
             let hidden = Field {
                 alias: Some(Positioned::new(Name::new(HIDDEN), pos)),
                 name: Positioned::new(Name::new("__typename"), pos),

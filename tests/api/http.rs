@@ -361,6 +361,20 @@ async fn fields_come_back_in_the_order_selected(backend: Backend) {
         keys.windows(2).all(|pair| at(pair[0]) < at(pair[1])),
         "{text}"
     );
+
+    // Nor does a fragment on another type than the object's.
+    let customer = crate::helpers::customer_ids(&app, 1).await.remove(0);
+    let query = "query($id: ID!) { node(id: $id) { ... on Renewal { id } ...C } } \
+                 fragment C on Customer { name id ... on Node { x: __typename } }";
+    let body = json!({ "query": query, "variables": { "id": customer } }).to_string();
+    let (_, _, bytes) = app.send(post("application/json", body, &app.token)).await;
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(
+        text.starts_with(r#"{"data":{"node":{"name":"#) && !text.contains("__renewals"),
+        "{text}"
+    );
+    let at = |key: &str| text.find(&format!("\"{key}\":")).unwrap();
+    assert!(at("name") < at("id") && at("id") < at("x"), "{text}");
 }
 
 /// Unknown paths and methods get a status and an error like any other:
