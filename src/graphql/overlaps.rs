@@ -140,11 +140,25 @@ impl<'a> Check<'a> {
                         .get(parent)
                         .and_then(|ty| ty.field_by_name(&field.node.name.node));
                     let key = field.node.response_key().node.as_str();
-                    fields.entry(key).or_default().push(Collected {
-                        field,
-                        parent,
-                        meta,
-                    });
+                    let same_key = fields.entry(key).or_default();
+                    // A leaf selected again alike, on the same type, merges
+                    // with whatever its like merges with: it is compared
+                    // once (a thousand fragments selecting `name` are no
+                    // million pairs).
+                    let again = same_key
+                        .iter()
+                        .rev()
+                        .take(MAX_ALIKE_LOOKED_AT)
+                        .any(|other| {
+                            other.parent == parent && is_leaf_alike(&other.field.node, &field.node)
+                        });
+                    if !again {
+                        same_key.push(Collected {
+                            field,
+                            parent,
+                            meta,
+                        });
+                    }
                 }
                 Selection::InlineFragment(fragment) => {
                     let on = applies_to(&fragment.node, parent);
@@ -276,6 +290,20 @@ impl<'a> Check<'a> {
             _ => false,
         }
     }
+}
+
+/// How many of the fields collected under a key a leaf is looked for among
+/// (the latest): enough for fragments that select one key alike, without a
+/// search through every field of a key that many select differently.
+const MAX_ALIKE_LOOKED_AT: usize = 8;
+
+/// Whether two fields are the same leaf: the same field, with the same
+/// arguments, selecting nothing below.
+fn is_leaf_alike(a: &Field, b: &Field) -> bool {
+    a.selection_set.node.items.is_empty()
+        && b.selection_set.node.items.is_empty()
+        && a.name.node == b.name.node
+        && same_arguments(a, b)
 }
 
 /// Whether two fields are given the same arguments, in any order.
