@@ -160,7 +160,7 @@ impl Api {
 /// Whether an object of type `typename` meets the type condition
 /// `condition`: it is that type, implements that interface, or is a member
 /// of that union.
-pub(super) fn is_a(typename: &str, condition: &str) -> bool {
+fn is_a(typename: &str, condition: &str) -> bool {
     static SUPERTYPES: LazyLock<HashMap<String, Vec<String>>> = LazyLock::new(|| {
         let mut supertypes: HashMap<String, Vec<String>> = HashMap::new();
         let Ok(schema) = parse_schema(sdl()) else {
@@ -200,4 +200,18 @@ pub fn sdl() -> String {
     Schema::build(Query, Mutation, EmptySubscription)
         .finish()
         .sdl()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_a;
+
+    #[test]
+    fn an_object_is_its_type_and_its_interfaces() {
+        assert!(is_a("Customer", "Customer"));
+        assert!(is_a("Customer", "Node"));
+        assert!(is_a("Renewal", "Node"));
+        assert!(!is_a("Customer", "Renewal"));
+        assert!(!is_a("Money", "Node"));
+    }
 }
