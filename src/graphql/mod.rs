@@ -10,6 +10,7 @@ mod listing;
 mod loaders;
 mod mutation;
 mod nulls;
+mod order;
 mod overlaps;
 mod query;
 mod rewrite;
@@ -58,7 +59,7 @@ pub const MAX_FIELDS_SPREAD: usize = 10_000;
 pub const MAX_DIRECTIVES_PER_FIELD: usize = 5;
 
 /// Whether `text` nests brackets too deep for any parser to be given it
-/// (see [`text::MAX_NESTING`]).
+/// (over 128 deep: see `text::MAX_NESTING`).
 pub fn nests_too_deep(text: &str) -> bool {
     text::nests_deeper_than(text, text::MAX_NESTING)
 }
@@ -146,7 +147,7 @@ impl Api {
             .unwrap_or_default();
         let mut response = self.schema.execute(request).await;
         if let Some(parsed) = document {
-            documents::order_as_selected(
+            order::order_as_selected(
                 &parsed.document,
                 operation_name.as_deref(),
                 &variables,

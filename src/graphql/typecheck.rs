@@ -34,7 +34,7 @@ use async_graphql::{
 };
 use async_graphql_value::{ConstValue, Value};
 
-use super::documents::excluded;
+use super::order::excluded;
 
 /// The errors of `document` against these rules, in document order.
 pub fn check(registry: &Registry, document: &ExecutableDocument) -> Vec<ServerError> {
