@@ -5,7 +5,7 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::Arc,
+    sync::{Arc, OnceLock},
 };
 
 use async_graphql::{
@@ -58,6 +58,9 @@ pub struct Parsed {
     /// Its variables that stand for an input object's field
     /// ([`rewrite::variables_in_objects`]).
     pub variables_in_objects: Vec<Name>,
+    /// Set once every operation of a document of several has passed
+    /// async-graphql's validation (see [`Api::execute`](super::Api::execute)).
+    pub whole_validated: Arc<OnceLock<()>>,
 }
 
 impl Default for Documents {
@@ -99,6 +102,7 @@ impl Documents {
             fields_spread,
             refused,
             selects_conditionally,
+            whole_validated: Arc::default(),
             document: Arc::new(document),
         };
         if cached {

@@ -27,8 +27,8 @@ use std::sync::{
 };
 
 use async_graphql::{
-    ErrorExtensionValues, Pos, Request, Response, ServerError, ServerResult, ValidationResult,
-    Value, Variables,
+    CacheControl, ErrorExtensionValues, Pos, Request, Response, ServerError, ServerResult,
+    ValidationResult, Value, Variables,
     extensions::{
         Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
     },
@@ -60,6 +60,12 @@ pub struct Ticket {
     /// The parsed document, for the checks async-graphql's validation lacks.
     document: OnceLock<Arc<ExecutableDocument>>,
 }
+
+/// Marks a request that validates every operation of its document and runs
+/// nothing: a request names the operation it runs, and only that one is
+/// given to async-graphql, whose rules would otherwise never see the others
+/// (§6.1 validates the whole document). Nothing is kept or charged for it.
+pub(super) struct WholeDocument;
 
 impl Ticket {
     pub fn new(request: &Request) -> Self {
@@ -262,6 +268,16 @@ pub(super) fn request_error(error: Error) -> ServerError {
     server
 }
 
+/// Whether async-graphql reported `error` while computing a cost, which
+/// parses `first`/`last` (with the variables) again: a variable not given, or
+/// a value that is not an Int.
+fn from_cost(error: &ServerError) -> bool {
+    let message = &error.message;
+    message.starts_with("Failed to parse")
+        || message.starts_with("Expected input type")
+        || (message.starts_with("Variable ") && message.ends_with(" is not defined."))
+}
+
 fn validation_code(message: &str) -> &'static str {
     if message.starts_with("Query is too complex") {
         codes::TOO_COMPLEX
@@ -318,7 +334,10 @@ impl Extension for GuardExtension {
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
         let ticket = ctx.data_opt::<Arc<Ticket>>();
-        let key = ticket.and_then(|ticket| ticket.validation_key);
+        let whole = ctx.data_opt::<WholeDocument>().is_some();
+        let key = ticket
+            .and_then(|ticket| ticket.validation_key)
+            .filter(|_| !whole);
         let result = match key.and_then(|key| self.validated.get(&key)) {
             Some(result) => result,
             None => {
@@ -334,18 +353,33 @@ impl Extension for GuardExtension {
                             .collect());
                     }
                 }
-                let result = next.run(ctx).await.map_err(|mut errors| {
+                let result = next.run(ctx).await;
+                let result = match result {
+                    // The cost of the operations not run is no concern of
+                    // theirs, nor the variables it reads (which are for the
+                    // operation run): only the rules' errors count.
+                    Err(errors) if whole => {
+                        let errors: Vec<ServerError> =
+                            errors.into_iter().filter(|e| !from_cost(e)).collect();
+                        if errors.is_empty() {
+                            return Ok(ValidationResult {
+                                cache_control: CacheControl::default(),
+                                complexity: 0,
+                                depth: 0,
+                            });
+                        }
+                        Err(errors)
+                    }
+                    other => other,
+                };
+                let result = result.map_err(|mut errors| {
                     // The cost is computed from `first`/`last` parsed again:
                     // a value validation found wrong was reported twice.
                     if errors
                         .iter()
                         .any(|e| e.message.starts_with("Invalid value for argument"))
                     {
-                        errors.retain(|e| {
-                            !["Failed to parse", "Expected input type"]
-                                .iter()
-                                .any(|again| e.message.starts_with(again))
-                        });
+                        errors.retain(|e| !from_cost(e));
                     }
                     errors
                         .into_iter()
@@ -361,6 +395,10 @@ impl Extension for GuardExtension {
                 result
             }
         };
+        if whole {
+            // The cost adds up every operation's: only the one run counts.
+            return Ok(result);
+        }
         if let Some(ticket) = ticket {
             ticket
                 .cost
@@ -388,6 +426,9 @@ impl Extension for GuardExtension {
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> Response {
+        if ctx.data_opt::<WholeDocument>().is_some() {
+            return Response::default();
+        }
         let Some(ticket) = ctx.data_opt::<Arc<Ticket>>() else {
             // Only `Api::execute` runs this schema, and it always gives a ticket.
             return Response::from_errors(vec![request_error(Error::Unauthenticated)]);

@@ -26,10 +26,10 @@ use std::{
 };
 
 use async_graphql::{
-    EmptySubscription, Request, Response, Schema,
+    EmptySubscription, Request, Response, Schema, ServerError,
     parser::{
         parse_schema,
-        types::{TypeKind, TypeSystemDefinition},
+        types::{ExecutableDocument, TypeKind, TypeSystemDefinition},
     },
 };
 
@@ -114,6 +114,15 @@ impl Api {
                     message, at,
                 )]));
             }
+            if parsed.document.operations.iter().nth(1).is_some()
+                && parsed.whole_validated.get().is_none()
+            {
+                let errors = self.validate_whole(&parsed.document, &request).await;
+                if !errors.is_empty() {
+                    return ticket.finish(Response::from_errors(errors));
+                }
+                let _ = parsed.whole_validated.set(());
+            }
             let operation = request.operation_name.as_deref();
             if let Some(name) =
                 documents::missing_variable(&parsed.document, operation, &request.variables)
@@ -155,6 +164,32 @@ impl Api {
             );
         }
         ticket.finish(response)
+    }
+}
+
+impl Api {
+    /// The errors of every operation of `document` against async-graphql's
+    /// validation, and ours; `request` runs one of them. Only the operation
+    /// run is given to async-graphql to run and cost (it would check the
+    /// others with the request's variables, and add up their costs), so its
+    /// rules never saw the others: `query A { nosuchfield } query B { … }`
+    /// ran B.
+    async fn validate_whole(
+        &self,
+        document: &Arc<ExecutableDocument>,
+        request: &Request,
+    ) -> Vec<ServerError> {
+        let mut check = Request::new(request.query.clone())
+            .variables(request.variables.clone())
+            .data(guard::WholeDocument);
+        if let Some(name) = &request.operation_name {
+            check = check.operation_name(name.clone());
+        }
+        let ticket = Arc::new(Ticket::new(&check));
+        ticket.keep_document(Arc::clone(document));
+        check = check.data(ticket);
+        check.set_parsed_query(ExecutableDocument::clone(document));
+        self.schema.execute(check).await.errors
     }
 }
 

@@ -195,6 +195,45 @@ async fn only_the_operation_named_is_costed_and_needs_its_variables() {
     }
 }
 
+/// The operations a request does not run are validated too (§6.1: the
+/// whole document), without its variables: async-graphql was given only the
+/// one run, so `query A { nosuchfield } query B { … }` ran B.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operations_not_run_are_validated_too() {
+    let app = TestApp::with_customers(Backend::Sqlite, 1).await;
+    for (document, says) in [
+        (
+            "query A { nosuchfield } query B { viewer { id } }",
+            "nosuchfield",
+        ),
+        (
+            "query A($x: Int) { viewer { id } } query B { viewer { id } }",
+            "$x",
+        ),
+        (
+            "query A { viewer { id } } query B { viewer { id } } fragment G on Partner { id }",
+            "\"G\"",
+        ),
+        (
+            "query A { renewals(first: \"x\") { totalCount } } query B { viewer { id } }",
+            "first",
+        ),
+    ] {
+        let before = app.store.statement_count();
+        let body = app
+            .post_body(json!({ "query": document, "operationName": "B" }))
+            .await;
+        assert!(body.get("data").is_none(), "{document}: {body}");
+        let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{document}: {body}");
+        assert_eq!(
+            app.store.statement_count(),
+            before,
+            "{document} ran statements"
+        );
+    }
+}
+
 /// A variable left out is as if its input field were not given, so the
 /// field's default applies (GraphQL, "Coercing Input Objects"); given as
 /// null, it is null. async-graphql gave null either way, and refused
