@@ -179,7 +179,8 @@ impl Api {
         document: &Arc<ExecutableDocument>,
         request: &Request,
     ) -> Vec<ServerError> {
-        let mut check = Request::new(request.query.clone())
+        // The document as parsed stands for the text.
+        let mut check = Request::new(String::new())
             .variables(request.variables.clone())
             .data(guard::WholeDocument);
         if let Some(name) = &request.operation_name {
