@@ -2,10 +2,10 @@
 
 use std::{net::SocketAddr, path::PathBuf};
 
-use chrono::NaiveDate;
+use chrono::{Days, NaiveDate};
 use clap::{Args, Parser, Subcommand};
 
-use crate::domain::dates::{FIRST_DATE, LAST_DATE};
+use crate::domain::dates::{DEADLINE_LEAD_DAYS, FIRST_DATE, LAST_DATE, VISIBILITY_HORIZON_DAYS};
 
 /// Renewals API: a GraphQL API for partners' upcoming contract renewals.
 #[derive(Debug, Parser)]
@@ -175,8 +175,9 @@ pub enum TokenCommand {
         /// The partner's slug.
         #[arg(long)]
         partner: String,
-        /// A label for the token, shown in history as the actor.
-        #[arg(long, default_value = "cli")]
+        /// A label for the token, shown in history as the actor (1 to 100
+        /// characters, no control characters).
+        #[arg(long, default_value = "cli", value_parser = token_label)]
         name: String,
     },
     /// List tokens (never their secrets).
@@ -196,17 +197,32 @@ pub enum TokenCommand {
     },
 }
 
-/// A date as the API takes one: `YYYY-MM-DD`, years 0001–9999.
+/// "Today" as the rules can take it: `YYYY-MM-DD`, at least 45 days after
+/// the first date there is and 120 days before the last, so that a visible
+/// renewal's deadline and the days ahead are dates too (`Date` is years
+/// 0001–9999: on 0001-01-01 deadlines fell in year 0000).
 fn api_date(text: &str) -> Result<NaiveDate, String> {
     let date: NaiveDate = text
         .parse()
         .map_err(|_| format!("`{text}` is not a date: give YYYY-MM-DD"))?;
-    if !(FIRST_DATE..=LAST_DATE).contains(&date) {
+    let first = FIRST_DATE + Days::new(DEADLINE_LEAD_DAYS);
+    let last = LAST_DATE - Days::new(VISIBILITY_HORIZON_DAYS);
+    if !(first..=last).contains(&date) {
         return Err(format!(
-            "`{text}` is out of range: give a date of years 0001 to 9999"
+            "`{text}` is out of range: give a date from {first} to {last} (years 0001 to 9999, \
+             with a renewal's deadline before it and the 120 days after it)"
         ));
     }
     Ok(date)
+}
+
+/// A token's label: it becomes the actor of every event the token writes.
+fn token_label(text: &str) -> Result<String, String> {
+    let label = text.trim();
+    if label.is_empty() || label.chars().count() > 100 || label.chars().any(char::is_control) {
+        return Err("give a label of 1 to 100 characters, without control characters".to_owned());
+    }
+    Ok(label.to_owned())
 }
 
 /// Which date counts as "today" for the rules.

@@ -61,6 +61,14 @@ fn not_acceptable() -> Response {
     )
 }
 
+fn payload_too_large() -> Response {
+    problem(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "PAYLOAD_TOO_LARGE",
+        &format!("the request body must be at most {MAX_BODY_BYTES} bytes"),
+    )
+}
+
 fn is_json_body(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
@@ -85,15 +93,32 @@ pub async fn post_graphql(
             "send the request as Content-Type: application/json",
         );
     }
+    // A body is read as sent: a compressed one was taken for JSON, and
+    // refused as unreadable, or read as plain when it was not compressed.
+    if headers
+        .get_all(header::CONTENT_ENCODING)
+        .iter()
+        .any(|encoding| !encoding.as_bytes().eq_ignore_ascii_case(b"identity"))
+    {
+        return problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "send the body without Content-Encoding: it is read as sent",
+        );
+    }
+    // A body announced too large is refused before any of it is read (and
+    // before `100 Continue` asks for it): the connection was held until the
+    // request timed out, waiting for bytes that were never to be read.
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|length| length.to_str().ok())
+        .and_then(|length| length.trim().parse::<u64>().ok());
+    if announced.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return payload_too_large();
+    }
     let bytes = match to_bytes(body, MAX_BODY_BYTES).await {
         Ok(bytes) => bytes,
-        Err(_) => {
-            return problem(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "PAYLOAD_TOO_LARGE",
-                &format!("the request body must be at most {MAX_BODY_BYTES} bytes"),
-            );
-        }
+        Err(_) => return payload_too_large(),
     };
     let json: serde_json::Value = match serde_json::from_slice(&bytes) {
         Ok(json) => json,
@@ -153,12 +178,23 @@ pub async fn get_graphql(
     if wants_html(&headers) {
         return graphiql(&state);
     }
-    let Ok(Query(GetParams {
-        query: Some(query),
+    let Query(GetParams {
+        query,
         operation_name,
         variables,
-    })) = params
-    else {
+    }) = match params {
+        Ok(params) => params,
+        // A parameter given twice, or not UTF-8: a script sent it, and gets
+        // an error it can read rather than the page.
+        Err(rejection) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                &format!("the query string cannot be read: {}", rejection.body_text()),
+            );
+        }
+    };
+    let Some(query) = query else {
         return graphiql(&state);
     };
     let Some(media) = MediaType::negotiate(&headers) else {

@@ -81,6 +81,19 @@ fn seed_and_token_commands_manage_a_database() {
     let unknown = renewals(&[&["token", "create", "--partner", "nobody"][..], &db].concat());
     assert!(!unknown.status.success());
     assert!(stdout(&unknown).is_empty());
+    // A label becomes the actor of every event: a short line of text.
+    let long = "x".repeat(101);
+    for label in [long.as_str(), " ", "a\nb"] {
+        let refused = renewals(
+            &[
+                &["token", "create", "--partner", "northwind", "--name", label][..],
+                &db,
+            ]
+            .concat(),
+        );
+        assert!(!refused.status.success(), "{label:?}");
+        assert!(stdout(&refused).is_empty(), "{label:?}");
+    }
 
     let listed = stdout(&renewals(&[&["token", "list"][..], &db].concat()));
     assert!(listed.contains("northwind") && listed.contains("ci"));
@@ -240,9 +253,11 @@ fn serve_refuses_a_cors_origin_no_browser_sends() {
 }
 
 #[test]
-fn today_must_be_a_date_of_years_1_to_9999() {
+fn today_must_leave_the_rules_dates_of_years_1_to_9999() {
     for (today, says) in [
         ("+10000-01-01", "years 0001 to 9999"),
+        ("0001-01-01", "0001-02-15 to 9999-09-02"),
+        ("9999-09-03", "0001-02-15 to 9999-09-02"),
         ("2027-02-30", "YYYY-MM-DD"),
         ("tomorrow", "YYYY-MM-DD"),
     ] {

@@ -8,6 +8,17 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, db_tests, error_codes};
 
+fn with_header(
+    mut request: Request<Body>,
+    name: header::HeaderName,
+    value: &'static str,
+) -> Request<Body> {
+    request
+        .headers_mut()
+        .insert(name, header::HeaderValue::from_static(value));
+    request
+}
+
 fn post(content_type: &str, body: impl Into<Body>, token: &str) -> Request<Body> {
     Request::post("/graphql")
         .header(header::CONTENT_TYPE, content_type)
@@ -56,6 +67,29 @@ async fn requests_that_break_graphql_over_http_are_refused(backend: Backend) {
                 .unwrap(),
             StatusCode::NOT_ACCEPTABLE,
             "NOT_ACCEPTABLE",
+        ),
+        // A body announced over the limit is refused before it is read (the
+        // short body here would otherwise be read, and run).
+        (
+            with_header(post("application/json", query.clone(), &app.token), header::CONTENT_LENGTH, "1000000"),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+        ),
+        // A body is read as sent: an encoded one is refused, not guessed at.
+        (
+            with_header(post("application/json", query.clone(), &app.token), header::CONTENT_ENCODING, "gzip"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+        ),
+        // A query string that cannot be read (a parameter given twice) is
+        // an error a script can read, not the playground's page.
+        (
+            Request::get("/graphql?query=%7Bviewer%7Bname%7D%7D&query=%7Bviewer%7Bslug%7D%7D")
+                .header(header::AUTHORIZATION, format!("Bearer {}", app.token))
+                .body(Body::empty())
+                .unwrap(),
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
         ),
     ];
     for (request, status, code) in cases {
