@@ -17,7 +17,7 @@ use async_graphql::{
 };
 use quick_cache::{Weighter, sync::Cache};
 
-use super::{MAX_FIELDS_SPREAD, order, rewrite, text};
+use super::{MAX_FIELDS_SPREAD, merge, order, rewrite, text};
 
 /// Documents longer than this are parsed every time.
 const MAX_CACHED_TEXT: usize = 16 * 1024;
@@ -90,7 +90,7 @@ impl Documents {
         // A document refused for its size is not rewritten: inlining its
         // fragments could take as long as validating it did.
         if fields_spread <= MAX_FIELDS_SPREAD {
-            rewrite::merge_repeated_fields(&mut document);
+            merge::merge_repeated_fields(&mut document);
             rewrite::never_empty(&mut document);
         }
         let writes_json = !selects_a_key_twice(&document);

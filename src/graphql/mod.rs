@@ -8,6 +8,7 @@ pub mod ids;
 pub mod json;
 mod listing;
 mod loaders;
+mod merge;
 mod mutation;
 mod nulls;
 mod order;

@@ -11,7 +11,7 @@
 //!   should be.)
 //! - **A mutation's root selects a response key once** (§5.3.2, "Field
 //!   Selection Merging"): what remains twice once fragments are inlined and
-//!   like fields merged ([`rewrite`](super::rewrite)) differs in arguments or
+//!   like fields merged ([`merge`](super::merge)) differs in arguments or
 //!   directives, and async-graphql ran both (two `setDefaultRenewalOwner`
 //!   with different owners, one through a fragment).
 //! - **Fields under one key merge** elsewhere (§5.3.2 again): in
@@ -108,7 +108,7 @@ struct Walk<'a, 'e> {
 impl<'a> Walk<'a, '_> {
     /// Refuses a response key selected twice at a mutation's root, also
     /// through the fragments left there (those whose directives could not be
-    /// given to their fields: see [`rewrite`](super::rewrite)).
+    /// given to their fields: see [`merge`](super::merge)).
     fn mutations_once(&mut self, root: &'a SelectionSet) {
         fn keys<'a>(
             set: &'a SelectionSet,
