@@ -16,6 +16,7 @@ use async_graphql::{
 use super::{
     MAX_DIRECTIVES_PER_FIELD,
     documents::MAX_SPREAD_NESTING,
+    overlaps::same_arguments,
     query::Query,
     rewrite::{operations_mut, spread_from},
 };
@@ -31,13 +32,9 @@ use super::{
 /// ([`inline_root_fragments`]).
 pub fn merge_repeated_fields(document: &mut ExecutableDocument) {
     fn same(a: &Field, b: &Field) -> bool {
-        let same_arguments = a.arguments.len() == b.arguments.len()
-            && a.arguments
-                .iter()
-                .all(|argument| b.arguments.contains(argument));
         a.response_key().node == b.response_key().node
             && a.name.node == b.name.node
-            && same_arguments
+            && same_arguments(a, b)
             && same_directives(&a.directives, &b.directives)
     }
     /// The same directives, in any order (a field has each at most once).

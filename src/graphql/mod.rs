@@ -104,9 +104,9 @@ impl Api {
             if parsed.fields_spread > MAX_FIELDS_SPREAD {
                 return ticket.finish(Response::from_errors(vec![guard::too_many_fields()]));
             }
+            let several = parsed.document.operations.iter().nth(1).is_some();
             let invalid = parsed.refused.clone().or_else(|| {
                 // async-graphql would first validate every operation.
-                let several = parsed.document.operations.iter().nth(1).is_some();
                 (request.operation_name.is_none() && several)
                     .then(|| ("Operation name required in request.".to_owned(), None))
             });
@@ -115,9 +115,7 @@ impl Api {
                     message, at,
                 )]));
             }
-            if parsed.document.operations.iter().nth(1).is_some()
-                && parsed.whole_validated.get().is_none()
-            {
+            if several && parsed.whole_validated.get().is_none() {
                 let errors = self.validate_whole(&parsed.document, &request).await;
                 if !errors.is_empty() {
                     return ticket.finish(Response::from_errors(errors));

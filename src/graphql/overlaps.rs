@@ -307,7 +307,7 @@ fn is_leaf_alike(a: &Field, b: &Field) -> bool {
 }
 
 /// Whether two fields are given the same arguments, in any order.
-fn same_arguments(a: &Field, b: &Field) -> bool {
+pub(super) fn same_arguments(a: &Field, b: &Field) -> bool {
     a.arguments.len() == b.arguments.len()
         && a.arguments.iter().all(|(name, value)| {
             b.get_argument(&name.node)
