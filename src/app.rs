@@ -89,8 +89,13 @@ pub fn router(store: Store, settings: Settings) -> Router {
 }
 
 impl App {
-    /// Connects and migrates the database, seeds it in demo mode, and binds the address.
+    /// Binds the address, then connects and migrates the database, and seeds
+    /// it in demo mode. An address in use is found before the database is
+    /// touched (in demo mode, a token nobody would see was made first).
     pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.bind))?;
         let options = StoreOptions {
             statement_timeout: Some(config.settings.request_timeout),
             pg_connections: Some(config.pg_connections),
@@ -100,7 +105,7 @@ impl App {
             .await
             .with_context(|| {
                 format!(
-                    "cannot open the database at DATABASE_URL={}",
+                    "cannot open the database at {}",
                     redact(&config.database_url)
                 )
             })?;
@@ -108,9 +113,6 @@ impl App {
         if config.demo {
             settings.demo_token = Some(prepare_demo(&store, settings.today).await?);
         }
-        let listener = TcpListener::bind(config.bind)
-            .await
-            .with_context(|| format!("cannot listen on RENEWALS_BIND={}", config.bind))?;
         let demo_token = settings.demo_token.clone();
         let header_timeout = settings.header_timeout;
         let router = router(store.clone(), settings);
@@ -157,13 +159,12 @@ pub async fn refresh_statistics_every(store: Store, interval: Duration) {
 
 /// Seeds an empty database and creates a token for the demo partner.
 async fn prepare_demo(store: &Store, today: Today) -> anyhow::Result<String> {
-    if store.is_empty().await? {
-        let data = seed::generate(DEMO_CUSTOMERS, DEMO_SEED, today.get());
-        store
-            .insert_dataset(&data)
-            .await
-            .context("cannot seed the demo data")?;
-    }
+    // Seeds a database without partners only.
+    let data = seed::generate(DEMO_CUSTOMERS, DEMO_SEED, today.get());
+    store
+        .insert_dataset(&data)
+        .await
+        .context("cannot seed the demo data")?;
     let token = store
         .create_token(DEMO_PARTNER, "demo")
         .await?
@@ -173,18 +174,37 @@ async fn prepare_demo(store: &Store, today: Today) -> anyhow::Result<String> {
     Ok(token.secret)
 }
 
-/// The URL without its password, for messages.
+/// The URL without its password, for messages: the one of its user
+/// (`user:***@`), and a `password` parameter (`password=***`).
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (address, query) = match url.split_once('?') {
+        Some((address, query)) => (address, Some(query)),
+        None => (url, None),
+    };
+    let mut redacted = match (address.find("://"), address.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
+            let credentials = &address[scheme + 3..at];
             match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
+                Some((user, _)) => {
+                    format!("{}{user}:***{}", &address[..scheme + 3], &address[at..])
+                }
+                None => address.to_owned(),
             }
         }
-        _ => url.to_owned(),
+        _ => address.to_owned(),
+    };
+    if let Some(query) = query {
+        let parameters: Vec<&str> = query
+            .split('&')
+            .map(|parameter| match parameter.split_once('=') {
+                Some((name, _)) if name.eq_ignore_ascii_case("password") => "password=***",
+                _ => parameter,
+            })
+            .collect();
+        redacted.push('?');
+        redacted.push_str(&parameters.join("&"));
     }
+    redacted
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -221,6 +241,14 @@ mod tests {
         assert_eq!(
             super::redact("sqlite://renewals.db?mode=rwc"),
             "sqlite://renewals.db?mode=rwc"
+        );
+        assert_eq!(
+            super::redact("postgres://app@db/renewals?sslmode=disable&password=s3cret&x=1"),
+            "postgres://app@db/renewals?sslmode=disable&password=***&x=1"
+        );
+        assert_eq!(
+            super::redact("postgres://app:s3cret@db/r?password=again"),
+            "postgres://app:***@db/r?password=***"
         );
     }
 }

@@ -56,6 +56,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "  curl -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\"
         );
         println!("       -d '{{\"query\":\"{{ viewer {{ name }} }}\"}}' http://{address}/graphql");
+    } else {
+        println!("A partner's API token: renewals token create --partner <slug>");
     }
     app.serve(shutdown_signal()).await;
     Ok(())
@@ -63,15 +65,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     let store = open(&args.db.database_url).await?;
-    if !store.is_empty().await? {
-        bail!("the database already holds data; seed an empty database");
-    }
     let today = Today::from_option(args.today).get();
     let data = seed::generate(args.customers, args.seed, today);
-    store
+    let inserted = store
         .insert_dataset(&data)
         .await
         .context("cannot insert the demo data")?;
+    if !inserted {
+        bail!("the database already holds data; seed an empty database");
+    }
     let customers: usize = data.partners.iter().map(|p| p.customers.len()).sum();
     eprintln!(
         "seeded {} partners and {customers} customers (seed {})",

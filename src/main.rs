@@ -1,3 +1,5 @@
+use std::io::IsTerminal;
+
 use clap::Parser;
 
 /// mimalloc instead of the system allocator: the server allocates a lot per
@@ -8,17 +10,44 @@ use tracing_subscriber::{filter::Targets, layer::SubscriberExt, util::Subscriber
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // Colours for a terminal only, unless `NO_COLOR` is set: not in a file or a pipe.
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let (filter, unreadable) = log_filter();
     tracing_subscriber::registry()
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-        .with(log_filter())
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(colour),
+        )
+        .with(filter)
         .init();
+    if let Some(error) = unreadable {
+        tracing::warn!(%error, "RUST_LOG cannot be read; logging at info");
+    }
     match renewals::cli::run(renewals::config::Cli::parse()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", causes(&err));
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, `: `-separated, each once: a database error
+/// tells its driver's error, which is also its cause.
+fn causes(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let message = cause.to_string();
+        if text.ends_with(&message) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&message);
+    }
+    text
 }
 
 /// `RUST_LOG` (`target=level` directives, comma-separated), `info` without it.
@@ -28,9 +57,15 @@ async fn main() -> std::process::ExitCode {
 /// statement's rows (a few hundred times per dashboard request), and
 /// `EnvFilter` looked each entry up (`cares_about_span`): 1.3 % of the
 /// server's CPU, sampled with `perf` under the benchmark's load.
-fn log_filter() -> Targets {
-    std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|directives| directives.parse().ok())
-        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO))
+///
+/// A `RUST_LOG` that cannot be read gives `info`, and why, to be logged.
+fn log_filter() -> (Targets, Option<String>) {
+    let info = || Targets::new().with_default(tracing::Level::INFO);
+    match std::env::var("RUST_LOG") {
+        Err(_) => (info(), None),
+        Ok(directives) => match directives.parse() {
+            Ok(filter) => (filter, None),
+            Err(error) => (info(), Some(format!("{error} in `{directives}`"))),
+        },
+    }
 }

@@ -26,10 +26,25 @@
     "}",
     "",
   ].join("\n");
+  // The headers editor starts with `Bearer ` and no token when the server has
+  // none to give. Such a header is refused (401), schema request included, so
+  // it is not sent until a token follows it: the schema, and with it the docs
+  // and completion, loads without one.
+  function withoutEmptyToken(input, init) {
+    var headers = Object.assign({}, init && init.headers);
+    Object.keys(headers).forEach(function (name) {
+      var value = String(headers[name]).trim();
+      if (name.toLowerCase() === "authorization" && /^(bearer)?$/i.test(value)) {
+        delete headers[name];
+      }
+    });
+    return window.fetch(input, Object.assign({}, init, { headers: headers }));
+  }
   ReactDOM.createRoot(element).render(
     React.createElement(GraphiQL, {
       fetcher: GraphiQL.createFetcher({
         url: new URL(element.dataset.endpoint, window.location.origin).toString(),
+        fetch: withoutEmptyToken,
       }),
       defaultQuery: dashboard,
       query: link.get("query") || undefined,

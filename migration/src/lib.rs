@@ -12,6 +12,11 @@ mod m20261204_000002_customer_owner_statistics;
 mod m20261205_000001_partner_history_index;
 mod m20261206_000001_owner_tally_in_key_order;
 mod m20261206_000002_renewal_tally_by_status;
+mod m20261207_000001_search_fold;
+mod search_fold;
+
+/// How text is folded for search (see [`search_fold::fold`]).
+pub use search_fold::fold as search_fold;
 
 /// Rebuilds `renewal_tally` from scratch (bulk loaders that bypass the triggers).
 pub const REFILL_RENEWAL_TALLY: &str = m20261201_000002_renewal_tally::REFILL;
@@ -38,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000001_partner_history_index::Migration),
             Box::new(m20261206_000001_owner_tally_in_key_order::Migration),
             Box::new(m20261206_000002_renewal_tally_by_status::Migration),
+            Box::new(m20261207_000001_search_fold::Migration),
         ]
     }
 }

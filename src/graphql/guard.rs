@@ -37,7 +37,7 @@ use async_graphql::{
 use quick_cache::sync::Cache;
 use sha2::{Digest, Sha256};
 
-use super::{MAX_COST, MAX_FIELDS_SPREAD, nulls, session::Session, typecheck};
+use super::{MAX_COST, MAX_DEPTH, MAX_FIELDS_SPREAD, nulls, session::Session, typecheck};
 use crate::{
     config::Today,
     error::Error,
@@ -374,11 +374,10 @@ impl Extension for GuardExtension {
                 };
                 let result = result.map_err(|mut errors| {
                     // The cost is computed from `first`/`last` parsed again:
-                    // a value validation found wrong was reported twice.
-                    if errors
-                        .iter()
-                        .any(|e| e.message.starts_with("Invalid value for argument"))
-                    {
+                    // a value or variable validation found wrong was
+                    // reported twice. The cost of an invalid document says
+                    // nothing more.
+                    if errors.iter().any(|e| !from_cost(e)) {
                         errors.retain(|e| !from_cost(e));
                     }
                     errors
@@ -404,8 +403,19 @@ impl Extension for GuardExtension {
                 .cost
                 .store(result.complexity as u64, Ordering::Relaxed);
         }
-        // Checked here rather than by async-graphql (`limit_complexity`), which
-        // refuses without telling the cost: the response reports it.
+        // Checked here rather than by async-graphql (`limit_depth`,
+        // `limit_complexity`), which refuses without telling the depth or the
+        // cost: the response reports it.
+        if result.depth > MAX_DEPTH {
+            let message = format!(
+                "Query is nested too deep: its fields nest {} levels, and at most {MAX_DEPTH} are accepted",
+                result.depth
+            );
+            return Err(vec![with_code(
+                ServerError::new(message, None),
+                codes::TOO_DEEP,
+            )]);
+        }
         if result.complexity > MAX_COST {
             let message = format!(
                 "Query is too complex: it costs {} points, and at most {MAX_COST} are accepted",

@@ -94,7 +94,11 @@ fn store_filter(input: RenewalFilterInput) -> Result<RenewalFilter, Error> {
         action_required: input.action_required,
         owner_party: input.owner_party.map(Into::into),
         notify_user_id,
-        search: input.search.filter(|s| !s.is_empty()),
+        // Spaces around the text are left out, as a search box does.
+        search: input
+            .search
+            .map(|text| text.trim().to_owned())
+            .filter(|text| !text.is_empty()),
         statuses: input
             .status
             .map(|list| list.into_iter().map(Into::into).collect()),

@@ -46,6 +46,7 @@ pub use session::Session;
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// The deepest query accepted; GraphiQL's full introspection query needs about 15.
+/// The [`Guard`] checks it, after validation.
 pub const MAX_DEPTH: usize = 20;
 /// The highest query cost accepted (see `extensions.cost.requestedQueryCost`):
 /// each field costs 1, and a list costs its page size times its children.
@@ -77,7 +78,6 @@ impl Api {
         Self {
             schema: Schema::build(Query, Mutation, EmptySubscription)
                 .extension(guard)
-                .limit_depth(MAX_DEPTH)
                 .limit_directives(MAX_DIRECTIVES_PER_FIELD)
                 .disable_suggestions()
                 .finish(),

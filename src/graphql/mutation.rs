@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 
 use super::{
     ids::{NodeKind, decode_as},
@@ -31,8 +31,10 @@ pub struct Mutation;
 pub struct SetRenewalOwnerInput {
     /// The customers to change (1 to 100).
     pub customer_ids: Vec<ID>,
-    /// The new owner; null means "use the partner's default".
-    pub owner: Option<RenewalOwnerInput>,
+    /// The new owner; `null` means "use the partner's default". Required,
+    /// though it may be null: left out, nothing changes and the payload says
+    /// so (`INVALID_INPUT`), so that an owner forgotten resets no one.
+    pub owner: MaybeUndefined<RenewalOwnerInput>,
 }
 
 /// The result of `setRenewalOwner`: the customers, or the user errors.
@@ -137,8 +139,18 @@ impl Mutation {
                 format!("give between 1 and {MAX_CUSTOMERS_PER_CHANGE} customer IDs"),
             )]));
         }
-        let choice = match input
-            .owner
+        let owner = match input.owner {
+            MaybeUndefined::Value(owner) => Some(owner),
+            MaybeUndefined::Null => None,
+            MaybeUndefined::Undefined => {
+                return Ok(SetRenewalOwnerPayload::failed(vec![UserError::new(
+                    UserErrorCode::InvalidInput,
+                    &["input", "owner"],
+                    "give the new owner, or owner: null to use the partner's default",
+                )]));
+            }
+        };
+        let choice = match owner
             .map(|o| owner_choice(o, &["input", "owner"]))
             .transpose()
         {

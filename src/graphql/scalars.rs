@@ -22,13 +22,22 @@ impl ScalarType for Date {
                     b.is_ascii_digit()
                 }
             });
-        well_formed
-            .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
-            .flatten()
-            .filter(|date| date.format("%Y").to_string() != "0000")
+        if !well_formed {
+            return Err(InputValueError::custom(format!(
+                "{text:?} is not a date in the form YYYY-MM-DD (years 0001-9999)"
+            )));
+        }
+        NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()
+            .filter(|date| date.year() >= 1)
             .map(Date)
             .ok_or_else(|| {
-                InputValueError::custom(format!("{text:?} is not a date in the form YYYY-MM-DD"))
+                let reason = if text.starts_with("0000") {
+                    "years run from 0001"
+                } else {
+                    "no such day in the calendar"
+                };
+                InputValueError::custom(format!("{text:?} is not a calendar date: {reason}"))
             })
     }
 
@@ -129,6 +138,19 @@ mod tests {
             assert!(Date::parse(Value::from(bad)).is_err(), "{bad}");
         }
         assert!(Date::parse(Value::from(20270228)).is_err());
+    }
+
+    #[test]
+    fn a_bad_date_is_told_apart_from_a_bad_form() {
+        let message = |text: &str| match Date::parse(Value::from(text)) {
+            Err(error) => error.into_server_error(Default::default()).message,
+            Ok(_) => panic!("{text} parsed"),
+        };
+        assert!(
+            message("2027-02-30").ends_with("not a calendar date: no such day in the calendar")
+        );
+        assert!(message("0000-01-01").ends_with("not a calendar date: years run from 0001"));
+        assert!(message("10000-01-01").contains("not a date in the form YYYY-MM-DD"));
     }
 
     proptest::proptest! {

@@ -107,12 +107,21 @@ async fn health() -> &'static str {
     "ok"
 }
 
-/// Readiness: the database answers.
+/// How long readiness waits for the database: a probe's answer is due
+/// sooner than a request's (a database that stopped answering held it for
+/// the whole request timeout).
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Readiness: the database answers, within [`READY_TIMEOUT`].
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready"),
-        Err(err) => {
+    match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready"),
+        Ok(Err(err)) => {
             tracing::warn!(error = %err, "database not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
+        Err(_) => {
+            tracing::warn!(timeout = ?READY_TIMEOUT, "database not ready: no answer in time");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
         }
     }

@@ -108,7 +108,8 @@ mod tests {
     #[test]
     fn phrases_are_folded_quoted_and_at_least_a_trigram() {
         assert_eq!(phrase("Maple").as_deref(), Some("\"maple\""));
-        assert_eq!(phrase("ÉCO").as_deref(), Some("\"éco\""));
+        assert_eq!(phrase("ÉCO").as_deref(), Some("\"eco\""));
+        assert_eq!(phrase("ＳＴＲAßE").as_deref(), Some("\"strasse\""));
         assert_eq!(
             phrase("a \"b\" OR c*").as_deref(),
             Some("\"a \"\"b\"\" or c*\"")

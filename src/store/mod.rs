@@ -12,6 +12,7 @@ mod renewal_list;
 mod renewals;
 mod rows;
 pub mod seed;
+mod setup;
 mod tallies;
 mod tokens;
 mod warm;
@@ -36,6 +37,7 @@ pub use renewal_list::{
 pub use tokens::{NewToken, TokenInfo};
 
 use reads::{Meter, Pooled, Reads};
+use setup::SetupLock;
 
 /// How long a request waits for a pooled connection before failing: a database
 /// that cannot be reached makes requests fail fast instead of hanging.
@@ -101,7 +103,10 @@ impl Store {
             statement_timeout,
             pg_connections,
         } = options;
-        let mut migrated = false;
+        // Migrations may take longer than a request (an index on a big
+        // table): PostgreSQL's run on a session without the statement timeout.
+        let session = connect_pool(url, 1, ACQUIRE_TIMEOUT, pg_schema, None, None);
+        let setup = SetupLock::take(url, session).await?;
         let (read, write) = if url.starts_with("sqlite:") {
             let readers = sqlite_read_connections();
             let cache = Some(SQLITE_READER_CACHE_KIB);
@@ -110,14 +115,6 @@ impl Store {
                 connect_pool(url, 1, SQLITE_WRITE_QUEUE_TIMEOUT, pg_schema, None, None).await?;
             (read, write)
         } else {
-            if statement_timeout.is_some() {
-                // Migrations may take longer than a request (an index on a big table).
-                let migrations =
-                    connect_pool(url, 1, ACQUIRE_TIMEOUT, pg_schema, None, None).await?;
-                Migrator::up(&migrations, None).await?;
-                migrations.close().await?;
-                migrated = true;
-            }
             let size = pg_connections.unwrap_or(PG_CONNECTIONS);
             let pool = connect_pool(
                 url,
@@ -153,9 +150,11 @@ impl Store {
             write,
             meter,
         };
-        if !migrated {
-            Migrator::up(&store.write, None).await?;
+        match &setup {
+            SetupLock::Postgres(session) => Migrator::up(session, None).await?,
+            SetupLock::Sqlite(_) => Migrator::up(&store.write, None).await?,
         }
+        setup.release().await?;
         store.refresh_statistics().await?;
         Ok(store)
     }

@@ -11,13 +11,18 @@ use sea_orm::{
 use super::{
     Store,
     events::{EventKind, NewEvent},
+    setup,
 };
 use crate::{
-    domain::search,
-    seed::{Dataset, PRODUCTS, SeedPartner},
+    domain::{
+        owner::{OwnerChoice, effective_owner},
+        search,
+    },
+    seed::{Dataset, PRODUCTS, SeedCustomer, SeedPartner},
 };
 
-/// Who the history says ended the services of the customers seeded so.
+/// Who the history says chose the owners, and ended the services, of the
+/// customers seeded so.
 const SEED_ACTOR: &str = "seed";
 
 /// Rows per multi-row `INSERT`, well below SQLite's and PostgreSQL's bind limits.
@@ -38,19 +43,22 @@ where
 }
 
 impl Store {
-    /// True when no partner exists yet.
-    pub async fn is_empty(&self) -> Result<bool, DbErr> {
-        Ok(partner::Entity::find().count(&self.read).await? == 0)
-    }
-
-    /// Inserts the dataset in one transaction: all of it or nothing.
-    pub async fn insert_dataset(&self, data: &Dataset) -> Result<(), DbErr> {
+    /// Inserts the dataset into a database without partners, in one
+    /// transaction: all of it or nothing. False, inserting nothing, when the
+    /// database holds a partner already. Servers started together in demo
+    /// mode seed it once: each looks and inserts under the setup lock.
+    pub async fn insert_dataset(&self, data: &Dataset) -> Result<bool, DbErr> {
         let txn = self.begin_write().await?;
+        setup::hold_in(&txn).await?;
+        if partner::Entity::find().count(&txn).await? > 0 {
+            return Ok(false);
+        }
         let products = ensure_products(&txn).await?;
         for partner in &data.partners {
             insert_partner(&txn, partner, &products).await?;
         }
-        txn.commit().await
+        txn.commit().await?;
+        Ok(true)
     }
 }
 
@@ -138,23 +146,42 @@ async fn insert_partner(
         .map(|c| (c.domain, c.id))
         .collect();
 
-    // Services ended before the data came in are in the customers' history,
-    // as ending them through the API puts them.
-    let ended = seed.customers.iter().filter_map(|c| {
-        Some(
-            NewEvent {
-                partner_id: partner.id,
-                customer_id: Some(*customer_ids.get(&c.domain.to_lowercase())?),
-                kind: EventKind::ServicesEnded,
-                actor: SEED_ACTOR,
-                before: None,
-                after: None,
-                reason: Some(c.ended.clone()?),
-            }
-            .into_active_model(now),
-        )
+    // Owners chosen and services ended before the data came in are in the
+    // customers' history, as the API puts them there.
+    let default = OwnerChoice {
+        party: seed.default_owner.0,
+        notify_user_id: user(seed.default_owner.1),
+    };
+    let customer_id = |c: &SeedCustomer| customer_ids.get(&c.domain.to_lowercase()).copied();
+    let owners_chosen = seed.customers.iter().filter_map(|c| {
+        let (party, notified) = c.owner?;
+        let choice = OwnerChoice {
+            party,
+            notify_user_id: user(notified),
+        };
+        Some(NewEvent {
+            partner_id: partner.id,
+            customer_id: Some(customer_id(c)?),
+            kind: EventKind::OwnerChanged,
+            actor: SEED_ACTOR,
+            before: Some(effective_owner(None, default)),
+            after: Some(effective_owner(Some(choice), default)),
+            reason: None,
+        })
     });
-    insert_chunked(txn, ended.collect()).await?;
+    let ended = seed.customers.iter().filter_map(|c| {
+        Some(NewEvent {
+            partner_id: partner.id,
+            customer_id: Some(customer_id(c)?),
+            kind: EventKind::ServicesEnded,
+            actor: SEED_ACTOR,
+            before: None,
+            after: None,
+            reason: Some(c.ended.clone()?),
+        })
+    });
+    let events = owners_chosen.chain(ended);
+    insert_chunked(txn, events.map(|e| e.into_active_model(now)).collect()).await?;
 
     let renewals = seed.customers.iter().filter_map(|c| {
         let customer_id = *customer_ids.get(&c.domain.to_lowercase())?;

@@ -243,6 +243,32 @@ fn today_is_the_servers_utc_date_in_any_time_zone() {
     }
 }
 
+/// An address in use is found before the database is touched: in demo mode,
+/// the database was seeded and given a token nobody saw, at every retry.
+#[test]
+fn serve_binds_its_address_before_it_touches_the_database() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("demo.db");
+    let url = format!("sqlite://{}?mode=rwc", database.display());
+    let output = renewals(&[
+        "serve",
+        "--demo",
+        "--bind",
+        &address,
+        "--database-url",
+        &url,
+    ]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on {address}")),
+        "{stderr}"
+    );
+    assert!(!database.exists(), "the database was created");
+}
+
 /// An origin that could never match a browser's `Origin` is refused at start.
 #[test]
 fn serve_refuses_a_cors_origin_no_browser_sends() {

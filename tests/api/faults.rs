@@ -28,7 +28,30 @@ use crate::helpers::{Backend, TestApp, TestDb, error_codes, postgres_url, today}
 struct Proxy {
     address: SocketAddr,
     up: Arc<AtomicBool>,
+    /// False while the database "stops answering": bytes are held, the
+    /// connections stay open.
+    flowing: Arc<AtomicBool>,
     connections: Arc<Mutex<Vec<AbortHandle>>>,
+}
+
+/// Forwards what `from` sends to `to`, holding it while `flowing` is false.
+async fn forward(
+    from: &mut (impl tokio::io::AsyncRead + Unpin),
+    to: &mut (impl tokio::io::AsyncWrite + Unpin),
+    flowing: &AtomicBool,
+) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = [0; 8192];
+    loop {
+        let n = from.read(&mut buffer).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        while !flowing.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        to.write_all(&buffer[..n]).await?;
+    }
 }
 
 impl Proxy {
@@ -36,16 +59,27 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let up = Arc::new(AtomicBool::new(true));
+        let flowing = Arc::new(AtomicBool::new(true));
         let connections = Arc::new(Mutex::new(Vec::new()));
-        let (up2, connections2) = (Arc::clone(&up), Arc::clone(&connections));
+        let (up2, flowing2, connections2) = (
+            Arc::clone(&up),
+            Arc::clone(&flowing),
+            Arc::clone(&connections),
+        );
         tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
                 if !up2.load(Ordering::SeqCst) {
                     continue; // dropped: the connection is closed at once
                 }
+                let flowing = Arc::clone(&flowing2);
                 let task = tokio::spawn(async move {
                     if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                        let (mut client_in, mut client_out) = client.split();
+                        let (mut server_in, mut server_out) = server.split();
+                        let _ = tokio::try_join!(
+                            forward(&mut client_in, &mut server_out, &flowing),
+                            forward(&mut server_in, &mut client_out, &flowing),
+                        );
                     }
                 });
                 connections2.lock().unwrap().push(task.abort_handle());
@@ -54,8 +88,15 @@ impl Proxy {
         Self {
             address,
             up,
+            flowing,
             connections,
         }
+    }
+
+    /// The database stops answering, its connections open (as one stopped
+    /// with `SIGSTOP`, or behind a network that drops packets), and resumes.
+    fn stall(&self, stalled: bool) {
+        self.flowing.store(!stalled, Ordering::SeqCst);
     }
 
     /// Drops every open connection and refuses new ones.
@@ -175,6 +216,47 @@ async fn a_postgres_outage_fails_fast_turns_ready_red_and_heals_by_itself() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(call("/ready").await.0, StatusCode::OK);
+}
+
+/// A database that stops answering, its connections open, turns `/ready` red
+/// within 2 s: a readiness probe is not held for the whole request timeout
+/// (30 s). It turns green again once the database answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_turns_red_soon_when_postgres_stops_answering() {
+    let Some(url) = postgres_url() else {
+        return;
+    };
+    let db = TestDb::new(Backend::Postgres).await;
+    let proxy = Proxy::start(upstream(&url)).await;
+    let store = Store::connect_with(&through(&url, proxy.address), db.pg_schema.as_deref())
+        .await
+        .unwrap();
+    let router = app::router(store, app::Settings::new(Today::Fixed(today())));
+    let ready = || {
+        let request = Request::get("/ready").body(Body::empty()).unwrap();
+        let router = router.clone();
+        async move {
+            tower::ServiceExt::oneshot(router, request)
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(ready().await, StatusCode::OK);
+    proxy.stall(true);
+    let started = Instant::now();
+    assert_eq!(ready().await, StatusCode::SERVICE_UNAVAILABLE);
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(4), "{waited:?}");
+    proxy.stall(false);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ready().await != StatusCode::OK {
+        assert!(
+            Instant::now() < deadline,
+            "ready again once the database answers"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 fn renewals_cli(args: &[&str]) -> String {

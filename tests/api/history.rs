@@ -54,24 +54,35 @@ fn partner_history(arguments: &str) -> String {
 }
 
 /// Two of northwind's users and two of its customers.
+/// The partner's users, and two customers without history: they use the
+/// default owner (a customer seeded with an owner of its own has that in its
+/// history).
 async fn users_and_customers(app: &TestApp) -> (Vec<Value>, Vec<Value>) {
     let data = app
         .data(
-            "{ viewer { users { id } } renewals(first: 2) { nodes { customer { id } } } }",
+            "{ viewer { users { id } } renewals(first: 50) { nodes { customer {
+                 id renewalOwner { isDefault } history { nodes { kind } } } } } }",
             json!({}),
         )
         .await;
-    let ids = |list: &Value, path: &[&str]| -> Vec<Value> {
-        list.as_array()
-            .unwrap()
-            .iter()
-            .map(|item| path.iter().fold(item, |v, key| &v[*key]).clone())
-            .collect()
-    };
-    (
-        ids(&data["viewer"]["users"], &["id"]),
-        ids(&data["renewals"]["nodes"], &["customer", "id"]),
-    )
+    let users = data["viewer"]["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|user| user["id"].clone())
+        .collect();
+    let customers: Vec<Value> = data["renewals"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|node| &node["customer"])
+        .filter(|customer| customer["renewalOwner"]["isDefault"] == json!(true))
+        .inspect(|customer| assert_eq!(customer["history"]["nodes"], json!([])))
+        .map(|customer| customer["id"].clone())
+        .take(2)
+        .collect();
+    assert_eq!(customers.len(), 2);
+    (users, customers)
 }
 
 /// Changes the customer's owner `times` times, to a different user each time.
@@ -200,7 +211,7 @@ async fn customers_read_together_get_their_own_pages(backend: Backend) {
     let before = app.store.statement_count();
     let together = app
         .data(
-            &format!("{{ renewals(first: 2) {{ nodes {{ customer {{ id history(first: 3) {{ nodes {{ {EVENT} }} pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }} }} }} }} }} }}"),
+            &format!("{{ renewals(first: 50) {{ nodes {{ customer {{ id history(first: 3) {{ nodes {{ {EVENT} }} pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }} }} }} }} }} }}"),
             json!({}),
         )
         .await;
@@ -209,6 +220,7 @@ async fn customers_read_together_get_their_own_pages(backend: Backend) {
         .as_array()
         .unwrap()
         .iter()
+        .filter(|n| customers.contains(&n["customer"]["id"]))
         .map(|n| &n["customer"]["history"])
         .collect();
     assert_eq!(read, [&alone[0], &alone[1]]);
@@ -363,46 +375,67 @@ async fn bad_history_arguments_are_refused(backend: Backend) {
     }
 }
 
-/// Customers whose services ended before the data came in (seeded so) have
-/// that in their history, as one ended through the API has.
-async fn seeded_ended_services_are_in_the_history(backend: Backend) {
+/// Customers seeded with an owner of their own, or with their services
+/// ended, have that in their history, as a change through the API leaves it
+/// (newest first; both at the time of seeding, by actor `seed`).
+async fn seeded_owners_and_ended_services_are_in_the_history(backend: Backend) {
     let app = TestApp::with_customers(backend, 60).await;
+    let owner = "party isDefault notifyUser { id }";
     let data = app
         .data(
-            "{ renewals(first: 100, filter: { includeEndedServices: true }) { nodes { customer {
-                 servicesEnded servicesEndedAt servicesEndReason
-                 history { nodes { kind at actor reason } }
-               } } } }",
+            &format!(
+                "{{ renewals(first: 60, filter: {{ includeEndedServices: true }}) {{ nodes {{ customer {{
+                     servicesEnded servicesEndedAt servicesEndReason renewalOwner {{ {owner} }}
+                     history {{ nodes {{ kind at actor reason ownerBefore {{ {owner} }} ownerAfter {{ {owner} }} }} }}
+                   }} }} }} }}"
+            ),
             json!({}),
         )
         .await;
-    let customers: Vec<&Value> = data["renewals"]["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|node| &node["customer"])
-        .collect();
-    let ended: Vec<&&Value> = customers
-        .iter()
-        .filter(|c| c["servicesEnded"] == json!(true))
-        .collect();
-    assert!(!ended.is_empty(), "the seed ends some customers' services");
-    for customer in ended {
-        assert_eq!(
-            customer["history"]["nodes"],
-            json!([{
+    let default = &app
+        .data(
+            &format!("{{ viewer {{ defaultRenewalOwner {{ {owner} }} }} }}"),
+            json!({}),
+        )
+        .await["viewer"]["defaultRenewalOwner"];
+    let (mut ended, mut chosen) = (0, 0);
+    for node in data["renewals"]["nodes"].as_array().unwrap() {
+        let customer = &node["customer"];
+        let history = customer["history"]["nodes"].as_array().unwrap();
+        let mut expected = Vec::new();
+        if customer["servicesEnded"] == json!(true) {
+            ended += 1;
+            expected.push(json!({
                 "kind": "SERVICES_ENDED",
                 "at": customer["servicesEndedAt"],
                 "actor": "seed",
                 "reason": customer["servicesEndReason"],
-            }]),
-            "{customer}"
-        );
+                "ownerBefore": null,
+                "ownerAfter": null,
+            }));
+        }
+        if customer["renewalOwner"]["isDefault"] == json!(false) {
+            chosen += 1;
+            expected.push(json!({
+                "kind": "OWNER_CHANGED",
+                "at": history.last().map_or(&Value::Null, |e| &e["at"]),
+                "actor": "seed",
+                "reason": null,
+                "ownerBefore": default,
+                "ownerAfter": customer["renewalOwner"],
+            }));
+        }
+        assert_eq!(history, &expected, "{customer}");
     }
+    assert!(ended > 0, "the seed ends some customers' services");
+    assert!(
+        chosen > 0,
+        "the seed gives some customers an owner of their own"
+    );
 }
 
 db_tests!(
-    seeded_ended_services_are_in_the_history,
+    seeded_owners_and_ended_services_are_in_the_history,
     a_customers_history_pages_newest_first,
     customers_read_together_get_their_own_pages,
     the_partners_history_pages_newest_first,

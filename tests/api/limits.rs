@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use renewals::{
-    graphql::{MAX_COST, MAX_ERRORS, MAX_FIELDS_SPREAD, MAX_NODES},
+    graphql::{MAX_COST, MAX_DEPTH, MAX_ERRORS, MAX_FIELDS_SPREAD, MAX_NODES},
     ratelimit::RateLimit,
 };
 use serde_json::{Value, json};
@@ -116,6 +116,12 @@ async fn hostile_shapes_are_rejected_before_touching_the_database(backend: Backe
             assert!(cost > Some(MAX_COST as u64), "{cost:?}");
             let message = body["errors"][0]["message"].as_str().unwrap();
             assert!(message.contains(&cost.unwrap().to_string()), "{message}");
+        }
+        // A query refused for its depth says how deep it is, and the limit.
+        if code == "QUERY_TOO_DEEP" {
+            let message = body["errors"][0]["message"].as_str().unwrap();
+            let says = format!("its fields nest 32 levels, and at most {MAX_DEPTH} are accepted");
+            assert!(message.ends_with(&says), "{message}");
         }
     }
     // No field suggestions that would reveal the schema piecemeal.

@@ -233,7 +233,38 @@ async fn the_servers_postgres_sessions_have_its_timeout_no_parallel_query_and_ge
     assert_eq!(show("random_page_cost").await, "1.1");
 }
 
+/// Servers started together on a new database (a deploy of several
+/// replicas) each open it: one migrates it while the others wait, then find
+/// it done. In demo mode, one of them seeds it. Before, all but one failed
+/// (`relation already exists`, `duplicate key`, `database is locked`).
+async fn servers_started_together_set_a_new_database_up_once(backend: Backend) {
+    const SERVERS: usize = 4;
+    let db = TestDb::new(backend).await;
+    let options = StoreOptions {
+        pg_schema: db.pg_schema.as_deref(),
+        statement_timeout: Some(Duration::from_secs(30)),
+        pg_connections: Some(4),
+    };
+    let opened =
+        futures_util::future::join_all((0..SERVERS).map(|_| Store::open(&db.url, options))).await;
+    let stores: Vec<Store> = opened
+        .into_iter()
+        .map(|store| store.expect("every server opens the database"))
+        .collect();
+    let data = renewals::seed::generate(5, 1, Today::from_option(None).get());
+    let seeded =
+        futures_util::future::join_all(stores.iter().map(|s| s.insert_dataset(&data))).await;
+    let seeded: Vec<bool> = seeded
+        .into_iter()
+        .map(|seeded| seeded.expect("no server fails to seed"))
+        .collect();
+    assert_eq!(seeded.iter().filter(|&&s| s).count(), 1, "{seeded:?}");
+    let partners = text_of(stores[0].reader(), "SELECT COUNT(*) FROM partner".into()).await;
+    assert_eq!(partners, data.partners.len().to_string());
+}
+
 db_tests!(
+    servers_started_together_set_a_new_database_up_once,
     sqlite_runs_in_wal_mode_with_a_busy_timeout_and_foreign_keys,
     foreign_keys_keep_each_partners_rows_together,
     stored_mrr_totals_equal_the_sums_over_product_renewals,

@@ -446,3 +446,39 @@ async fn a_fragment_that_spreads_itself_is_refused_as_such() {
         );
     }
 }
+
+/// A variable the operation does not declare is reported once, by the rule
+/// it breaks: the cost, computed from `first`, read the variable too and said
+/// so again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undeclared_variable_is_reported_once() {
+    let app = TestApp::with_customers(Backend::Sqlite, 1).await;
+    for (query, variables) in [
+        ("{ renewals(first: $n) { totalCount } }", json!({})),
+        ("{ renewals(first: $n) { totalCount } }", json!({ "n": 5 })),
+        (
+            "query Page { renewals(last: $n, filter: { search: $s }) { totalCount } }",
+            json!({}),
+        ),
+    ] {
+        let body = app.gql(query, variables).await;
+        let used = query.matches('$').count();
+        assert_eq!(
+            error_codes(&body),
+            vec!["GRAPHQL_VALIDATION_FAILED"; used],
+            "{body}"
+        );
+        let messages: Vec<&str> = body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["message"].as_str())
+            .collect();
+        assert!(
+            messages
+                .iter()
+                .all(|m| m.starts_with("Variable \"$") && m.contains("is not defined")),
+            "{body}"
+        );
+    }
+}

@@ -115,8 +115,10 @@ impl Customer {
         Eager(self.manager())
     }
 
-    /// True once the partner has ended services for this customer: it no longer
-    /// appears in upcoming renewals and no more renewal emails go to the partner.
+    /// True once the partner has ended services for this customer: its renewals
+    /// leave the `renewals` list (unless `includeEndedServices`), and no more
+    /// renewal emails go to the partner. They can still be read by ID and
+    /// through `Customer.renewals`.
     async fn services_ended(&self) -> bool {
         self.row.services_ended_at.is_some()
     }

@@ -117,7 +117,8 @@ impl CustomerEvent {
         DateTime(self.row.at)
     }
 
-    /// Who did it: the label of the API token used.
+    /// Who did it: the label of the API token used (`seed` for what the data
+    /// came in with).
     async fn actor(&self) -> &str {
         &self.row.actor
     }
