@@ -69,3 +69,38 @@ fn log_filter() -> (Targets, Option<String>) {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{error::Error, fmt};
+
+    /// An error that tells its cause, as a database error tells its driver's.
+    #[derive(Debug)]
+    struct Telling(std::io::Error);
+
+    impl fmt::Display for Telling {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "Connection Error: {}", self.0)
+        }
+    }
+
+    impl Error for Telling {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn each_cause_is_told_once() {
+        let refused = || std::io::Error::other("connection refused");
+        let err = anyhow::Error::new(Telling(refused())).context("cannot open the database");
+        assert_eq!(
+            super::causes(&err),
+            "cannot open the database: Connection Error: connection refused"
+        );
+        let chained = anyhow::Error::new(refused())
+            .context("first")
+            .context("second");
+        assert_eq!(super::causes(&chained), "second: first: connection refused");
+    }
+}

@@ -269,6 +269,23 @@ fn serve_binds_its_address_before_it_touches_the_database() {
     assert!(!database.exists(), "the database was created");
 }
 
+/// A `RUST_LOG` that cannot be read is said, not passed over, and logs into
+/// a pipe carry no colour codes.
+#[test]
+fn an_unreadable_log_filter_is_logged_and_pipes_get_no_colours() {
+    let output = Command::new(env!("CARGO_BIN_EXE_renewals"))
+        .arg("schema")
+        .env("RUST_LOG", "info,sqlx=bogus")
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run renewals");
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("RUST_LOG cannot be read"), "{stderr}");
+    assert!(stderr.contains("info,sqlx=bogus"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}
+
 /// An origin that could never match a browser's `Origin` is refused at start.
 #[test]
 fn serve_refuses_a_cors_origin_no_browser_sends() {

@@ -151,6 +151,23 @@ async fn setting_an_owner_changes_it_and_writes_history(backend: Backend) {
         .count();
     assert_eq!(changes, 1);
 
+    // An owner left out is refused, and changes nothing: it is not `null`,
+    // which goes back to the default.
+    let left_out = app
+        .data(
+            SET_OWNER,
+            json!({ "input": { "customerIds": [customers[0]] } }),
+        )
+        .await["setRenewalOwner"]
+        .clone();
+    assert_eq!(left_out["customers"], Value::Null, "{left_out}");
+    assert_eq!(codes(&left_out), ["INVALID_INPUT"]);
+    assert_eq!(fields(&left_out), [&json!(["input", "owner"])]);
+    assert_eq!(
+        customer(&app, &customers[0]).await["renewalOwner"],
+        expected_owner
+    );
+
     // owner: null goes back to the partner's default.
     let reset = app
         .data(
