@@ -118,11 +118,13 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(25_000..))]
     pub rate_limit_capacity: u64,
     /// Query-cost points restored per second to each partner's bucket; 0 turns
-    /// rate limiting off.
+    /// rate limiting off. At most 1,000,000: a bucket keeps its time to the
+    /// microsecond, and faster a microsecond would be worth more than a point.
     #[arg(
         long,
         env = "RENEWALS_RATE_LIMIT_RESTORE_RATE",
-        default_value_t = 10_000
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(0..=1_000_000)
     )]
     pub rate_limit_restore_rate: u64,
     /// Connections to PostgreSQL at most; each request holds one while it

@@ -29,7 +29,7 @@ pub mod transport;
 /// exhausts.
 pub const UNEXHAUSTIBLE_RATE_LIMIT: crate::ratelimit::RateLimit = crate::ratelimit::RateLimit {
     capacity: 1_000_000_000_000,
-    restore_rate: 1_000_000_000_000,
+    restore_rate: 1_000_000,
 };
 
 use std::time::Instant;

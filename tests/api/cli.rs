@@ -286,6 +286,17 @@ fn an_unreadable_log_filter_is_logged_and_pipes_get_no_colours() {
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
 }
 
+/// A bucket keeps its time to the microsecond: a restore rate over a point
+/// per microsecond would count a microsecond as more than a point (a query
+/// of 2 points took 1,000 at 10^9 points/s), and is refused at start.
+#[test]
+fn restore_rates_over_a_point_per_microsecond_are_refused() {
+    let output = renewals(&["serve", "--rate-limit-restore-rate", "1000001"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("0..=1000000"), "{stderr}");
+}
+
 /// An origin that could never match a browser's `Origin` is refused at start.
 #[test]
 fn serve_refuses_a_cors_origin_no_browser_sends() {
