@@ -406,25 +406,25 @@ impl Extension for GuardExtension {
         // Checked here rather than by async-graphql (`limit_depth`,
         // `limit_complexity`), which refuses without telling the depth or the
         // cost: the response reports it.
+        let refused =
+            |message: String, code| Err(vec![with_code(ServerError::new(message, None), code)]);
         if result.depth > MAX_DEPTH {
-            let message = format!(
-                "Query is nested too deep: its fields nest {} levels, and at most {MAX_DEPTH} are accepted",
-                result.depth
-            );
-            return Err(vec![with_code(
-                ServerError::new(message, None),
+            return refused(
+                format!(
+                    "Query is nested too deep: its fields nest {} levels, and at most {MAX_DEPTH} are accepted",
+                    result.depth
+                ),
                 codes::TOO_DEEP,
-            )]);
+            );
         }
         if result.complexity > MAX_COST {
-            let message = format!(
-                "Query is too complex: it costs {} points, and at most {MAX_COST} are accepted",
-                result.complexity
-            );
-            return Err(vec![with_code(
-                ServerError::new(message, None),
+            return refused(
+                format!(
+                    "Query is too complex: it costs {} points, and at most {MAX_COST} are accepted",
+                    result.complexity
+                ),
                 codes::TOO_COMPLEX,
-            )]);
+            );
         }
         Ok(result)
     }
