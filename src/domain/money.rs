@@ -29,12 +29,15 @@ impl Currency {
     }
 
     /// How many digits follow the decimal point (2 for USD, 0 for JPY, 3 for KWD,
-    /// 4 for CLF).
+    /// 4 for CLF, 0 for those ISO 4217 gives no minor unit, such as XAU and XXX).
     pub fn minor_digits(&self) -> u32 {
         match &self.0 {
             // ISO 4217 exponent 0: no minor units.
             b"BIF" | b"CLP" | b"DJF" | b"GNF" | b"ISK" | b"JPY" | b"KMF" | b"KRW" | b"PYG"
             | b"RWF" | b"UGX" | b"UYI" | b"VND" | b"VUV" | b"XAF" | b"XOF" | b"XPF" => 0,
+            // ISO 4217 "N.A.": metals, units of account, testing, no currency.
+            b"XAG" | b"XAU" | b"XBA" | b"XBB" | b"XBC" | b"XBD" | b"XDR" | b"XPD" | b"XPT"
+            | b"XSU" | b"XTS" | b"XUA" | b"XXX" => 0,
             // ISO 4217 exponent 3.
             b"BHD" | b"IQD" | b"JOD" | b"KWD" | b"LYD" | b"OMR" | b"TND" => 3,
             // ISO 4217 exponent 4 (units of account).
@@ -132,6 +135,11 @@ mod tests {
         assert_eq!(Money::new(1200, jpy).amount(), "1200");
         let kwd = Currency::parse("KWD").unwrap();
         assert_eq!(Money::new(1250, kwd).amount(), "1.250");
+        // No minor unit in ISO 4217 ("N.A."): whole units.
+        for code in ["XXX", "XAU", "XDR"] {
+            let currency = Currency::parse(code).unwrap();
+            assert_eq!(Money::new(7, currency).amount(), "7", "{code}");
+        }
     }
 
     proptest! {
