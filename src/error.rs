@@ -27,6 +27,9 @@ pub enum Error {
         retry_after: Duration,
     },
     DatabaseUnavailable(Arc<DbErr>),
+    /// No database connection came free in time while the database answered
+    /// others: the server has more requests than connections.
+    Busy(Arc<DbErr>),
     Internal(Arc<DbErr>),
 }
 
@@ -45,6 +48,10 @@ impl Error {
             )
             .into(),
             Self::DatabaseUnavailable(_) => "the database is unavailable; try again shortly".into(),
+            Self::Busy(_) => {
+                "the server is busy: no database connection came free in time; try again shortly"
+                    .into()
+            }
             Self::Internal(_) => "internal server error".into(),
         }
     }
@@ -56,6 +63,7 @@ impl Error {
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::BadUserInput(_) => "BAD_USER_INPUT",
             Self::DatabaseUnavailable(_) => "DATABASE_UNAVAILABLE",
+            Self::Busy(_) => "SERVER_BUSY",
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -69,6 +77,7 @@ impl From<Arc<DbErr>> for Error {
     fn from(err: Arc<DbErr>) -> Self {
         match classify(&err) {
             Failure::Unavailable => Self::DatabaseUnavailable(err),
+            Failure::Busy => Self::Busy(err),
             Failure::Transient | Failure::Other => Self::Internal(err),
         }
     }
@@ -88,10 +97,17 @@ impl From<Error> for async_graphql::Error {
                 // The client sees only the generic message; the cause goes to the log.
                 tracing::error!(code = err.code(), error = %source, "request failed");
             }
+            Error::Busy(_) => {
+                tracing::warn!(
+                    code = err.code(),
+                    "request refused: every database connection stayed in use while it waited"
+                );
+            }
             _ => {}
         }
         let retry_after = match &err {
             Error::RateLimited { retry_after } => Some(retry_after.as_secs_f64().ceil() as u64),
+            Error::Busy(_) => Some(1),
             _ => None,
         };
         async_graphql::Error::new(err.message()).extend_with(|_, ext| {
@@ -124,6 +140,10 @@ mod tests {
             (
                 Error::from(DbErr::Conn(sea_orm::RuntimeErr::Internal("down".into()))),
                 "DATABASE_UNAVAILABLE",
+            ),
+            (
+                Error::from(DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout)),
+                "SERVER_BUSY",
             ),
             (
                 Error::from(DbErr::Custom("boom".into())),

@@ -304,7 +304,7 @@ fn status_of(response: &async_graphql::Response, media: MediaType) -> StatusCode
     match code {
         Some("UNAUTHENTICATED") => StatusCode::UNAUTHORIZED,
         Some(codes::RATE_LIMITED) => StatusCode::TOO_MANY_REQUESTS,
-        Some("DATABASE_UNAVAILABLE") => StatusCode::SERVICE_UNAVAILABLE,
+        Some("DATABASE_UNAVAILABLE" | "SERVER_BUSY") => StatusCode::SERVICE_UNAVAILABLE,
         Some("INTERNAL_SERVER_ERROR") => StatusCode::INTERNAL_SERVER_ERROR,
         Some(_) if media == MediaType::GraphqlResponseJson => StatusCode::BAD_REQUEST,
         _ => StatusCode::OK,

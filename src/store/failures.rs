@@ -1,14 +1,17 @@
 //! What a database error means for the caller: the database is unreachable,
 //! the transaction lost a race and can simply run again, or something else.
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
-use sea_orm::{DbErr, RuntimeErr, sqlx};
+use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr, sqlx};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Failure {
-    /// The database cannot be reached (connection refused, dropped, pool timeout).
+    /// The database cannot be reached (connection refused, dropped, no answer).
     Unavailable,
+    /// No connection came free in time, while the database answered: the
+    /// server has more requests than connections (or SQLite's writes queue).
+    Busy,
     /// A lock conflict: SQLite `BUSY`/`LOCKED`, PostgreSQL serialization failure
     /// or deadlock. Running the transaction again is safe.
     Transient,
@@ -17,6 +20,7 @@ pub enum Failure {
 
 pub fn classify(err: &DbErr) -> Failure {
     let runtime = match err {
+        DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) => return Failure::Busy,
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return Failure::Unavailable,
         DbErr::Exec(runtime) | DbErr::Query(runtime) => runtime,
         _ => return Failure::Other,
@@ -44,6 +48,14 @@ pub fn classify(err: &DbErr) -> Failure {
         },
         _ => Failure::Other,
     }
+}
+
+/// A pool's timeout while the database answered no statement: it cannot be
+/// reached (it stopped answering, or no connection to it can be opened).
+/// Reported as SeaORM reports one (`ConnectionAcquire(Timeout)`), a timeout
+/// is [`Failure::Busy`].
+pub(super) fn unanswered() -> DbErr {
+    DbErr::Conn(RuntimeErr::SqlxError(Arc::new(sqlx::Error::PoolTimedOut)))
 }
 
 /// Whether `err`, a statement's failure, says its connection was gone: its

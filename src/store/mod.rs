@@ -21,7 +21,7 @@ use std::{sync::Arc, time::Duration};
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
+    ConnAcquireErr, ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
     DatabaseTransaction, DbErr, SqliteTransactionMode, Statement, TransactionOptions,
     TransactionTrait,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
@@ -251,9 +251,36 @@ impl Store {
         loop {
             match self.write.begin_with_options(options).await {
                 Err(error) if tries_left > 0 && failures::gone(&error) => tries_left -= 1,
-                begun => return begun,
+                Ok(begun) => {
+                    self.read.note_answer();
+                    return Ok(begun);
+                }
+                Err(error) => return Err(self.write_failure(error)),
             }
         }
+    }
+
+    /// A write's failure to begin. On PostgreSQL, writes share the reads'
+    /// pool: a timeout there while the database answered no statement says
+    /// it cannot be reached, not that the server is busy (as SeaORM's
+    /// timeout reads, [`Failure::Busy`]). SQLite's writes queue for their one
+    /// connection: a timeout there is always busy.
+    fn write_failure(&self, error: DbErr) -> DbErr {
+        match error {
+            DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)
+                if self.backend() == DatabaseBackend::Postgres
+                    && !self.answered_within(ACQUIRE_TIMEOUT) =>
+            {
+                failures::unanswered()
+            }
+            error => error,
+        }
+    }
+
+    /// Whether the database answered a statement within `window` (a read's,
+    /// or a write's `BEGIN`).
+    pub fn answered_within(&self, window: Duration) -> bool {
+        self.read.answered_within(window)
     }
 
     /// How many connections the write pool holds at most.

@@ -8,9 +8,12 @@
 //! connections in turn: a dashboard request woke six backend processes, each
 //! with cold caches. Held for the request, they all run on one.
 
-use std::sync::{
-    Arc, Mutex as SyncMutex,
-    atomic::{AtomicBool, AtomicU64, Ordering},
+use std::{
+    sync::{
+        Arc, Mutex as SyncMutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::Duration,
 };
 
 use sea_orm::{
@@ -88,6 +91,24 @@ pub(super) enum Reads {
 }
 
 impl Reads {
+    /// Notes that the database answered ([`Warm::note_answer`]).
+    pub(super) fn note_answer(&self) {
+        match self {
+            Self::Sqlite(reads) => reads.warm.note_answer(),
+            Self::Postgres(reads) => reads.warm.note_answer(),
+            Self::Held(held) => held.warm.note_answer(),
+        }
+    }
+
+    /// Whether the database answered within `window` ([`Warm::answered_within`]).
+    pub(super) fn answered_within(&self, window: Duration) -> bool {
+        match self {
+            Self::Sqlite(reads) => reads.warm.answered_within(window),
+            Self::Postgres(reads) => reads.warm.answered_within(window),
+            Self::Held(held) => held.warm.answered_within(window),
+        }
+    }
+
     /// Gives the read pool's warm connections back to it (before it closes).
     pub(super) fn drain(&self) {
         match self {
@@ -137,7 +158,10 @@ impl<DB: sqlx::Database> Pooled<DB> {
         self.meter.record(&statement);
         let result = op(&mut *connection, statement).await;
         if ready_after(&result) {
+            self.warm.note_answer();
             self.warm.give_back(connection);
+        } else {
+            self.warm.note_loss();
         }
         result.map_err(query_error)
     }
@@ -240,6 +264,11 @@ impl Held {
         leased.ready = false;
         let result = op(&mut *leased.connection, statement).await;
         leased.ready = ready_after(&result);
+        if leased.ready {
+            self.warm.note_answer();
+        } else {
+            self.warm.note_loss();
+        }
         Ok(result)
     }
 }

@@ -20,7 +20,10 @@
 
 use std::{
     ops::{Deref, DerefMut},
-    sync::{Mutex, PoisonError},
+    sync::{
+        Mutex, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -29,7 +32,7 @@ use sea_orm::{
     sqlx::{self, Connection, Database, Pool, pool::PoolConnection},
 };
 
-use super::reads::acquire_error;
+use super::{failures, reads::acquire_error};
 
 /// A connection given back this long ago or more is tested before it is
 /// taken again. Kept warm untested, a connection whose backend went away while
@@ -53,6 +56,13 @@ pub(super) struct Warm<DB: Database> {
     untested_for: Duration,
     /// The pool's maximum lifetime of a connection.
     lease_limit: Option<Duration>,
+    /// When a statement on one of the pool's connections last ran to its end
+    /// ([`Warm::note_answer`]), and when one last failed in transport or no
+    /// connection could be had ([`Warm::note_loss`]). In milliseconds after
+    /// `born`, plus one; 0 if never.
+    answered: AtomicU64,
+    lost: AtomicU64,
+    born: Instant,
 }
 
 /// A connection of the pool, out of it since `since`.
@@ -95,7 +105,36 @@ impl<DB: Database> Warm<DB> {
             idle_limit,
             untested_for: idle_limit.map_or(TESTED_AFTER_IDLE, |l| l.min(TESTED_AFTER_IDLE)),
             lease_limit,
+            answered: AtomicU64::new(0),
+            lost: AtomicU64::new(0),
+            born: Instant::now(),
         }
+    }
+
+    /// Notes that a statement on one of the pool's connections ran to its end
+    /// (it succeeded or the database refused it): the database answered.
+    pub(super) fn note_answer(&self) {
+        self.answered
+            .fetch_max(self.since_born(), Ordering::Relaxed);
+    }
+
+    /// Notes that a statement failed in transport, or that no connection
+    /// could be had but for the pool being busy: the database may be gone.
+    pub(super) fn note_loss(&self) {
+        self.lost.fetch_max(self.since_born(), Ordering::Relaxed);
+    }
+
+    /// Whether the database answered within `window` ([`Warm::note_answer`]),
+    /// with no loss since ([`Warm::note_loss`]).
+    pub(super) fn answered_within(&self, window: Duration) -> bool {
+        let answered = self.answered.load(Ordering::Relaxed);
+        answered != 0
+            && answered > self.lost.load(Ordering::Relaxed)
+            && self.since_born().saturating_sub(answered) <= millis(window)
+    }
+
+    fn since_born(&self) -> u64 {
+        millis(self.born.elapsed()) + 1
     }
 
     /// The connection given back last, or else one from the pool; tested
@@ -146,8 +185,23 @@ impl<DB: Database> Warm<DB> {
         self.acquire().await
     }
 
+    /// A connection of the pool. One that did not come in time is told
+    /// apart by what the database did meanwhile: while it answered others'
+    /// statements, every connection was busy; if it answered none, it cannot
+    /// be reached.
     async fn acquire(&self) -> Result<Lease<DB>, DbErr> {
-        let connection = self.pool.acquire().await.map_err(acquire_error)?;
+        let connection = self.pool.acquire().await.map_err(|error| {
+            let busy = matches!(error, sqlx::Error::PoolTimedOut)
+                && self.answered_within(self.pool.options().get_acquire_timeout());
+            if busy {
+                return acquire_error(error);
+            }
+            self.note_loss();
+            match error {
+                sqlx::Error::PoolTimedOut => failures::unanswered(),
+                error => acquire_error(error),
+            }
+        })?;
         Ok(Lease {
             connection,
             since: Instant::now(),
@@ -201,6 +255,10 @@ impl<DB: Database> Drop for Warm<DB> {
             }
         }
     }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Whether a connection is ready for its next statement after `result`: a

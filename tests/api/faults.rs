@@ -13,16 +13,21 @@ use std::{
 
 use axum::{
     body::Body,
-    http::{Request, StatusCode},
+    http::{Request, StatusCode, header},
 };
-use renewals::{app, config::Today, store::Store};
+use renewals::{
+    app,
+    config::Today,
+    seed,
+    store::{Store, StoreOptions},
+};
 use sea_orm::{
     ConnectionTrait, Database, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use serde_json::json;
 use tokio::{net::TcpListener, task::AbortHandle};
 
-use crate::helpers::{Backend, TestApp, TestDb, error_codes, postgres_url, today};
+use crate::helpers::{Backend, TestApp, TestDb, error_codes, postgres_url, send_to, today};
 
 /// A TCP proxy in front of PostgreSQL that a test can cut and restore.
 struct Proxy {
@@ -257,6 +262,99 @@ async fn ready_turns_red_soon_when_postgres_stops_answering() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Every connection of the pool in use: a request that waits for one in vain
+/// (3 s) is `SERVER_BUSY`, a 503 with `Retry-After: 1`, while the database
+/// answers the requests that hold them; and `/ready` stays green at once
+/// (it waited 2 s for a connection behind them, and turned red). Once the
+/// database answers nothing, the same wait is `DATABASE_UNAVAILABLE`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_pool_is_told_from_a_database_that_does_not_answer() {
+    let Some(url) = postgres_url() else {
+        return;
+    };
+    let db = TestDb::new(Backend::Postgres).await;
+    let seeding = db.store().await;
+    seeding
+        .insert_dataset(&seed::generate(3, 7, today()))
+        .await
+        .unwrap();
+    let token = seeding
+        .create_token("northwind", "busy")
+        .await
+        .unwrap()
+        .unwrap()
+        .secret;
+    let proxy = Proxy::start(upstream(&url)).await;
+    let options = StoreOptions {
+        pg_schema: db.pg_schema.as_deref(),
+        pg_connections: Some(2),
+        ..StoreOptions::default()
+    };
+    let store = Store::open(&through(&url, proxy.address), options)
+        .await
+        .unwrap();
+    let router = app::router(store.clone(), app::Settings::new(Today::Fixed(today())));
+    let viewer = || {
+        Request::post("/graphql")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::from(
+                json!({ "query": "{ viewer { name } }" }).to_string(),
+            ))
+            .unwrap()
+    };
+    let (status, _, _) = send_to(&router, viewer()).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Two requests' stores hold both connections, a statement answered on
+    // each every 100 ms.
+    let holding = Arc::new(AtomicBool::new(true));
+    let holders: Vec<_> = (0..2)
+        .map(|_| {
+            let (held, holding) = (store.for_request(), Arc::clone(&holding));
+            tokio::spawn(async move {
+                while holding.load(Ordering::SeqCst) {
+                    held.read_raw("SELECT 1").await.unwrap();
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let started = Instant::now();
+    let (status, _, _) =
+        send_to(&router, Request::get("/ready").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let (status, headers, body) = send_to(&router, viewer()).await;
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(error_codes(&body), ["SERVER_BUSY"]);
+    assert_eq!(headers[header::RETRY_AFTER], "1");
+
+    // The database stops answering: the holders' statements hang.
+    proxy.stall(true);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, _, body) = send_to(&router, viewer()).await;
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(error_codes(&body), ["DATABASE_UNAVAILABLE"]);
+
+    holding.store(false, Ordering::SeqCst);
+    proxy.stall(false);
+    for holder in holders {
+        holder.await.unwrap();
+    }
+    let (status, _, _) = send_to(&router, viewer()).await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 fn renewals_cli(args: &[&str]) -> String {
