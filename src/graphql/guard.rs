@@ -37,7 +37,7 @@ use async_graphql::{
 use quick_cache::sync::Cache;
 use sha2::{Digest, Sha256};
 
-use super::{MAX_COST, MAX_DEPTH, MAX_FIELDS_SPREAD, nulls, session::Session, typecheck};
+use super::{MAX_COST, MAX_DEPTH, MAX_FIELDS_SPREAD, nulls, scalars, session::Session, typecheck};
 use crate::{
     config::Today,
     error::Error,
@@ -278,6 +278,13 @@ fn from_cost(error: &ServerError) -> bool {
         || (message.starts_with("Variable ") && message.ends_with(" is not defined."))
 }
 
+/// What a custom scalar's value must look like, when `message` (validation's)
+/// says a value is not of its type.
+fn scalar_form(message: &str) -> Option<&'static str> {
+    let (_, name) = message.strip_suffix('"')?.rsplit_once("expected type \"")?;
+    scalars::expected_form(name)
+}
+
 fn validation_code(message: &str) -> &'static str {
     if message.starts_with("Query is too complex") {
         codes::TOO_COMPLEX
@@ -382,8 +389,11 @@ impl Extension for GuardExtension {
                     }
                     errors
                         .into_iter()
-                        .map(|e| {
+                        .map(|mut e| {
                             let code = validation_code(&e.message);
+                            if let Some(form) = scalar_form(&e.message) {
+                                e.message = format!("{}: {form}", e.message);
+                            }
                             with_code(e, code)
                         })
                         .collect::<Vec<_>>()

@@ -41,8 +41,25 @@ impl ScalarType for Date {
             })
     }
 
+    /// Checked by validation, before anything runs (a value that does not
+    /// parse is a request error, not a field's).
+    fn is_valid(value: &Value) -> bool {
+        Self::parse(value.clone()).is_ok()
+    }
+
     fn to_value(&self) -> Value {
         Value::String(iso_date(self.0))
+    }
+}
+
+/// What a value of the custom scalar `name` must look like, for validation's
+/// message about one that does not (async-graphql's names the type alone).
+pub fn expected_form(name: &str) -> Option<&'static str> {
+    match name {
+        "Date" => Some("a date of the calendar, written YYYY-MM-DD (years 0001-9999)"),
+        "DateTime" => Some("an RFC 3339 date-time, such as 2026-11-26T09:30:00Z"),
+        "Decimal" => Some("a decimal number in a string, such as \"1250.00\""),
+        _ => None,
     }
 }
 
@@ -83,6 +100,12 @@ impl ScalarType for DateTime {
             .map_err(|_| InputValueError::custom(format!("{text:?} is not an RFC 3339 date-time")))
     }
 
+    /// Checked by validation, before anything runs (a value that does not
+    /// parse is a request error, not a field's).
+    fn is_valid(value: &Value) -> bool {
+        Self::parse(value.clone()).is_ok()
+    }
+
     fn to_value(&self) -> Value {
         Value::String(self.0.to_rfc3339_opts(SecondsFormat::Secs, true))
     }
@@ -109,6 +132,12 @@ impl ScalarType for Decimal {
                 "{text:?} is not a decimal number"
             )))
         }
+    }
+
+    /// Checked by validation, before anything runs (a value that does not
+    /// parse is a request error, not a field's).
+    fn is_valid(value: &Value) -> bool {
+        Self::parse(value.clone()).is_ok()
     }
 
     fn to_value(&self) -> Value {

@@ -178,6 +178,54 @@ async fn a_required_variable_left_out_runs_nothing(backend: Backend) {
     assert_eq!(ended["node"]["servicesEnded"], json!(false));
 }
 
+/// A value a custom scalar refuses (`2027-02-30` for a `Date`), given in a
+/// variable, written in the document or as a variable's default, is a request
+/// error: nothing runs, nothing is charged, and the message says what a
+/// value must look like. (It was a field error, `data: null`, charged.)
+fn assert_refused_before_running(body: &Value) {
+    assert!(body.get("data").is_none(), "{body}");
+    assert_eq!(
+        body["extensions"]["cost"]["requestedQueryCost"],
+        json!(0),
+        "{body}"
+    );
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("YYYY-MM-DD"), "{body}");
+}
+
+async fn a_value_a_scalar_refuses_runs_nothing(backend: Backend) {
+    let app = TestApp::with_customers(backend, 2).await;
+    let by_variable = "query($d: Date) { renewals(filter: {deadlineFrom: $d}) { totalCount } }";
+    let in_a_filter = "query($f: RenewalFilter) { renewals(filter: $f) { totalCount } }";
+    for (query, variables) in [
+        (by_variable, json!({ "d": "2027-02-30" })),
+        (by_variable, json!({ "d": 5 })),
+        (by_variable, json!({ "d": "tomorrow" })),
+        (
+            in_a_filter,
+            json!({ "f": { "renewalDateTo": "2027-13-01" } }),
+        ),
+        (
+            "{ renewals(filter: {deadlineFrom: \"2027-02-30\"}) { totalCount } }",
+            json!({}),
+        ),
+    ] {
+        let body = bad_user_input(&app, query, variables).await;
+        assert_refused_before_running(&body);
+    }
+    // A default is the document's: it does not validate.
+    let body = app
+        .gql(
+            "query($d: Date = \"0000-01-01\") { renewals(filter: {deadlineFrom: $d}) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_codes(&body)[0], "GRAPHQL_VALIDATION_FAILED", "{body}");
+    assert_refused_before_running(&body);
+    let fine = app.data(by_variable, json!({ "d": "2027-02-28" })).await;
+    assert!(fine["renewals"]["totalCount"].is_number());
+}
+
 async fn odd_unicode_is_stored_and_returned_intact(backend: Backend) {
     let app = TestApp::with_customers(backend, 3).await;
     let customer = app
@@ -227,5 +275,6 @@ db_tests!(
     out_of_range_dates_unknown_enums_and_tampered_cursors_are_bad_user_input,
     forged_cursors_with_values_no_list_holds_are_bad_user_input,
     a_required_variable_left_out_runs_nothing,
+    a_value_a_scalar_refuses_runs_nothing,
     odd_unicode_is_stored_and_returned_intact,
 );
