@@ -54,6 +54,9 @@ pub struct Ticket {
     validation_key: Option<ValidationKey>,
     /// The query's complexity, known once it has been validated.
     cost: AtomicU64,
+    /// What its introspections cost beyond their fields
+    /// ([`documents::introspection_cost`](super::documents::introspection_cost)).
+    introspection_cost: AtomicU64,
     throttle: Mutex<Option<ThrottleStatus>>,
     /// The partner's session; none for a request without a token.
     session: OnceLock<Session>,
@@ -72,6 +75,7 @@ impl Ticket {
         Self {
             validation_key: ValidationKey::of(request),
             cost: AtomicU64::default(),
+            introspection_cost: AtomicU64::default(),
             throttle: Mutex::default(),
             session: OnceLock::default(),
             document: OnceLock::default(),
@@ -81,6 +85,12 @@ impl Ticket {
     /// Keeps the request's parsed document, for validation.
     pub fn keep_document(&self, document: Arc<ExecutableDocument>) {
         let _ = self.document.set(document);
+    }
+
+    /// Adds `points` to the cost of the operation to run, for its introspections.
+    pub fn charge_introspection(&self, points: usize) {
+        self.introspection_cost
+            .store(points as u64, Ordering::Relaxed);
     }
 
     pub fn session(&self) -> Option<&Session> {
@@ -408,6 +418,15 @@ impl Extension for GuardExtension {
             // The cost adds up every operation's: only the one run counts.
             return Ok(result);
         }
+        let introspection = ticket.map_or(0, |ticket| {
+            ticket.introspection_cost.load(Ordering::Relaxed)
+        });
+        let result = ValidationResult {
+            complexity: result
+                .complexity
+                .saturating_add(usize::try_from(introspection).unwrap_or(usize::MAX)),
+            ..result
+        };
         if let Some(ticket) = ticket {
             ticket
                 .cost

@@ -142,6 +142,7 @@ impl Api {
                 operation,
                 &request.variables,
             );
+            ticket.charge_introspection(documents::introspection_cost(&to_run));
             request.set_parsed_query(to_run);
             document = Some(parsed);
         }
