@@ -20,6 +20,13 @@ use crate::{
 
 /// How many customers one `setRenewalOwner` may change.
 pub const MAX_CUSTOMERS_PER_CHANGE: usize = 100;
+
+/// What a mutation costs for each thing it writes (a customer's owner and
+/// its event, a partner's default, an end of services), beside its fields:
+/// about what reading a page of ten renewals costs. Counted as one field, a
+/// request of 1,000 aliases of `setRenewalOwner` with 100 customers each
+/// cost 3,000 and wrote for 11 s.
+pub const WRITE_COST: usize = 10;
 /// The longest reason `endServices` accepts, in characters.
 pub const MAX_REASON_LEN: usize = 2000;
 
@@ -119,12 +126,22 @@ impl SetRenewalOwnerPayload {
     }
 }
 
+/// The cost of a mutation that writes `writes` things and answers a payload
+/// whose fields cost `payload`, the payload's list one item per thing.
+fn write_cost(writes: usize, payload: usize) -> usize {
+    let writes = writes.max(1);
+    writes
+        .saturating_mul(WRITE_COST)
+        .saturating_add(writes.saturating_mul(payload))
+}
+
 /// Changes the partner makes: renewal owners, and ending services. A business
 /// failure comes back in the payload's `userErrors`, with nothing changed.
 #[Object]
 impl Mutation {
     /// Sets the renewal owner of up to 100 customers at once, all or nothing.
     /// `owner: null` makes them use the partner's default again.
+    #[graphql(complexity = "write_cost(input.customer_ids.len(), child_complexity)")]
     async fn set_renewal_owner(
         &self,
         ctx: &Context<'_>,
@@ -227,6 +244,7 @@ impl Mutation {
 
     /// Sets the partner's default renewal owner, which applies to every customer
     /// without an override of its own.
+    #[graphql(complexity = "write_cost(1, child_complexity)")]
     async fn set_default_renewal_owner(
         &self,
         ctx: &Context<'_>,
@@ -257,6 +275,7 @@ impl Mutation {
 
     /// Tells the vendor the partner no longer services this customer: it leaves
     /// the upcoming renewals and no more renewal emails about it go to the partner.
+    #[graphql(complexity = "write_cost(1, child_complexity)")]
     async fn end_services(
         &self,
         ctx: &Context<'_>,

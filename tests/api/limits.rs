@@ -10,7 +10,7 @@ use renewals::{
 use serde_json::{Value, json};
 
 use crate::{
-    helpers::{Backend, TestApp, db_tests, error_codes, post_to, postgres_url},
+    helpers::{Backend, TestApp, customer_ids, db_tests, error_codes, post_to, postgres_url},
     statements::DASHBOARD,
 };
 
@@ -100,6 +100,41 @@ async fn introspection_costs_what_its_answer_holds(backend: Backend) {
         assert_eq!(error_codes(&body), ["QUERY_TOO_COMPLEX"], "{body}");
         assert!(body.get("data").is_none_or(Value::is_null), "{body}");
     }
+}
+
+/// A mutation costs 10 points for each thing it writes, and its payload's
+/// fields for each: `setRenewalOwner` of 100 customers 1,000 and more.
+/// Counted as one field each, 1,000 aliases of it with 100 customers each
+/// cost 3,000 and wrote for 11 s.
+async fn mutations_cost_what_they_write(backend: Backend) {
+    let app = TestApp::with_customers(backend, 10).await;
+    let ids = customer_ids(&app, 3).await;
+    let cost = |body: &Value| body["extensions"]["cost"]["requestedQueryCost"].as_u64();
+    let set = "mutation($ids: [ID!]!) { setRenewalOwner(input: {customerIds: $ids, owner: null}) { userErrors { code } } }";
+    let body = app.gql(set, json!({ "ids": ids })).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    // 3 writes of 10, and the payload's 2 fields for each.
+    assert_eq!(cost(&body), Some(3 * 10 + 3 * 2), "{body}");
+    let end =
+        "mutation($id: ID!) { endServices(input: {customerId: $id}) { userErrors { code } } }";
+    let body = app.gql(end, json!({ "id": ids[0] })).await;
+    assert_eq!(cost(&body), Some(10 + 2), "{body}");
+
+    let hundred: Vec<Value> = ids.iter().cycle().take(100).cloned().collect();
+    let aliases = (0..21)
+        .map(|i| format!("a{i}: setRenewalOwner(input: {{customerIds: $ids, owner: null}}) {{ userErrors {{ code }} }}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let before = app.store.statement_count();
+    let body = app
+        .gql(
+            &format!("mutation($ids: [ID!]!) {{ {aliases} }}"),
+            json!({ "ids": hundred }),
+        )
+        .await;
+    assert_eq!(error_codes(&body), ["QUERY_TOO_COMPLEX"], "{body}");
+    assert_eq!(cost(&body), Some(21 * (100 * 10 + 100 * 2)), "{body}");
+    assert_eq!(app.store.statement_count(), before, "nothing ran");
 }
 
 async fn hostile_shapes_are_rejected_before_touching_the_database(backend: Backend) {
@@ -698,6 +733,7 @@ async fn values_nested_too_deep_are_refused_before_parsing() {
 }
 
 db_tests!(
+    mutations_cost_what_they_write,
     introspection_costs_what_its_answer_holds,
     too_many_node_ids_are_refused_without_costing_their_number,
     a_response_lists_at_most_max_errors,
