@@ -24,21 +24,21 @@ enum MediaType {
 }
 
 impl MediaType {
-    /// The type to answer with, or `None` if the client accepts neither.
+    /// The type to answer with, or `None` if the client accepts neither
+    /// (RFC 9110 §12.5.1): each type takes the quality of the most specific
+    /// range that matches it, in any case; `q=0` refuses it. At equal
+    /// quality, `application/graphql-response+json` when named, else
+    /// `application/json` (`*/*`, as curl sends, and no `Accept` at all).
     fn negotiate(headers: &HeaderMap) -> Option<Self> {
         let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
             return Some(Self::Json);
         };
-        let types: Vec<&str> = accept
-            .split(',')
-            .map(|part| part.split(';').next().unwrap_or_default().trim())
-            .collect();
-        if types.contains(&GRAPHQL_RESPONSE_JSON) {
+        let ranges: Vec<(&str, f32)> = accept.split(',').filter_map(media_range).collect();
+        let (graphql, graphql_named) = quality(&ranges, GRAPHQL_RESPONSE_JSON);
+        let (json, _) = quality(&ranges, JSON);
+        if graphql > 0.0 && (graphql > json || (graphql == json && graphql_named)) {
             Some(Self::GraphqlResponseJson)
-        } else if types
-            .iter()
-            .any(|t| matches!(*t, JSON | "application/*" | "*/*"))
-        {
+        } else if json > 0.0 {
             Some(Self::Json)
         } else {
             None
@@ -51,6 +51,42 @@ impl MediaType {
             Self::Json => "application/json; charset=utf-8",
         })
     }
+}
+
+/// A media range of `Accept` with its quality (1 unless `q` says).
+fn media_range(part: &str) -> Option<(&str, f32)> {
+    let mut parameters = part.split(';');
+    let range = parameters.next()?.trim();
+    let quality = parameters
+        .filter_map(|parameter| parameter.split_once('='))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("q"))
+        .map_or(Some(1.0), |(_, q)| q.trim().parse::<f32>().ok())?;
+    (!range.is_empty()).then_some((range, quality))
+}
+
+/// The quality `ranges` give `media` (that of the most specific range that
+/// matches it; 0 if none does), and whether a range names it exactly.
+fn quality(ranges: &[(&str, f32)], media: &str) -> (f32, bool) {
+    let kind = media.split('/').next().unwrap_or_default();
+    let best = ranges
+        .iter()
+        .filter_map(|&(range, q)| {
+            let specificity = if range.eq_ignore_ascii_case(media) {
+                2
+            } else if range
+                .split_once('/')
+                .is_some_and(|(k, sub)| sub == "*" && k.eq_ignore_ascii_case(kind))
+            {
+                1
+            } else if range == "*/*" {
+                0
+            } else {
+                return None;
+            };
+            Some((specificity, q))
+        })
+        .max_by_key(|&(specificity, _)| specificity);
+    best.map_or((0.0, false), |(specificity, q)| (q, specificity == 2))
 }
 
 fn not_acceptable() -> Response {
@@ -69,12 +105,24 @@ fn payload_too_large() -> Response {
     )
 }
 
+/// Whether the body is `application/json`, in UTF-8: JSON's one encoding
+/// (RFC 8259 §8.1), so a `charset` may only say so.
 fn is_json_body(headers: &HeaderMap) -> bool {
-    headers
+    let Some(content_type) = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|media| media.trim().eq_ignore_ascii_case(JSON))
+    else {
+        return false;
+    };
+    let mut parts = content_type.split(';');
+    let media = parts.next().unwrap_or_default();
+    media.trim().eq_ignore_ascii_case(JSON)
+        && parts.all(|parameter| match parameter.split_once('=') {
+            Some((name, value)) if name.trim().eq_ignore_ascii_case("charset") => {
+                value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+            }
+            _ => true,
+        })
 }
 
 /// `POST /graphql` with a JSON body `{query, operationName?, variables?}`.
@@ -90,7 +138,7 @@ pub async fn post_graphql(
         return problem(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "UNSUPPORTED_MEDIA_TYPE",
-            "send the request as Content-Type: application/json",
+            "send the request as Content-Type: application/json (UTF-8)",
         );
     }
     // A body is read as sent: a compressed one was taken for JSON, and
@@ -132,6 +180,17 @@ pub async fn post_graphql(
             );
         }
     };
+    // A key given twice was read as its last: a proxy or log reading the
+    // first would see another query than the one run.
+    if json.is_object()
+        && let Err(error) = serde_json::from_slice::<BodyKeys>(&bytes)
+    {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            &format!("the body cannot be read: {error}"),
+        );
+    }
     if json.is_array() {
         return problem(
             StatusCode::BAD_REQUEST,
@@ -148,6 +207,18 @@ pub async fn post_graphql(
             "the body must be an object with a string `query`, and optional `operationName` and `variables`",
         ),
     }
+}
+
+/// The keys of a request body, read to refuse one given twice (serde
+/// refuses a struct's field given twice; the values are skipped).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct BodyKeys {
+    query: Option<serde::de::IgnoredAny>,
+    operation_name: Option<serde::de::IgnoredAny>,
+    variables: Option<serde::de::IgnoredAny>,
+    extensions: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -195,7 +266,11 @@ pub async fn get_graphql(
         }
     };
     let Some(query) = query else {
-        return graphiql(&state);
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "a GET needs a `query` parameter (browsers, asking for text/html, get GraphiQL)",
+        );
     };
     let Some(media) = MediaType::negotiate(&headers) else {
         return not_acceptable();

@@ -134,7 +134,7 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// Any other path: a 404 that says so, shaped like every other error.
-async fn not_found() -> axum::response::Response {
+pub(super) async fn not_found() -> axum::response::Response {
     problem(
         StatusCode::NOT_FOUND,
         "NOT_FOUND",

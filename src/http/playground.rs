@@ -116,7 +116,7 @@ static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
 /// when the browser already has this version.
 pub async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
     let Some(index) = ASSETS.iter().position(|(n, _, _)| *n == name) else {
-        return StatusCode::NOT_FOUND.into_response();
+        return super::not_found().await;
     };
     let (_, content_type, content) = ASSETS[index];
     let etag = ETAGS[index].as_str();

@@ -91,6 +91,34 @@ async fn requests_that_break_graphql_over_http_are_refused(backend: Backend) {
             StatusCode::BAD_REQUEST,
             "BAD_REQUEST",
         ),
+        // JSON is UTF-8; a body said to be in another charset is not read
+        // as if it were.
+        (
+            post("application/json; charset=latin1", query.clone(), &app.token),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+        ),
+        // A key given twice: a proxy reading the first would see another
+        // query than the one run.
+        (
+            post("application/json", r#"{"query": "{ viewer { slug } }", "query": "{ viewer { name } }"}"#, &app.token),
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+        ),
+        // A GET without `query` from a script (not a browser asking for HTML).
+        (
+            Request::get("/graphql?variables=%7B%7D")
+                .header(header::ACCEPT, "application/json")
+                .body(Body::empty())
+                .unwrap(),
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+        ),
+        (
+            Request::get("/graphiql/nope.js").body(Body::empty()).unwrap(),
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+        ),
     ];
     for (request, status, code) in cases {
         let what = format!("{} {}", request.method(), request.uri());
@@ -173,6 +201,56 @@ async fn queries_work_over_post_and_get_with_accept_negotiation(backend: Backend
         json_body(&body)["data"]["viewer"]["slug"],
         json!("northwind")
     );
+}
+
+/// `Accept` is read as RFC 9110 says: media types in any case, each taking
+/// the quality of the most specific range that matches it, `q=0` refusing
+/// it. At equal quality, graphql-response+json when named.
+async fn accept_is_negotiated_by_quality(backend: Backend) {
+    let app = TestApp::with_customers(backend, 1).await;
+    let query = json!({ "query": "{ viewer { slug } }" }).to_string();
+    let (json, graphql) = (
+        Some("application/json"),
+        Some("application/graphql-response+json"),
+    );
+    for (accept, answered) in [
+        ("*/*", json),
+        ("application/*", json),
+        ("APPLICATION/JSON", json),
+        ("Application/Graphql-Response+Json", graphql),
+        (
+            "application/graphql-response+json, application/json",
+            graphql,
+        ),
+        (
+            "application/json;q=0.9, application/graphql-response+json;q=0.1",
+            json,
+        ),
+        ("application/graphql-response+json;q=0, */*", json),
+        (
+            "application/json; q=0, application/graphql-response+json",
+            graphql,
+        ),
+        ("text/html, application/json;q=0.5", json),
+        ("application/json;q=0", None),
+        ("application/graphql-response+json;q=0", None),
+        ("application/json;q=0, application/*;q=0.5", graphql),
+    ] {
+        let request = with_header(
+            post("application/json", query.clone(), &app.token),
+            header::ACCEPT,
+            accept,
+        );
+        let (status, headers, _) = app.send(request).await;
+        match answered {
+            Some(media) => {
+                assert_eq!(status, StatusCode::OK, "{accept}");
+                let content_type = headers[header::CONTENT_TYPE].to_str().unwrap();
+                assert!(content_type.starts_with(media), "{accept}: {content_type}");
+            }
+            None => assert_eq!(status, StatusCode::NOT_ACCEPTABLE, "{accept}"),
+        }
+    }
 }
 
 async fn health_ready_and_graphiql_are_served(backend: Backend) {
@@ -565,6 +643,7 @@ db_tests!(
     requests_that_break_graphql_over_http_are_refused,
     queries_work_over_post_and_get_with_accept_negotiation,
     health_ready_and_graphiql_are_served,
+    accept_is_negotiated_by_quality,
     the_playground_loads_nothing_from_another_origin,
 );
 
