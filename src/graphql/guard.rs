@@ -337,6 +337,11 @@ impl Extension for GuardExtension {
                     .to_owned();
                 return with_code(e, codes::VALIDATION_FAILED);
             }
+            // Two operations or fragments of one name: the document parses,
+            // and breaks a rule of uniqueness (§5.2.1.1, §5.5.1.1).
+            if e.message.ends_with(" is defined twice") {
+                return with_code(e, codes::VALIDATION_FAILED);
+            }
             let code = match validation_code(&e.message) {
                 codes::VALIDATION_FAILED => codes::PARSE_FAILED,
                 other => other,

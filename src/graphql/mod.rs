@@ -236,7 +236,7 @@ fn is_a(typename: &str, condition: &str) -> bool {
 pub fn sdl() -> String {
     Schema::build(Query, Mutation, EmptySubscription)
         .finish()
-        .sdl()
+        .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }
 
 #[cfg(test)]

@@ -8,7 +8,10 @@ use chrono::{Datelike, NaiveDate, SecondsFormat, Utc};
 pub struct Date(pub NaiveDate);
 
 /// A calendar date, `YYYY-MM-DD` (years 0001–9999), compared in UTC.
-#[Scalar(name = "Date")]
+#[Scalar(
+    name = "Date",
+    specified_by_url = "https://www.rfc-editor.org/rfc/rfc3339#section-5.6"
+)]
 impl ScalarType for Date {
     fn parse(value: Value) -> InputValueResult<Self> {
         let Value::String(text) = &value else {
@@ -89,7 +92,10 @@ pub fn iso_date(date: NaiveDate) -> String {
 pub struct DateTime(pub chrono::DateTime<Utc>);
 
 /// An instant in time, RFC 3339 in UTC (`2026-11-26T09:30:00Z`).
-#[Scalar(name = "DateTime")]
+#[Scalar(
+    name = "DateTime",
+    specified_by_url = "https://www.rfc-editor.org/rfc/rfc3339#section-5.6"
+)]
 impl ScalarType for DateTime {
     fn parse(value: Value) -> InputValueResult<Self> {
         let Value::String(text) = &value else {

@@ -54,6 +54,18 @@ async fn graphiqls_introspection_query_passes_the_limits(backend: Backend) {
         body["data"]["__schema"]["queryType"]["name"],
         json!("Query")
     );
+    // The custom scalars say where they are specified.
+    let (_, body) = app
+        .post_as(
+            None,
+            r#"{ __type(name: "Date") { specifiedByURL } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["__type"]["specifiedByURL"],
+        json!("https://www.rfc-editor.org/rfc/rfc3339#section-5.6")
+    );
 }
 
 /// Introspection costs about what its answer holds: the whole schema
@@ -168,6 +180,16 @@ async fn hostile_shapes_are_rejected_before_touching_the_database(backend: Backe
         ),
         ("{ renewals { ".to_owned(), "GRAPHQL_PARSE_FAILED"),
         ("{ viewr { id } }".to_owned(), "GRAPHQL_VALIDATION_FAILED"),
+        // Names given twice parse, and break a rule of uniqueness.
+        (
+            "query A { viewer { id } } query A { viewer { name } }".to_owned(),
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        (
+            "{ viewer { ...F } } fragment F on Partner { id } fragment F on Partner { name }"
+                .to_owned(),
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
         // Variables the document declares without using, or uses without
         // declaring: the document is wrong, whatever values come with it.
         (

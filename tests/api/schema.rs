@@ -17,8 +17,8 @@ fn the_roots_and_scalars_have_their_contract_names() {
     for needle in [
         "type Query",
         "type Mutation",
-        "scalar Date",
-        "scalar DateTime",
+        "scalar Date @specifiedBy(url: \"https://www.rfc-editor.org/rfc/rfc3339#section-5.6\")",
+        "scalar DateTime @specifiedBy(url: \"https://www.rfc-editor.org/rfc/rfc3339#section-5.6\")",
         "scalar Decimal",
         "interface Node",
         "type Renewal implements Node",
