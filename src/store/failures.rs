@@ -163,12 +163,14 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn unavailable_and_other_failures_are_not_retried() {
-        let unavailable = || DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout);
+    async fn unavailable_busy_and_other_failures_are_not_retried() {
+        let unavailable = unanswered;
+        let busy = || DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout);
         let other = || DbErr::Custom("x".into());
         assert_eq!(classify(&unavailable()), Failure::Unavailable);
+        assert_eq!(classify(&busy()), Failure::Busy);
         assert_eq!(classify(&other()), Failure::Other);
-        for make in [unavailable, other] {
+        for make in [unavailable, busy, other] {
             let calls = AtomicU32::new(0);
             let result: Result<(), DbErr> = with_retries(|| async {
                 calls.fetch_add(1, Ordering::SeqCst);
