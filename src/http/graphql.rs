@@ -148,11 +148,17 @@ pub async fn post_graphql(
         .iter()
         .any(|encoding| !encoding.as_bytes().eq_ignore_ascii_case(b"identity"))
     {
-        return problem(
+        let mut response = problem(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "UNSUPPORTED_MEDIA_TYPE",
             "send the body without Content-Encoding: it is read as sent",
         );
+        // The codings it would take (RFC 9110 §15.5.16): none but identity.
+        response.headers_mut().insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
+        return response;
     }
     // A body announced too large is refused before any of it is read (and
     // before `100 Continue` asks for it): the connection was held until the

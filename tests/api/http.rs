@@ -130,6 +130,14 @@ async fn requests_that_break_graphql_over_http_are_refused(backend: Backend) {
             assert_eq!(headers[header::ALLOW], "POST");
         }
     }
+    // A coding refused says which it takes (RFC 9110 §15.5.16).
+    let gzip = with_header(
+        post("application/json", query, &app.token),
+        header::CONTENT_ENCODING,
+        "gzip",
+    );
+    let (_, headers, _) = app.send(gzip).await;
+    assert_eq!(headers[header::ACCEPT_ENCODING], "identity");
 }
 
 async fn queries_work_over_post_and_get_with_accept_negotiation(backend: Backend) {
