@@ -1,6 +1,7 @@
 //! The HTTP surface: `/graphql` (POST, GET and GraphiQL), GraphiQL's files
 //! under `/graphiql/`, `/health`, `/ready`.
 
+mod arrival;
 mod cors;
 mod graphql;
 mod playground;
@@ -61,15 +62,20 @@ pub fn router(state: AppState, request_timeout: Duration, cors_origins: &[CorsOr
     }
 }
 
-/// The layers every route gets: panics become 500s, slow requests 503s, and each
-/// request has an id and a tracing span.
+/// The layers every route gets: panics become 500s, slow requests 503s (408s
+/// while their body has not all arrived), and each request has an id and a
+/// tracing span.
 pub fn with_layers(routes: Router, request_timeout: Duration) -> Router {
     routes
         .layer(CatchPanicLayer::custom(problem::panic_response))
         .layer(axum::middleware::from_fn(
             move |request: axum::extract::Request, next: axum::middleware::Next| async move {
+                let (request, arrived) = arrival::watched(request);
                 match tokio::time::timeout(request_timeout, next.run(request)).await {
                     Ok(response) => response,
+                    Err(_) if !arrived.load(std::sync::atomic::Ordering::Relaxed) => {
+                        arrival::timed_out(request_timeout)
+                    }
                     Err(_) => problem(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "REQUEST_TIMEOUT",

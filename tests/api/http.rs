@@ -261,6 +261,36 @@ async fn accept_is_negotiated_by_quality(backend: Backend) {
     }
 }
 
+/// A request whose body has not all arrived when the request times out is
+/// a 408 (the client's delay, RFC 9110 §15.5.9), not a 503; one whose body
+/// arrived is timed as before.
+async fn a_body_that_does_not_arrive_in_time_is_408(backend: Backend) {
+    let app = TestApp::with_settings(backend, 1, |settings| {
+        settings.request_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let started = futures_util::stream::iter([Ok::<_, std::io::Error>(
+        axum::body::Bytes::from_static(b"{\"query\": "),
+    )]);
+    let never_ends = futures_util::StreamExt::chain(started, futures_util::stream::pending());
+    let request = post(
+        "application/json",
+        Body::from_stream(never_ends),
+        &app.token,
+    );
+    let (status, _, body) = app.send(request).await;
+    assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(error_codes(&json_body(&body)), ["REQUEST_TIMEOUT"]);
+    let (status, _, _) = app
+        .send(post(
+            "application/json",
+            json!({ "query": "{ viewer { slug } }" }).to_string(),
+            &app.token,
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
 async fn health_ready_and_graphiql_are_served(backend: Backend) {
     let app = TestApp::with_customers(backend, 1).await;
     for (path, expected) in [("/health", "ok"), ("/ready", "ready")] {
@@ -652,6 +682,7 @@ db_tests!(
     queries_work_over_post_and_get_with_accept_negotiation,
     health_ready_and_graphiql_are_served,
     accept_is_negotiated_by_quality,
+    a_body_that_does_not_arrive_in_time_is_408,
     the_playground_loads_nothing_from_another_origin,
 );
 
