@@ -233,6 +233,9 @@ pub struct GetParams {
     query: Option<String>,
     operation_name: Option<String>,
     variables: Option<String>,
+    /// Read as a POST body's `extensions` is: a JSON object, which no
+    /// extension of this server uses.
+    extensions: Option<String>,
 }
 
 /// Whether the client asks for a page first (`Accept: text/html, …`), as a
@@ -259,6 +262,7 @@ pub async fn get_graphql(
         query,
         operation_name,
         variables,
+        extensions,
     }) = match params {
         Ok(params) => params,
         // A parameter given twice, or not UTF-8: a script sent it, and gets
@@ -307,6 +311,16 @@ pub async fn get_graphql(
                 );
             }
         }
+    }
+    let object = |text: &str| {
+        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text).is_ok()
+    };
+    if extensions.is_some_and(|extensions| !object(&extensions)) {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "extensions must be a JSON object",
+        );
     }
     execute(&state, &headers, request, media).await
 }

@@ -114,6 +114,15 @@ async fn requests_that_break_graphql_over_http_are_refused(backend: Backend) {
             StatusCode::BAD_REQUEST,
             "BAD_REQUEST",
         ),
+        // `extensions` is a JSON object over GET as in a body.
+        (
+            Request::get("/graphql?query=%7Bviewer%7Bslug%7D%7D&extensions=notjson")
+                .header(header::AUTHORIZATION, format!("Bearer {}", app.token))
+                .body(Body::empty())
+                .unwrap(),
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+        ),
         (
             Request::get("/graphiql/nope.js").body(Body::empty()).unwrap(),
             StatusCode::NOT_FOUND,
