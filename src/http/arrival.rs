@@ -34,6 +34,7 @@ pub(super) fn watched(request: Request) -> (Request, Arc<AtomicBool>) {
 
 /// The answer to a request whose body had not all arrived in time.
 pub(super) fn timed_out(request_timeout: Duration) -> Response {
+    tracing::info!(code = "REQUEST_TIMEOUT", timeout = ?request_timeout, "a request's body did not arrive in time");
     problem(
         StatusCode::REQUEST_TIMEOUT,
         "REQUEST_TIMEOUT",

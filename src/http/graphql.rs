@@ -445,7 +445,8 @@ async fn execute(
     let retry_after = retry_after(&response);
     let body = match json::to_vec(&response) {
         Ok(body) => body,
-        Err(_) => {
+        Err(error) => {
+            tracing::error!(%error, "a response could not be written as JSON");
             return problem(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "INTERNAL_SERVER_ERROR",

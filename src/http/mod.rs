@@ -14,7 +14,7 @@ use axum::{Router, extract::State, http::StatusCode, response::IntoResponse, rou
 use tower_http::{
     catch_panic::CatchPanicLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
-    trace::TraceLayer,
+    trace::{DefaultOnFailure, TraceLayer},
 };
 
 use crate::{graphql::Api, store::Store};
@@ -76,19 +76,27 @@ pub fn with_layers(routes: Router, request_timeout: Duration) -> Router {
                     Err(_) if !arrived.load(std::sync::atomic::Ordering::Relaxed) => {
                         arrival::timed_out(request_timeout)
                     }
-                    Err(_) => problem(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "REQUEST_TIMEOUT",
-                        &format!(
-                            "the request took longer than {} s",
-                            request_timeout.as_secs_f64()
-                        ),
-                    ),
+                    Err(_) => {
+                        tracing::warn!(code = "REQUEST_TIMEOUT", timeout = ?request_timeout, "request timed out");
+                        problem(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "REQUEST_TIMEOUT",
+                            &format!(
+                                "the request took longer than {} s",
+                                request_timeout.as_secs_f64()
+                            ),
+                        )
+                    }
                 }
             },
         ))
         .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+            // Failures are logged where they are known, with their code and
+            // level (a busy server's 503 is a warning, not an error): the
+            // layer's own line for each 5xx said it again, at error.
+            TraceLayer::new_for_http()
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG))
+                .make_span_with(|request: &axum::http::Request<_>| {
                 let request_id = request
                     .headers()
                     .get("x-request-id")
@@ -119,23 +127,15 @@ async fn health() -> &'static str {
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Readiness: the database answered a statement within [`READY_TIMEOUT`], or
-/// answers a ping within it. Under load the statements answer for it: a ping
-/// would wait for a connection behind the requests (and turned the server
-/// unready, so that a load balancer took it out, just for being busy).
+/// answers a ping within it ([`Store::answers`]). Under load the statements
+/// answer for it: a ping would wait behind the requests (and turned the
+/// server unready, so that a load balancer took it out, just for being busy).
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    if state.store.answered_within(READY_TIMEOUT) {
-        return (StatusCode::OK, "ready");
-    }
-    match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
-        Ok(Ok(())) => (StatusCode::OK, "ready"),
-        Ok(Err(err)) => {
-            tracing::warn!(error = %err, "database not ready");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
-        }
-        Err(_) => {
-            tracing::warn!(timeout = ?READY_TIMEOUT, "database not ready: no answer in time");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
-        }
+    if state.store.answered_within(READY_TIMEOUT) || state.store.answers(READY_TIMEOUT).await {
+        (StatusCode::OK, "ready")
+    } else {
+        tracing::warn!(timeout = ?READY_TIMEOUT, "database not ready: no answer in time");
+        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
     }
 }
 

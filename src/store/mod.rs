@@ -6,6 +6,7 @@ mod customer_walk;
 mod customers;
 mod events;
 mod failures;
+mod liveness;
 mod partners;
 mod reads;
 mod renewal_list;
@@ -22,7 +23,7 @@ use std::{sync::Arc, time::Duration};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnAcquireErr, ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
-    DatabaseTransaction, DbErr, SqliteTransactionMode, Statement, TransactionOptions,
+    DatabaseTransaction, DbErr, RuntimeErr, SqliteTransactionMode, Statement, TransactionOptions,
     TransactionTrait,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
@@ -36,6 +37,7 @@ pub use renewal_list::{
 };
 pub use tokens::{NewToken, TokenInfo};
 
+use liveness::Liveness;
 use reads::{Meter, Pooled, Reads};
 use setup::SetupLock;
 
@@ -60,6 +62,8 @@ pub struct Store {
     read: Reads,
     write: DatabaseConnection,
     meter: Meter,
+    /// PostgreSQL's, whether the database answers ([`Store::answers`]).
+    liveness: Option<Arc<Liveness>>,
 }
 
 /// How a [`Store`] connects, beyond its URL.
@@ -127,6 +131,15 @@ impl Store {
             .await?;
             (pool.clone(), pool)
         };
+        let liveness = match read.get_database_backend() {
+            DatabaseBackend::Postgres => {
+                let options = url
+                    .parse()
+                    .map_err(|error| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(error))))?;
+                Some(Arc::new(Liveness::open(options).await))
+            }
+            _ => None,
+        };
         let meter = Meter::default();
         let (pool, write) = (meter.counting(read), meter.counting(write));
         let read = match pool.get_database_backend() {
@@ -135,13 +148,13 @@ impl Store {
             DatabaseBackend::Sqlite => {
                 let pool = pool.get_sqlite_connection_pool().clone();
                 let keep = pool.options().get_max_connections() as usize - 1;
-                Reads::Sqlite(Pooled::new(pool, keep, meter.clone()))
+                Reads::Sqlite(Pooled::new(pool, keep, meter.clone(), None))
             }
             // Writes share PostgreSQL's pool: half of it stays there for them.
             _ => {
                 let pool = pool.get_postgres_connection_pool().clone();
                 let keep = pool.options().get_max_connections() as usize / 2;
-                Reads::Postgres(Pooled::new(pool, keep, meter.clone()))
+                Reads::Postgres(Pooled::new(pool, keep, meter.clone(), liveness.clone()))
             }
         };
         let store = Self {
@@ -149,6 +162,7 @@ impl Store {
             pool,
             write,
             meter,
+            liveness,
         };
         match &setup {
             SetupLock::Postgres(session) => Migrator::up(session, None).await?,
@@ -297,9 +311,18 @@ impl Store {
         }
     }
 
-    /// Checks that the database answers.
-    pub async fn ping(&self) -> Result<(), DbErr> {
-        self.pool.ping().await
+    /// Whether the database answers a ping within `patience`. PostgreSQL is
+    /// asked on a connection of its own ([`Liveness`]): the pool's may all be
+    /// busy, or waiting for a lock, and a new one may be refused
+    /// (`max_connections`), while the database answers.
+    pub async fn answers(&self, patience: Duration) -> bool {
+        match &self.liveness {
+            Some(liveness) => liveness.answers(patience).await,
+            None => matches!(
+                tokio::time::timeout(patience, self.pool.ping()).await,
+                Ok(Ok(()))
+            ),
+        }
     }
 
     /// Gives the connections kept warm for reads back to the pool (which

@@ -25,6 +25,7 @@ use sea_query_sqlx::SqlxValues;
 use tokio::sync::Mutex;
 
 use super::failures;
+use super::liveness::Liveness;
 use super::warm::{Lease, Warm, ready_after};
 
 /// Counts the statements a store executes, and records their text while
@@ -141,9 +142,14 @@ impl<DB: sqlx::Database> Clone for Pooled<DB> {
 
 impl<DB: sqlx::Database> Pooled<DB> {
     /// Reads through `pool`, keeping up to `keep` of its connections warm.
-    pub(super) fn new(pool: sqlx::Pool<DB>, keep: usize, meter: Meter) -> Self {
+    pub(super) fn new(
+        pool: sqlx::Pool<DB>,
+        keep: usize,
+        meter: Meter,
+        liveness: Option<Arc<Liveness>>,
+    ) -> Self {
         Self {
-            warm: Arc::new(Warm::new(pool, keep)),
+            warm: Arc::new(Warm::new(pool, keep, liveness)),
             meter,
         }
     }
@@ -443,6 +449,7 @@ mod tests {
             pool.get_postgres_connection_pool().clone(),
             3,
             Meter::default(),
+            None,
         );
         Some((pool, reads))
     }

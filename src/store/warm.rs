@@ -21,8 +21,8 @@
 use std::{
     ops::{Deref, DerefMut},
     sync::{
-        Mutex, PoisonError,
-        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -32,7 +32,11 @@ use sea_orm::{
     sqlx::{self, Connection, Database, Pool, pool::PoolConnection},
 };
 
-use super::{failures, reads::acquire_error};
+use super::{failures, liveness::Liveness, reads::acquire_error};
+
+/// How long a request that waited in vain for a connection waits for
+/// [`Liveness`] to tell whether the database answers at all.
+const LIVENESS_PATIENCE: Duration = Duration::from_millis(500);
 
 /// A connection given back this long ago or more is tested before it is
 /// taken again. Kept warm untested, a connection whose backend went away while
@@ -63,6 +67,14 @@ pub(super) struct Warm<DB: Database> {
     answered: AtomicU64,
     lost: AtomicU64,
     born: Instant,
+    /// Asked when no connection came in time and no statement answered
+    /// meanwhile (PostgreSQL's: statements waiting for a lock answer nothing,
+    /// and the database does).
+    liveness: Option<Arc<Liveness>>,
+    /// How many are waiting for a connection of the pool: while any is, a
+    /// connection given back goes to the pool, which serves them in turn
+    /// (kept here, the next request took it, and those waiting timed out).
+    waiting: AtomicUsize,
 }
 
 /// A connection of the pool, out of it since `since`.
@@ -95,7 +107,7 @@ impl<DB: Database> Lease<DB> {
 }
 
 impl<DB: Database> Warm<DB> {
-    pub(super) fn new(pool: Pool<DB>, keep: usize) -> Self {
+    pub(super) fn new(pool: Pool<DB>, keep: usize, liveness: Option<Arc<Liveness>>) -> Self {
         let idle_limit = pool.options().get_idle_timeout();
         let lease_limit = pool.options().get_max_lifetime();
         Self {
@@ -108,6 +120,8 @@ impl<DB: Database> Warm<DB> {
             answered: AtomicU64::new(0),
             lost: AtomicU64::new(0),
             born: Instant::now(),
+            liveness,
+            waiting: AtomicUsize::new(0),
         }
     }
 
@@ -187,25 +201,41 @@ impl<DB: Database> Warm<DB> {
 
     /// A connection of the pool. One that did not come in time is told
     /// apart by what the database did meanwhile: while it answered others'
-    /// statements, every connection was busy; if it answered none, it cannot
-    /// be reached.
+    /// statements, or answers [`Liveness`], every connection was busy; if
+    /// not, it cannot be reached.
     async fn acquire(&self) -> Result<Lease<DB>, DbErr> {
-        let connection = self.pool.acquire().await.map_err(|error| {
-            let busy = matches!(error, sqlx::Error::PoolTimedOut)
-                && self.answered_within(self.pool.options().get_acquire_timeout());
-            if busy {
-                return acquire_error(error);
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let acquired = self.pool.acquire().await;
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        let connection = match acquired {
+            Ok(connection) => connection,
+            Err(sqlx::Error::PoolTimedOut) if self.busy().await => {
+                return Err(acquire_error(sqlx::Error::PoolTimedOut));
             }
-            self.note_loss();
-            match error {
-                sqlx::Error::PoolTimedOut => failures::unanswered(),
-                error => acquire_error(error),
+            Err(error) => {
+                self.note_loss();
+                return Err(match error {
+                    sqlx::Error::PoolTimedOut => failures::unanswered(),
+                    error => acquire_error(error),
+                });
             }
-        })?;
+        };
         Ok(Lease {
             connection,
             since: Instant::now(),
         })
+    }
+
+    /// Whether the database answered while a connection was waited for in
+    /// vain: the pool's connections were all busy.
+    async fn busy(&self) -> bool {
+        if self.answered_within(self.pool.options().get_acquire_timeout()) {
+            return true;
+        }
+        match &self.liveness {
+            Some(liveness) => liveness.answers(LIVENESS_PATIENCE).await,
+            None => false,
+        }
     }
 
     /// Keeps `lease`, whose last statement ran to its end (it succeeded or
@@ -218,6 +248,9 @@ impl<DB: Database> Warm<DB> {
             .lease_limit
             .is_some_and(|limit| now.duration_since(lease.since) >= limit)
         {
+            return;
+        }
+        if self.waiting.load(Ordering::Relaxed) > 0 {
             return;
         }
         let mut idle = self.idle();
@@ -283,7 +316,7 @@ mod tests {
             .connect("sqlite::memory:")
             .await
             .unwrap();
-        Warm::new(pool, 2)
+        Warm::new(pool, 2, None)
     }
 
     /// A lease is told by when it left the pool.

@@ -755,11 +755,51 @@ mod layers {
         );
     }
 
+    /// What is logged while the returned guard lives (on this thread: the
+    /// tests' runtime has one).
+    fn capture_logs() -> (
+        std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+        tracing::subscriber::DefaultGuard,
+    ) {
+        let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = {
+            let logs = std::sync::Arc::clone(&logs);
+            move || LogWriter(std::sync::Arc::clone(&logs))
+        };
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(writer)
+            .finish();
+        (logs, tracing::subscriber::set_default(subscriber))
+    }
+
+    struct LogWriter(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for LogWriter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A request over the timeout is a 503, logged once with its code, as a
+    /// warning: not again at error by the trace layer (every busy 503 was).
     #[tokio::test]
     async fn a_request_over_the_timeout_is_answered_with_503() {
+        let (logs, _guard) = capture_logs();
         let router = router(Duration::from_millis(100));
         let started = std::time::Instant::now();
         let (status, body) = get_path(&router, "/slow").await;
+        let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+        let warnings: Vec<&str> = logs.lines().filter(|l| l.contains(" WARN ")).collect();
+        assert_eq!(warnings.len(), 1, "{logs}");
+        assert!(warnings[0].contains("REQUEST_TIMEOUT"), "{logs}");
+        assert!(!logs.contains(" ERROR "), "{logs}");
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         let body: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(body["errors"][0]["extensions"]["code"], "REQUEST_TIMEOUT");
