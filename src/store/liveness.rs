@@ -38,9 +38,13 @@ impl fmt::Debug for Liveness {
 
 impl Liveness {
     /// A liveness check for the database at `options`, its connection opened
-    /// now if it can be (it is opened when next asked otherwise).
-    pub(super) async fn open(options: PgConnectOptions) -> Self {
-        let connection = PgConnection::connect_with(&options).await.ok();
+    /// now if it can be within `patience` (it is opened when next asked
+    /// otherwise).
+    pub(super) async fn open(options: PgConnectOptions, patience: Duration) -> Self {
+        let connection = tokio::time::timeout(patience, PgConnection::connect_with(&options))
+            .await
+            .ok()
+            .and_then(Result::ok);
         Self {
             options,
             state: Mutex::new(State {

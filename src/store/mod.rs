@@ -136,7 +136,7 @@ impl Store {
                 let options = url
                     .parse()
                     .map_err(|error| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(error))))?;
-                Some(Arc::new(Liveness::open(options).await))
+                Some(Arc::new(Liveness::open(options, ACQUIRE_TIMEOUT).await))
             }
             _ => None,
         };
