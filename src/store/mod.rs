@@ -269,21 +269,19 @@ impl Store {
                     self.read.note_answer();
                     return Ok(begun);
                 }
-                Err(error) => return Err(self.write_failure(error)),
+                Err(error) => return Err(self.write_failure(error).await),
             }
         }
     }
 
     /// A write's failure to begin. On PostgreSQL, writes share the reads'
-    /// pool: a timeout there while the database answered no statement says
-    /// it cannot be reached, not that the server is busy (as SeaORM's
-    /// timeout reads, [`Failure::Busy`]). SQLite's writes queue for their one
-    /// connection: a timeout there is always busy.
-    fn write_failure(&self, error: DbErr) -> DbErr {
+    /// pool: a timeout there is told apart as the reads' are
+    /// ([`Reads::busy`]), SeaORM's timeout reading [`Failure::Busy`]. SQLite's
+    /// writes queue for their one connection: a timeout there is always busy.
+    async fn write_failure(&self, error: DbErr) -> DbErr {
         match error {
             DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)
-                if self.backend() == DatabaseBackend::Postgres
-                    && !self.answered_within(ACQUIRE_TIMEOUT) =>
+                if self.backend() == DatabaseBackend::Postgres && !self.read.busy().await =>
             {
                 failures::unanswered()
             }

@@ -101,6 +101,15 @@ impl Reads {
         }
     }
 
+    /// Whether a wait for a connection in vain was for busy ones ([`Warm::busy`]).
+    pub(super) async fn busy(&self) -> bool {
+        match self {
+            Self::Sqlite(reads) => reads.warm.busy().await,
+            Self::Postgres(reads) => reads.warm.busy().await,
+            Self::Held(held) => held.warm.busy().await,
+        }
+    }
+
     /// Whether the database answered within `window` ([`Warm::answered_within`]).
     pub(super) fn answered_within(&self, window: Duration) -> bool {
         match self {

@@ -228,7 +228,7 @@ impl<DB: Database> Warm<DB> {
 
     /// Whether the database answered while a connection was waited for in
     /// vain: the pool's connections were all busy.
-    async fn busy(&self) -> bool {
+    pub(super) async fn busy(&self) -> bool {
         if self.answered_within(self.pool.options().get_acquire_timeout()) {
             return true;
         }
