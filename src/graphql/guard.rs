@@ -87,7 +87,7 @@ impl Ticket {
         let _ = self.document.set(document);
     }
 
-    /// Adds `points` to the cost of the operation to run, for its introspections.
+    /// Sets what the introspections of the operation to run add to its cost.
     pub fn charge_introspection(&self, points: usize) {
         self.introspection_cost
             .store(points as u64, Ordering::Relaxed);

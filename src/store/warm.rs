@@ -204,9 +204,10 @@ impl<DB: Database> Warm<DB> {
     /// statements, or answers [`Liveness`], every connection was busy; if
     /// not, it cannot be reached.
     async fn acquire(&self) -> Result<Lease<DB>, DbErr> {
-        self.waiting.fetch_add(1, Ordering::Relaxed);
-        let acquired = self.pool.acquire().await;
-        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        let acquired = {
+            let _waiting = Waiting::on(&self.waiting);
+            self.pool.acquire().await
+        };
         let connection = match acquired {
             Ok(connection) => connection,
             Err(sqlx::Error::PoolTimedOut) if self.busy().await => {
@@ -290,6 +291,23 @@ impl<DB: Database> Drop for Warm<DB> {
     }
 }
 
+/// One more waiting for a connection, until dropped (also when the wait is
+/// given up: a request cancelled, or timed out).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn on(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
@@ -335,6 +353,30 @@ mod tests {
         let taken = warm.take().await.unwrap();
         assert!(taken.since >= last_since + LIMIT, "an idle one was taken");
         assert!(warm.idle().is_empty(), "an idle one was kept");
+    }
+
+    /// A connection given back while another is waited for goes to the pool,
+    /// which hands it to the one waiting (kept warm, it waited in vain); a
+    /// wait given up counts no more, and connections are kept warm again.
+    #[tokio::test]
+    async fn connections_given_back_go_to_those_waiting_first() {
+        let warm = warm(SqlitePoolOptions::new()).await;
+        let (first, second) = (warm.take().await.unwrap(), warm.take().await.unwrap());
+        let given_back = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            warm.give_back(second);
+        };
+        let patience = Duration::from_secs(2);
+        let (waited, ()) = tokio::join!(tokio::time::timeout(patience, warm.take()), given_back);
+        let taken = waited.expect("the waiting one got the connection").unwrap();
+        assert!(warm.idle().is_empty());
+
+        let given_up = tokio::time::timeout(Duration::from_millis(50), warm.take()).await;
+        assert!(given_up.is_err(), "the pool has no third connection");
+        assert_eq!(warm.waiting.load(Ordering::Relaxed), 0);
+        warm.give_back(first);
+        warm.give_back(taken);
+        assert_eq!(warm.idle().len(), 2, "kept warm: nobody waits");
     }
 
     #[tokio::test]
