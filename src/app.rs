@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use crate::{
     config::Today,
     graphql::{self, Guard},
-    http::{self, AppState},
+    http::{self, AppState, Draining},
     ratelimit::{RateLimit, RateLimiter},
     seed,
     store::{Store, StoreOptions},
@@ -40,6 +40,9 @@ pub struct Settings {
     pub header_timeout: Duration,
     /// Origins whose browser pages may call the API (none by default).
     pub cors_origins: Vec<http::CorsOrigin>,
+    /// How long a stopping server goes on serving, `/ready` answering 503,
+    /// before it closes its listener (none by default).
+    pub shutdown_delay: Duration,
 }
 
 impl Settings {
@@ -52,6 +55,7 @@ impl Settings {
             request_timeout: http::DEFAULT_REQUEST_TIMEOUT,
             header_timeout: http::DEFAULT_HEADER_TIMEOUT,
             cors_origins: Vec::new(),
+            shutdown_delay: Duration::ZERO,
         }
     }
 }
@@ -68,6 +72,8 @@ pub struct App {
     listener: TcpListener,
     router: Router,
     header_timeout: Duration,
+    shutdown_delay: Duration,
+    draining: Draining,
     pub store: Store,
     /// The token created by `--demo`.
     pub demo_token: Option<String>,
@@ -75,6 +81,11 @@ pub struct App {
 
 /// The application's router over a store.
 pub fn router(store: Store, settings: Settings) -> Router {
+    router_draining(store, settings, Draining::default())
+}
+
+/// [`router`], its readiness turned off by `draining`.
+fn router_draining(store: Store, settings: Settings, draining: Draining) -> Router {
     let guard = Guard::new(
         store.clone(),
         RateLimiter::new(settings.rate_limit, &store),
@@ -84,6 +95,7 @@ pub fn router(store: Store, settings: Settings) -> Router {
         api: graphql::Api::new(guard),
         store,
         demo_token: settings.demo_token.map(Arc::from),
+        draining,
     };
     http::router(state, settings.request_timeout, &settings.cors_origins)
 }
@@ -115,11 +127,15 @@ impl App {
         }
         let demo_token = settings.demo_token.clone();
         let header_timeout = settings.header_timeout;
-        let router = router(store.clone(), settings);
+        let shutdown_delay = settings.shutdown_delay;
+        let draining = Draining::default();
+        let router = router_draining(store.clone(), settings, draining.clone());
         Ok(Self {
             listener,
             router,
             header_timeout,
+            shutdown_delay,
+            draining,
             store,
             demo_token,
         })
@@ -129,12 +145,25 @@ impl App {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    /// Serves until `shutdown` resolves and the shutdown delay has passed
+    /// (`/ready` answering 503 meanwhile), then lets in-flight requests finish.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let statistics = tokio::spawn(refresh_statistics_every(
             self.store.clone(),
             STATISTICS_INTERVAL,
         ));
+        let (draining, delay) = (self.draining, self.shutdown_delay);
+        let shutdown = async move {
+            shutdown.await;
+            if !delay.is_zero() {
+                draining.start();
+                tracing::info!(
+                    ?delay,
+                    "stopping: /ready answers 503, requests are served meanwhile"
+                );
+                tokio::time::sleep(delay).await;
+            }
+        };
         http::serve(self.listener, self.router, self.header_timeout, shutdown).await;
         statistics.abort();
     }

@@ -44,6 +44,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             request_timeout: Duration::from_secs(args.request_timeout),
             header_timeout: Duration::from_secs(args.header_timeout),
             cors_origins: args.cors_origins,
+            shutdown_delay: Duration::from_secs(args.shutdown_delay),
         },
     })
     .await?;

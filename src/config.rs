@@ -141,6 +141,12 @@ pub struct ServeArgs {
     #[arg(long, env = "RENEWALS_HEADER_TIMEOUT", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub header_timeout: u64,
+    /// Seconds a stopping server goes on serving, `/ready` answering 503,
+    /// before it closes its listener: time for a load balancer to stop
+    /// sending it requests.
+    #[arg(long, env = "RENEWALS_SHUTDOWN_DELAY", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=300))]
+    pub shutdown_delay: u64,
     /// Origins whose browser pages may call the API (CORS), comma-separated:
     /// `https://dashboard.example.com`, or `*` for any. None by default:
     /// GraphiQL is on the API's own origin, and clients outside a browser

@@ -8,7 +8,13 @@ mod playground;
 mod problem;
 mod server;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use axum::{Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
 use tower_http::{
@@ -35,6 +41,23 @@ pub struct AppState {
     pub store: Store,
     /// In demo mode, the token GraphiQL is prefilled with.
     pub demo_token: Option<Arc<str>>,
+    pub draining: Draining,
+}
+
+/// Set once the server is stopping but still serving, for the shutdown
+/// delay: readiness says so, and a load balancer stops sending requests
+/// before the listener closes.
+#[derive(Clone, Debug, Default)]
+pub struct Draining(Arc<AtomicBool>);
+
+impl Draining {
+    pub fn start(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 /// The routes, with the layers every route gets, and CORS for `cors_origins`.
@@ -131,6 +154,9 @@ const READY_TIMEOUT: Duration = Duration::from_secs(2);
 /// answer for it: a ping would wait behind the requests (and turned the
 /// server unready, so that a load balancer took it out, just for being busy).
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    if state.draining.is_on() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    }
     if state.store.answered_within(READY_TIMEOUT) || state.store.answers(READY_TIMEOUT).await {
         (StatusCode::OK, "ready")
     } else {

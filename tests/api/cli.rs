@@ -297,6 +297,16 @@ fn restore_rates_over_a_point_per_microsecond_are_refused() {
     assert!(stderr.contains("0..=1000000"), "{stderr}");
 }
 
+/// A shutdown delay is at most five minutes (an orchestrator's grace period
+/// is shorter still).
+#[test]
+fn shutdown_delays_over_five_minutes_are_refused() {
+    let output = renewals(&["serve", "--shutdown-delay", "301"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("0..=300"), "{stderr}");
+}
+
 /// An origin that could never match a browser's `Origin` is refused at start.
 #[test]
 fn serve_refuses_a_cors_origin_no_browser_sends() {

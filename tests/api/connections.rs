@@ -30,16 +30,23 @@ struct Served {
 }
 
 async fn serve() -> Served {
+    serve_with(|_| {}).await
+}
+
+/// A server whose settings (beyond the header timeout) `adjust` says.
+async fn serve_with(adjust: impl FnOnce(&mut Settings)) -> Served {
+    let mut settings = Settings {
+        header_timeout: HEADER_TIMEOUT,
+        ..Settings::new(Today::Fixed(crate::helpers::today()))
+    };
+    adjust(&mut settings);
     let dir = tempfile::tempdir().unwrap();
     let app = App::build(ServeConfig {
         database_url: format!("sqlite://{}/c.db?mode=rwc", dir.path().display()),
         bind: "127.0.0.1:0".parse().unwrap(),
         demo: false,
         pg_connections: renewals::store::PG_CONNECTIONS,
-        settings: Settings {
-            header_timeout: HEADER_TIMEOUT,
-            ..Settings::new(Today::Fixed(crate::helpers::today()))
-        },
+        settings,
     })
     .await
     .unwrap();
@@ -231,4 +238,36 @@ async fn a_connection_that_never_asks_is_closed_at_the_header_timeout() {
         assert_closed_at_header_timeout(closed - started, &format!("{first_bytes:?}"));
     }
     served.stop().await;
+}
+
+/// The answer to `GET path` on a connection of its own.
+async fn get(address: SocketAddr, path: &str) -> String {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    read_until_closed(&mut stream).await.0
+}
+
+/// Stopped with a shutdown delay, a server says it is not ready and goes on
+/// serving for the delay (a load balancer stops sending it requests), then
+/// closes its listener. Without one, the listener closed at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_server_is_unready_and_serves_for_its_shutdown_delay() {
+    let delay = Duration::from_secs(1);
+    let served = serve_with(|settings| settings.shutdown_delay = delay).await;
+    let address = served.address;
+    assert!(get(address, "/ready").await.starts_with("HTTP/1.1 200"));
+    let stopped_at = Instant::now();
+    served.stop.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let ready = get(address, "/ready").await;
+    assert!(ready.starts_with("HTTP/1.1 503"), "{ready}");
+    assert!(ready.ends_with("shutting down"), "{ready}");
+    assert!(get(address, "/health").await.starts_with("HTTP/1.1 200"));
+    served.task.await.unwrap();
+    assert!(stopped_at.elapsed() >= delay);
+    assert!(
+        TcpStream::connect(address).await.is_err(),
+        "still listening"
+    );
 }
