@@ -163,6 +163,7 @@ impl App {
                 );
                 tokio::time::sleep(delay).await;
             }
+            tracing::info!("closing the listener: finishing in-flight requests");
         };
         http::serve(self.listener, self.router, self.header_timeout, shutdown).await;
         statistics.abort();
@@ -256,7 +257,7 @@ pub async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!("shutting down: finishing in-flight requests");
+    tracing::info!("shutting down");
 }
 
 #[cfg(test)]
