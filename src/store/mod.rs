@@ -310,7 +310,7 @@ impl Store {
     }
 
     /// Whether the database answers a ping within `patience`. PostgreSQL is
-    /// asked on a connection of its own ([`Liveness`]): the pool's may all be
+    /// asked on a connection of its own (`store::liveness`): the pool's may all be
     /// busy, or waiting for a lock, and a new one may be refused
     /// (`max_connections`), while the database answers.
     pub async fn answers(&self, patience: Duration) -> bool {
