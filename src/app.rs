@@ -13,7 +13,7 @@ use crate::{
     http::{self, AppState, Draining},
     ratelimit::{RateLimit, RateLimiter},
     seed,
-    store::{Store, StoreOptions},
+    store::{Store, StoreOptions, passes_by_itself},
 };
 
 /// Everything `serve` needs.
@@ -24,6 +24,8 @@ pub struct ServeConfig {
     pub demo: bool,
     /// The PostgreSQL pool's size (see [`StoreOptions::pg_connections`]).
     pub pg_connections: u32,
+    /// How long to wait at start for a database that cannot be reached yet.
+    pub database_wait: Duration,
     pub settings: Settings,
 }
 
@@ -113,14 +115,7 @@ impl App {
             pg_connections: Some(config.pg_connections),
             ..StoreOptions::default()
         };
-        let store = Store::open(&config.database_url, options)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot open the database at {}",
-                    redact(&config.database_url)
-                )
-            })?;
+        let store = open_store(&config.database_url, options, config.database_wait).await?;
         let mut settings = config.settings;
         if config.demo {
             settings.demo_token = Some(prepare_demo(&store, settings.today).await?);
@@ -169,6 +164,49 @@ impl App {
         statistics.abort();
     }
 }
+
+/// Opens the store at `url`, trying again for up to `wait` while a PostgreSQL
+/// database cannot be reached (not started yet, restarting, refusing
+/// connections): a server started beside its database, or while it fails over,
+/// comes up when the database does. Anything else fails at once: a wrong URL,
+/// password or database name, a migration that fails, a SQLite file.
+pub async fn open_store(
+    url: &str,
+    options: StoreOptions<'_>,
+    wait: Duration,
+) -> anyhow::Result<Store> {
+    let started = tokio::time::Instant::now();
+    let mut pause = Duration::from_millis(500);
+    loop {
+        let err = match Store::open(url, options).await {
+            Ok(store) => return Ok(store),
+            Err(err) => err,
+        };
+        let unreachable = passes_by_itself(&err);
+        let waited = started.elapsed();
+        if !unreachable || url.starts_with("sqlite:") || waited + pause > wait {
+            return Err(err).with_context(|| {
+                let waited = if unreachable && !wait.is_zero() {
+                    format!(" (tried for {} s)", waited.as_secs())
+                } else {
+                    String::new()
+                };
+                format!("cannot open the database at {}{waited}", redact(url))
+            });
+        }
+        tracing::warn!(
+            error = %err,
+            retry_in = ?pause,
+            waited = ?waited,
+            "the database cannot be reached yet; trying again"
+        );
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(MAX_DATABASE_WAIT_PAUSE);
+    }
+}
+
+/// The longest pause between two attempts of [`open_store`].
+const MAX_DATABASE_WAIT_PAUSE: Duration = Duration::from_secs(5);
 
 /// How often a serving process lets SQLite refresh its planner statistics.
 const STATISTICS_INTERVAL: Duration = Duration::from_secs(3600);

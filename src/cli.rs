@@ -34,6 +34,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         bind: args.bind,
         demo: args.demo,
         pg_connections: args.pg_connections,
+        database_wait: Duration::from_secs(args.database_wait),
         settings: Settings {
             today: Today::from_option(args.today),
             demo_token: None,

@@ -141,6 +141,11 @@ pub struct ServeArgs {
     #[arg(long, env = "RENEWALS_HEADER_TIMEOUT", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub header_timeout: u64,
+    /// Seconds to wait at start for a PostgreSQL database that cannot be
+    /// reached yet, trying again meanwhile; 0 gives up after the first try.
+    #[arg(long, env = "RENEWALS_DATABASE_WAIT", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub database_wait: u64,
     /// Seconds a stopping server goes on serving, `/ready` answering 503,
     /// before it closes its listener: time for a load balancer to stop
     /// sending it requests.

@@ -107,7 +107,8 @@ impl From<Error> for async_graphql::Error {
         }
         let retry_after = match &err {
             Error::RateLimited { retry_after } => Some(retry_after.as_secs_f64().ceil() as u64),
-            Error::Busy(_) => Some(1),
+            Error::Busy(_) => Some(BUSY_RETRY_AFTER_SECS),
+            Error::DatabaseUnavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECS),
             _ => None,
         };
         async_graphql::Error::new(err.message()).extend_with(|_, ext| {
@@ -118,6 +119,15 @@ impl From<Error> for async_graphql::Error {
         })
     }
 }
+
+/// Seconds a client is asked to wait (`Retry-After`) after `SERVER_BUSY`: a
+/// connection comes free as soon as a request ends.
+pub const BUSY_RETRY_AFTER_SECS: u64 = 1;
+
+/// Seconds a client is asked to wait (`Retry-After`) after
+/// `DATABASE_UNAVAILABLE`: a database restarting or failing over takes
+/// seconds, and clients retrying at once would only add to the wait.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

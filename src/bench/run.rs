@@ -44,6 +44,7 @@ pub async fn run(target: &Target, renewals: u64, args: &BenchArgs) -> anyhow::Re
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
         demo: false,
         pg_connections: crate::store::PG_CONNECTIONS,
+        database_wait: std::time::Duration::ZERO,
         settings: Settings {
             rate_limit: super::UNEXHAUSTIBLE_RATE_LIMIT,
             ..Settings::new(Today::Fixed(args.today))

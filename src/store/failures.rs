@@ -50,6 +50,20 @@ pub fn classify(err: &DbErr) -> Failure {
     }
 }
 
+/// Whether connecting failed for a reason that passes by itself: the database
+/// is not reachable yet, is starting or shutting down, or has no connection
+/// slot free. A wrong password or database name is not one.
+pub fn passes_by_itself(err: &DbErr) -> bool {
+    if let DbErr::Conn(RuntimeErr::SqlxError(error)) = err
+        && let sqlx::Error::Database(error) = &**error
+    {
+        return error.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("57P") || code == "53300"
+        });
+    }
+    matches!(classify(err), Failure::Unavailable | Failure::Busy)
+}
+
 /// A pool's timeout while the database answered no statement: it cannot be
 /// reached (it stopped answering, or no connection to it can be opened).
 /// Reported as SeaORM reports one (`ConnectionAcquire(Timeout)`), a timeout

@@ -30,7 +30,7 @@ use sea_orm::{
 
 pub use customers::{EndServicesError, SetOwnerError, customer_owner, owner_override};
 pub use events::{EventKind, HistoryPage};
-pub use failures::{Failure, classify};
+pub use failures::{Failure, classify, passes_by_itself};
 pub use partners::default_owner;
 pub use renewal_list::{
     Direction, PageRequest, Position, RenewalFilter, RenewalList, RenewalPage, SortField, SortValue,

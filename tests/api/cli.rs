@@ -136,6 +136,7 @@ async fn serve_demo_answers_over_a_real_port_and_revoked_tokens_stop_working() {
         bind: "127.0.0.1:0".parse().unwrap(),
         demo: true,
         pg_connections: renewals::store::PG_CONNECTIONS,
+        database_wait: std::time::Duration::ZERO,
         settings: Settings::new(Today::Fixed(crate::helpers::today())),
     })
     .await
@@ -305,6 +306,15 @@ fn shutdown_delays_over_five_minutes_are_refused() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("0..=300"), "{stderr}");
+}
+
+/// A start waits for the database an hour at most.
+#[test]
+fn database_waits_over_an_hour_are_refused() {
+    let output = renewals(&["serve", "--database-wait", "3601"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("0..=3600"), "{stderr}");
 }
 
 /// An origin that could never match a browser's `Origin` is refused at start.

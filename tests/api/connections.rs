@@ -46,6 +46,7 @@ async fn serve_with(adjust: impl FnOnce(&mut Settings)) -> Served {
         bind: "127.0.0.1:0".parse().unwrap(),
         demo: false,
         pg_connections: renewals::store::PG_CONNECTIONS,
+        database_wait: std::time::Duration::ZERO,
         settings,
     })
     .await

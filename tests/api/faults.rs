@@ -226,6 +226,72 @@ async fn a_postgres_outage_fails_fast_turns_ready_red_and_heals_by_itself() {
 /// A database that stops answering, its connections open, turns `/ready` red
 /// within 4 s (an answer is reused for a second, a ping waits 2 s): a readiness probe is not held for the whole request timeout
 /// (30 s). It turns green again once the database answers.
+/// A server started before its database comes up when the database does: it
+/// tries again for `--database-wait` (here 30 s), and gives up after one try
+/// without it. What waiting cannot mend, a database that does not exist, fails
+/// at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_started_before_its_database_waits_for_it() {
+    let Some(url) = postgres_url() else {
+        return;
+    };
+    let db = TestDb::new(Backend::Postgres).await;
+    let proxy = Proxy::start(upstream(&url)).await;
+    proxy.cut();
+    let through_proxy = through(&url, proxy.address);
+    let options = StoreOptions {
+        pg_schema: db.pg_schema.as_deref(),
+        ..StoreOptions::default()
+    };
+
+    let Err(err) = app::open_store(&through_proxy, options, Duration::ZERO).await else {
+        panic!("no database, no store");
+    };
+    assert!(
+        format!("{err:#}").contains("cannot open the database"),
+        "{err:#}"
+    );
+
+    let opening = tokio::spawn({
+        let (url, schema) = (through_proxy.clone(), db.pg_schema.clone());
+        async move {
+            let options = StoreOptions {
+                pg_schema: schema.as_deref(),
+                ..StoreOptions::default()
+            };
+            app::open_store(&url, options, Duration::from_secs(30))
+                .await
+                .map(|_| ())
+        }
+    });
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(
+        !opening.is_finished(),
+        "it waits while the database is away"
+    );
+    proxy.restore();
+    tokio::time::timeout(Duration::from_secs(15), opening)
+        .await
+        .expect("it opens soon after the database is back")
+        .unwrap()
+        .unwrap();
+
+    let (address, query) = url.split_once('?').unwrap_or((&url, ""));
+    let (server, _) = address.rsplit_once('/').unwrap();
+    let missing = format!("{server}/no_such_database_here?{query}");
+    let started = Instant::now();
+    let Err(err) =
+        app::open_store(&missing, StoreOptions::default(), Duration::from_secs(30)).await
+    else {
+        panic!("no such database");
+    };
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}: {err:#}",
+        started.elapsed()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_turns_red_soon_when_postgres_stops_answering() {
     let Some(url) = postgres_url() else {
@@ -346,10 +412,12 @@ async fn a_busy_pool_is_told_from_a_database_that_does_not_answer() {
     // The database stops answering: the holders' statements hang.
     proxy.stall(true);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let (status, _, body) = send_to(&router, viewer()).await;
+    let (status, headers, body) = send_to(&router, viewer()).await;
     let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(error_codes(&body), ["DATABASE_UNAVAILABLE"]);
+    assert_eq!(headers[header::RETRY_AFTER], "5");
+    assert_eq!(body["errors"][0]["extensions"]["retryAfterSeconds"], 5);
 
     holding.store(false, Ordering::SeqCst);
     proxy.stall(false);

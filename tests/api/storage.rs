@@ -222,6 +222,7 @@ async fn the_servers_postgres_sessions_have_its_timeout_no_parallel_query_and_ge
         bind: "127.0.0.1:0".parse().unwrap(),
         demo: false,
         pg_connections: renewals::store::PG_CONNECTIONS,
+        database_wait: std::time::Duration::ZERO,
         settings,
     })
     .await
