@@ -73,7 +73,8 @@ fn store_filter(input: RenewalFilterInput) -> Result<RenewalFilter, Error> {
         "renewalDate",
     )?;
     if let Some(text) = &input.search {
-        if text.chars().count() > MAX_SEARCH_LEN {
+        // Counted as searched: without the spaces around it.
+        if text.trim().chars().count() > MAX_SEARCH_LEN {
             return Err(Error::bad_input(format!(
                 "search must be at most {MAX_SEARCH_LEN} characters"
             )));

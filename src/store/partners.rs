@@ -15,7 +15,10 @@ use super::{
     failures::with_retries,
     one_of,
 };
-use crate::domain::owner::{OwnerChoice, effective_owner};
+use crate::domain::{
+    owner::{OwnerChoice, effective_owner},
+    search,
+};
 
 /// The partner's default owner as stored.
 pub fn default_owner(partner: &partner::Model) -> OwnerChoice {
@@ -36,14 +39,17 @@ impl Store {
             .await
     }
 
-    /// The partner's users, by name.
+    /// The partner's users, by name as a person reads it: case and accents
+    /// aside (`ada` before `Alan`, `Émile` among the E's), as search folds
+    /// names. A partner has a handful of users: they are sorted here.
     pub async fn partner_users(&self, partner_id: i64) -> Result<Vec<partner_user::Model>, DbErr> {
-        partner_user::Entity::find()
+        let mut users = partner_user::Entity::find()
             .filter(partner_user::Column::PartnerId.eq(partner_id))
-            .order_by_asc(partner_user::Column::Name)
             .order_by_asc(partner_user::Column::Id)
             .all(&self.read)
-            .await
+            .await?;
+        users.sort_by_cached_key(|user| (search::fold(&user.name), user.name.clone(), user.id));
+        Ok(users)
     }
 
     /// The partner's users among `ids`; other partners' users are not found.

@@ -436,6 +436,10 @@ async fn page_sizes_outside_1_to_100_are_bad_user_input(backend: Backend) {
     }
     let ok = app.data(LIST, json!({"first": 100})).await;
     assert!(ok["renewals"]["nodes"].as_array().unwrap().len() <= 100);
+    // The spaces around a search are not searched, nor counted.
+    let padded = format!("  {}  ", "x".repeat(200));
+    let ok = app.data(LIST, json!({"filter": {"search": padded}})).await;
+    assert_eq!(ok["renewals"]["totalCount"], 0);
 }
 
 async fn a_cursor_only_works_with_the_order_it_came_from(backend: Backend) {

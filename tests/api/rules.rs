@@ -251,7 +251,57 @@ async fn the_window_ends_at_the_last_date_there_is(backend: Backend) {
     }
 }
 
+/// A partner's users come by name as a person reads it: case and accents
+/// aside, not by character code (which put every capital before `a`, and `É`
+/// after `z`).
+async fn users_come_by_name_case_and_accents_aside(backend: Backend) {
+    use entity::{partner, partner_user};
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+    let app = TestApp::with_customers(backend, 1).await;
+    let db = app.store.reader();
+    let northwind = partner::Entity::find()
+        .filter(partner::Column::Slug.eq("northwind"))
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    let added = [
+        "zed Last",
+        "Émile Zola",
+        "ada lower",
+        "Eve Adams",
+        "Zoë Archer",
+    ];
+    for (i, name) in added.into_iter().enumerate() {
+        partner_user::ActiveModel {
+            partner_id: Set(northwind.id),
+            name: Set(name.to_owned()),
+            email: Set(format!("added{i}@northwind.example")),
+            ..Default::default()
+        }
+        .insert(db)
+        .await
+        .unwrap();
+    }
+    let users = app.data("{ viewer { users { name } } }", json!({})).await;
+    let names: Vec<&str> = users["viewer"]["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|user| user["name"].as_str().unwrap())
+        .collect();
+    let mut expected = names.clone();
+    expected.sort_by_key(|name| renewals::domain::search::fold(name));
+    assert_eq!(names, expected);
+    let position = |name| names.iter().position(|n| *n == name).unwrap();
+    assert!(position("ada lower") < position("Eve Adams"), "{names:?}");
+    assert!(position("Émile Zola") < position("Eve Adams"), "{names:?}");
+    assert!(position("Eve Adams") < position("zed Last"), "{names:?}");
+    assert!(position("zed Last") < position("Zoë Archer"), "{names:?}");
+}
+
 db_tests!(
+    users_come_by_name_case_and_accents_aside,
     the_window_ends_at_the_last_date_there_is,
     action_is_required_from_today_until_the_deadline_within_120_days,
     money_has_exactly_the_currencys_minor_digits,

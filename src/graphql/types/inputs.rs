@@ -15,8 +15,9 @@ pub struct RenewalFilterInput {
     pub owner_party: Option<RenewalOwnerParty>,
     /// Only renewals whose effective owner notifies this partner user.
     pub notify_user_id: Option<ID>,
-    /// Case-insensitive text contained in the customer's domain or name (at most
-    /// 200 characters; empty matches every renewal).
+    /// Case-insensitive text contained in the customer's domain or name, the
+    /// spaces around it left out (at most 200 characters without them; empty
+    /// matches every renewal).
     pub search: Option<String>,
     /// Only renewals in one of these statuses.
     pub status: Option<Vec<RenewalStatus>>,

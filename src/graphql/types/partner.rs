@@ -48,7 +48,7 @@ impl Partner {
         effective_owner(None, default_owner(&self.0)).into()
     }
 
-    /// The partner's users, by name.
+    /// The partner's users, by name (case and accents aside).
     #[graphql(complexity = "10 * child_complexity")]
     async fn users(&self, ctx: &Context<'_>) -> Result<Vec<PartnerUser>> {
         let s = session(ctx)?;
