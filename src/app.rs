@@ -5,7 +5,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use axum::Router;
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::oneshot};
 
 use crate::{
     config::Today,
@@ -110,6 +110,7 @@ impl App {
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
+        let (listener, starting) = serve_while_starting(listener, &config.settings)?;
         let options = StoreOptions {
             statement_timeout: Some(config.settings.request_timeout),
             pg_connections: Some(config.pg_connections),
@@ -120,6 +121,7 @@ impl App {
         if config.demo {
             settings.demo_token = Some(prepare_demo(&store, settings.today).await?);
         }
+        drop(starting);
         let demo_token = settings.demo_token.clone();
         let header_timeout = settings.header_timeout;
         let shutdown_delay = settings.shutdown_delay;
@@ -163,6 +165,31 @@ impl App {
         http::serve(self.listener, self.router, self.header_timeout, shutdown).await;
         statistics.abort();
     }
+}
+
+/// Serves [`http::starting_router`] on a second handle of `listener` until
+/// the returned sender is dropped; the first handle is for the application,
+/// which takes over the same socket (nothing queued on it is lost).
+fn serve_while_starting(
+    listener: TcpListener,
+    settings: &Settings,
+) -> anyhow::Result<(TcpListener, oneshot::Sender<()>)> {
+    let listener = listener.into_std()?;
+    let second = TcpListener::from_std(listener.try_clone()?)?;
+    let listener = TcpListener::from_std(listener)?;
+    let router = http::starting_router(settings.request_timeout, &settings.cors_origins);
+    let (started, until_started) = oneshot::channel::<()>();
+    let until_started = async move {
+        // Resolves when the sender is sent to or dropped.
+        let _ = until_started.await;
+    };
+    tokio::spawn(http::serve(
+        second,
+        router,
+        settings.header_timeout,
+        until_started,
+    ));
+    Ok((listener, started))
 }
 
 /// Opens the store at `url`, trying again for up to `wait` while a PostgreSQL

@@ -85,6 +85,41 @@ pub fn router(state: AppState, request_timeout: Duration, cors_origins: &[CorsOr
     }
 }
 
+/// What a starting server answers while it opens its database (waiting for
+/// it, migrating): alive, not ready, and every other request a 503
+/// `DATABASE_UNAVAILABLE` with `Retry-After`, rather than a connection left
+/// hanging in the listen queue until the database comes.
+pub fn starting_router(request_timeout: Duration, cors_origins: &[CorsOrigin]) -> Router {
+    let routes = Router::new()
+        .route("/health", get(health))
+        .route(
+            "/ready",
+            get(|| async {
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "starting: opening the database",
+                )
+            }),
+        )
+        .fallback(|| async {
+            let mut response = problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "DATABASE_UNAVAILABLE",
+                "the server is starting: its database is not open yet; try again shortly",
+            );
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(crate::error::UNAVAILABLE_RETRY_AFTER_SECS),
+            );
+            response
+        });
+    let app = with_layers(routes, request_timeout);
+    match cors::layer(cors_origins) {
+        Some(cors) => app.layer(cors),
+        None => app,
+    }
+}
+
 /// The layers every route gets: panics become 500s, slow requests 503s (408s
 /// while their body has not all arrived), and each request has an id and a
 /// tracing span.

@@ -292,6 +292,77 @@ async fn a_server_started_before_its_database_waits_for_it() {
     );
 }
 
+/// While a starting server waits for its database it answers: alive, not
+/// ready, and a request is a 503 `DATABASE_UNAVAILABLE` with `Retry-After`
+/// (it hung in the listen queue, and a liveness probe with it). Once the
+/// database answers, the application serves on the same address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_waiting_for_its_database_answers_meanwhile() {
+    let Some(url) = postgres_url() else {
+        return;
+    };
+    let name = format!("renewals_wait_{}", std::process::id());
+    let admin = Database::connect(&url).await.unwrap();
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let proxy = Proxy::start(upstream(&url)).await;
+    proxy.cut();
+    let (server, query) = url.split_once('?').unwrap_or((&url, ""));
+    let (server, _) = server.rsplit_once('/').unwrap();
+    let database_url = through(&format!("{server}/{name}?{query}"), proxy.address);
+    let address: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let building = tokio::spawn(app::App::build(app::ServeConfig {
+        database_url,
+        bind: address,
+        demo: false,
+        pg_connections: 4,
+        database_wait: Duration::from_secs(60),
+        settings: app::Settings::new(Today::Fixed(today())),
+    }));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(address).is_err() {
+        assert!(Instant::now() < deadline, "the server listens");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ask = |path: &'static str| tokio::task::spawn_blocking(move || get(address, path));
+    assert!(ask("/health").await.unwrap().starts_with("HTTP/1.1 200"));
+    let ready = ask("/ready").await.unwrap();
+    assert!(ready.starts_with("HTTP/1.1 503"), "{ready}");
+    let graphql = ask("/graphql?query=%7B__typename%7D").await.unwrap();
+    assert!(graphql.starts_with("HTTP/1.1 503"), "{graphql}");
+    assert!(graphql.contains("DATABASE_UNAVAILABLE"), "{graphql}");
+    assert!(
+        graphql.to_lowercase().contains("retry-after: 5"),
+        "{graphql}"
+    );
+    assert!(!building.is_finished());
+
+    proxy.restore();
+    let app = tokio::time::timeout(Duration::from_secs(20), building)
+        .await
+        .expect("the database is opened once it answers")
+        .unwrap()
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(app.serve(async move {
+        let _ = stopped.await;
+    }));
+    let ready = ask("/ready").await.unwrap();
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+    let graphql = ask("/graphql?query=%7B__typename%7D").await.unwrap();
+    assert!(graphql.starts_with("HTTP/1.1 200"), "{graphql}");
+    assert!(graphql.contains(r#""__typename":"Query""#), "{graphql}");
+    stop.send(()).unwrap();
+    serving.await.unwrap();
+    proxy.cut();
+    admin
+        .execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_turns_red_soon_when_postgres_stops_answering() {
     let Some(url) = postgres_url() else {
@@ -529,6 +600,19 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// The raw response to `GET path`, the connection closed after it.
+fn get(address: SocketAddr, path: &str) -> String {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
 }
 
 fn post(address: SocketAddr, token: &str, body: &str) -> String {
