@@ -17,7 +17,13 @@ use std::{
     time::Duration,
 };
 
-use axum::Router;
+use axum::{
+    Router,
+    extract::Request,
+    http::{StatusCode, Version, header::HOST},
+    middleware::Next,
+    response::Response,
+};
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
     server::{conn::auto, graceful::GracefulShutdown},
@@ -58,6 +64,7 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .keep_alive_interval(header_timeout)
         .keep_alive_timeout(header_timeout);
+    let router = router.layer(axum::middleware::from_fn(one_host));
     let connections = GracefulShutdown::new();
     let mut shutdown = pin!(shutdown);
     loop {
@@ -103,6 +110,20 @@ pub async fn serve(
     }
     drop(listener);
     connections.shutdown().await;
+}
+
+/// An HTTP/1.1 request names its host in one `Host` header; one without,
+/// or with two, is a 400 (RFC 9112, section 3.2). HTTP/2 names it otherwise.
+async fn one_host(request: Request, next: Next) -> Response {
+    if request.version() == Version::HTTP_11 && request.headers().get_all(HOST).iter().count() != 1
+    {
+        return super::problem(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "an HTTP/1.1 request names its host in one Host header",
+        );
+    }
+    next.run(request).await
 }
 
 /// Resolves if no request has come `timeout` after the connection was

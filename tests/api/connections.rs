@@ -249,6 +249,29 @@ async fn get(address: SocketAddr, path: &str) -> String {
     read_until_closed(&mut stream).await.0
 }
 
+/// An HTTP/1.1 request without a `Host` header, or with two, is a 400 (RFC
+/// 9112, section 3.2); HTTP/1.0 needs none. Without one it was served.
+#[tokio::test]
+async fn an_http_1_1_request_names_its_host_once() {
+    let served = serve().await;
+    let ask = |request: &'static str| async move {
+        let mut stream = TcpStream::connect(served.address).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        read_until_closed(&mut stream).await.0
+    };
+    let without = ask("GET /health HTTP/1.1\r\nConnection: close\r\n\r\n").await;
+    assert!(without.starts_with("HTTP/1.1 400"), "{without}");
+    assert!(without.contains("BAD_REQUEST"), "{without}");
+    let twice =
+        ask("GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n").await;
+    assert!(twice.starts_with("HTTP/1.1 400"), "{twice}");
+    let once = ask("GET /health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").await;
+    assert!(once.starts_with("HTTP/1.1 200"), "{once}");
+    let old = ask("GET /health HTTP/1.0\r\n\r\n").await;
+    assert!(old.starts_with("HTTP/1.0 200"), "{old}");
+    served.stop().await;
+}
+
 /// Stopped with a shutdown delay, a server says it is not ready and goes on
 /// serving for the delay (a load balancer stops sending it requests), then
 /// closes its listener. Without one, the listener closed at once.
