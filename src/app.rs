@@ -110,13 +110,20 @@ impl App {
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
-        let (listener, starting) = serve_while_starting(listener, &config.settings)?;
+        // A second handle on the socket, to answer on while waiting.
+        let std_listener = listener.into_std()?;
+        let waiting_listener = std_listener.try_clone()?;
+        let listener = TcpListener::from_std(std_listener)?;
+        let mut starting = None;
         let options = StoreOptions {
             statement_timeout: Some(config.settings.request_timeout),
             pg_connections: Some(config.pg_connections),
             ..StoreOptions::default()
         };
-        let store = open_store(&config.database_url, options, config.database_wait).await?;
+        let store = open_store(&config.database_url, options, config.database_wait, || {
+            starting = serve_while_waiting(waiting_listener, &config.settings);
+        })
+        .await?;
         let mut settings = config.settings;
         if config.demo {
             settings.demo_token = Some(prepare_demo(&store, settings.today).await?);
@@ -167,16 +174,20 @@ impl App {
     }
 }
 
-/// Serves [`http::starting_router`] on a second handle of `listener` until
-/// the returned sender is dropped; the first handle is for the application,
-/// which takes over the same socket (nothing queued on it is lost).
-fn serve_while_starting(
-    listener: TcpListener,
+/// Serves [`http::starting_router`] on `listener`, a second handle of the
+/// application's socket, until the returned sender is dropped; the
+/// application takes over the socket then (nothing queued on it is lost).
+fn serve_while_waiting(
+    listener: std::net::TcpListener,
     settings: &Settings,
-) -> anyhow::Result<(TcpListener, oneshot::Sender<()>)> {
-    let listener = listener.into_std()?;
-    let second = TcpListener::from_std(listener.try_clone()?)?;
-    let listener = TcpListener::from_std(listener)?;
+) -> Option<oneshot::Sender<()>> {
+    let listener = match TcpListener::from_std(listener) {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::warn!(%error, "cannot answer while waiting for the database");
+            return None;
+        }
+    };
     let router = http::starting_router(settings.request_timeout, &settings.cors_origins);
     let (started, until_started) = oneshot::channel::<()>();
     let until_started = async move {
@@ -184,12 +195,12 @@ fn serve_while_starting(
         let _ = until_started.await;
     };
     tokio::spawn(http::serve(
-        second,
+        listener,
         router,
         settings.header_timeout,
         until_started,
     ));
-    Ok((listener, started))
+    Some(started)
 }
 
 /// Opens the store at `url`, trying again for up to `wait` while a PostgreSQL
@@ -197,13 +208,16 @@ fn serve_while_starting(
 /// connections): a server started beside its database, or while it fails over,
 /// comes up when the database does. Anything else fails at once: a wrong URL,
 /// password or database name, a migration that fails, a SQLite file.
+/// `on_waiting` is called once the first attempt has failed and another is due.
 pub async fn open_store(
     url: &str,
     options: StoreOptions<'_>,
     wait: Duration,
+    on_waiting: impl FnOnce(),
 ) -> anyhow::Result<Store> {
     let started = tokio::time::Instant::now();
     let mut pause = Duration::from_millis(500);
+    let mut on_waiting = Some(on_waiting);
     loop {
         let err = match Store::open(url, options).await {
             Ok(store) => return Ok(store),
@@ -227,6 +241,9 @@ pub async fn open_store(
             waited = ?waited,
             "the database cannot be reached yet; trying again"
         );
+        if let Some(on_waiting) = on_waiting.take() {
+            on_waiting();
+        }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(MAX_DATABASE_WAIT_PAUSE);
     }

@@ -85,8 +85,8 @@ pub fn router(state: AppState, request_timeout: Duration, cors_origins: &[CorsOr
     }
 }
 
-/// What a starting server answers while it opens its database (waiting for
-/// it, migrating): alive, not ready, and every other request a 503
+/// What a starting server answers while it waits for its database (and
+/// then migrates it): alive, not ready, and every other request a 503
 /// `DATABASE_UNAVAILABLE` with `Retry-After`, rather than a connection left
 /// hanging in the listen queue until the database comes.
 pub fn starting_router(request_timeout: Duration, cors_origins: &[CorsOrigin]) -> Router {

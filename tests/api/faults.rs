@@ -244,7 +244,7 @@ async fn a_server_started_before_its_database_waits_for_it() {
         ..StoreOptions::default()
     };
 
-    let Err(err) = app::open_store(&through_proxy, options, Duration::ZERO).await else {
+    let Err(err) = app::open_store(&through_proxy, options, Duration::ZERO, || ()).await else {
         panic!("no database, no store");
     };
     assert!(
@@ -259,7 +259,7 @@ async fn a_server_started_before_its_database_waits_for_it() {
                 pg_schema: schema.as_deref(),
                 ..StoreOptions::default()
             };
-            app::open_store(&url, options, Duration::from_secs(30))
+            app::open_store(&url, options, Duration::from_secs(30), || ())
                 .await
                 .map(|_| ())
         }
@@ -280,8 +280,13 @@ async fn a_server_started_before_its_database_waits_for_it() {
     let (server, _) = address.rsplit_once('/').unwrap();
     let missing = format!("{server}/no_such_database_here?{query}");
     let started = Instant::now();
-    let Err(err) =
-        app::open_store(&missing, StoreOptions::default(), Duration::from_secs(30)).await
+    let Err(err) = app::open_store(
+        &missing,
+        StoreOptions::default(),
+        Duration::from_secs(30),
+        || (),
+    )
+    .await
     else {
         panic!("no such database");
     };
