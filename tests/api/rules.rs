@@ -255,13 +255,13 @@ async fn the_window_ends_at_the_last_date_there_is(backend: Backend) {
 /// aside, not by character code (which put every capital before `a`, and `É`
 /// after `z`).
 async fn users_come_by_name_case_and_accents_aside(backend: Backend) {
-    use entity::{partner, partner_user};
-    use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+    use entity::partner_user;
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
     let app = TestApp::with_customers(backend, 1).await;
     let db = app.store.reader();
-    let northwind = partner::Entity::find()
-        .filter(partner::Column::Slug.eq("northwind"))
-        .one(db)
+    let northwind = app
+        .store
+        .partner_by_slug("northwind")
         .await
         .unwrap()
         .unwrap();
