@@ -245,7 +245,69 @@ async fn ending_services_racing_with_itself_succeeds_exactly_once(backend: Backe
     );
 }
 
+/// One response reads one moment: a list's `totalCount` counts the nodes it
+/// shows. Eight customers move in and out of a user's list at once (all or
+/// nothing) while it is read: each read shows all their renewals, counted so,
+/// or none, counted 0. When the page came back empty, its total was counted by
+/// a statement of its own, after a change: "8" above an empty list.
+async fn a_lists_total_counts_the_nodes_it_shows_while_it_changes(backend: Backend) {
+    let app = TestApp::with_settings(backend, 20, |settings| {
+        settings.rate_limit.restore_rate = 0;
+    })
+    .await;
+    let app = Arc::new(app);
+    let (users, customers) = ids(&app).await;
+    let (user, customers) = (users[0].clone(), customers[..8].to_vec());
+    let list = "query($u: ID!) { renewals(filter: {notifyUserId: $u}, first: 100) { totalCount nodes { id } } }";
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(4);
+    let writer = tokio::spawn({
+        let app = Arc::clone(&app);
+        async move {
+            let owners = [
+                json!({"party": "PARTNER", "notifyUserId": user}),
+                json!({"party": "HUBSPOT"}),
+            ];
+            let mut writes = 0;
+            while std::time::Instant::now() < until {
+                let input = json!({"customerIds": customers, "owner": owners[writes % 2]});
+                let data = app.data(SET_OWNER, json!({ "input": input })).await;
+                assert_eq!(data["setRenewalOwner"]["userErrors"], json!([]));
+                writes += 1;
+            }
+            writes
+        }
+    });
+    let readers = (0..2).map(|_| {
+        let (app, user) = (Arc::clone(&app), users[0].clone());
+        tokio::spawn(async move {
+            let (mut reads, mut shown) = (0, 0);
+            while std::time::Instant::now() < until {
+                let data = app.data(list, json!({ "u": user })).await;
+                let nodes = data["renewals"]["nodes"].as_array().unwrap().len();
+                assert_eq!(data["renewals"]["totalCount"], json!(nodes), "read {reads}");
+                reads += 1;
+                shown += usize::from(nodes > 0);
+            }
+            (reads, shown)
+        })
+    });
+    let readers: Vec<_> = readers.collect();
+    let mut results = Vec::new();
+    for reader in readers {
+        results.push(reader.await.unwrap());
+    }
+    let writes = writer.await.unwrap();
+    assert!(writes > 20, "{writes} writes");
+    for (reads, shown) in results {
+        assert!(
+            reads > 20 && shown > 0 && shown < reads,
+            "{reads} reads, {shown} shown"
+        );
+    }
+}
+
 db_tests!(
+    a_lists_total_counts_the_nodes_it_shows_while_it_changes,
     fifty_clients_changing_overlapping_customers_lose_nothing,
     ending_services_racing_with_itself_succeeds_exactly_once,
 );
