@@ -106,9 +106,9 @@ impl Store {
             // with the page's emptiness by one statement, or the page again
             // if it is no longer empty. Counted apart, after a change, it
             // said 8 above an empty page.
-            let counted_apart = list.tally(backend).is_some();
+            let tallied = list.tally(backend).is_some();
             for _ in 0..EMPTY_PAGE_READS {
-                if !(with_total && counted_apart && read.0.is_empty()) {
+                if !(with_total && tallied && read.0.is_empty()) {
                     break;
                 }
                 if let Some(total) = self.empty_page_total(list, page, direction).await? {
