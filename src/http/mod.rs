@@ -76,13 +76,7 @@ pub fn router(state: AppState, request_timeout: Duration, cors_origins: &[CorsOr
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
-    // Outermost, so that every answer a page may read says so: a timeout's
-    // or a panic's too.
-    let app = with_layers(routes, request_timeout);
-    match cors::layer(cors_origins) {
-        Some(cors) => app.layer(cors),
-        None => app,
-    }
+    with_layers_and_cors(routes, request_timeout, cors_origins)
 }
 
 /// What a starting server answers while it waits for its database (and
@@ -113,6 +107,16 @@ pub fn starting_router(request_timeout: Duration, cors_origins: &[CorsOrigin]) -
             );
             response
         });
+    with_layers_and_cors(routes, request_timeout, cors_origins)
+}
+
+/// [`with_layers`], and CORS for `cors_origins` outermost, so that every
+/// answer a page may read says so: a timeout's or a panic's too.
+fn with_layers_and_cors(
+    routes: Router,
+    request_timeout: Duration,
+    cors_origins: &[CorsOrigin],
+) -> Router {
     let app = with_layers(routes, request_timeout);
     match cors::layer(cors_origins) {
         Some(cors) => app.layer(cors),
