@@ -13,6 +13,7 @@ mod m20261205_000001_partner_history_index;
 mod m20261206_000001_owner_tally_in_key_order;
 mod m20261206_000002_renewal_tally_by_status;
 mod m20261207_000001_search_fold;
+mod m20261208_000001_domain_checks;
 mod search_fold;
 
 /// How text is folded for search (see [`search_fold::fold`]).
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000001_owner_tally_in_key_order::Migration),
             Box::new(m20261206_000002_renewal_tally_by_status::Migration),
             Box::new(m20261207_000001_search_fold::Migration),
+            Box::new(m20261208_000001_domain_checks::Migration),
         ]
     }
 }

@@ -542,6 +542,19 @@ impl CustomerBuilder {
     }
 }
 
+/// Undoes the migrations down to before the one named `name` (and all
+/// after it), as a database migrated by an older server would be.
+pub async fn migrate_back_to_before(db: &DatabaseConnection, name: &str) {
+    use migration::{Migrator, MigratorTrait};
+    let applied = Migrator::get_applied_migrations(db).await.unwrap();
+    let since = applied
+        .iter()
+        .rev()
+        .position(|m| m.name() == name)
+        .unwrap_or_else(|| panic!("no migration {name}"));
+    Migrator::down(db, Some(since as u32 + 1)).await.unwrap();
+}
+
 /// The plan of `sql`: `EXPLAIN (FORMAT JSON)` on PostgreSQL (one row, its
 /// `QUERY PLAN`), `EXPLAIN QUERY PLAN` on SQLite (a row per step, `detail`).
 pub async fn explain(db: &DatabaseConnection, sql: &str) -> Vec<QueryResult> {

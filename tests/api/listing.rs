@@ -10,7 +10,9 @@ use renewals::{
 };
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, CustomerBuilder, TestApp, db_tests, error_codes, today};
+use crate::helpers::{
+    Backend, CustomerBuilder, TestApp, db_tests, error_codes, migrate_back_to_before, today,
+};
 
 const LIST: &str = r#"
 query List($filter: RenewalFilter, $orderBy: RenewalOrder, $first: Int, $after: String, $last: Int, $before: String) {
@@ -650,7 +652,7 @@ async fn the_search_fold_migration_folds_the_names_stored_before_it(backend: Bac
             .unwrap()
     };
     let db = app.store.reader();
-    Migrator::down(db, Some(1)).await.unwrap();
+    migrate_back_to_before(db, "m20261207_000001_search_fold").await;
     // Stored as `café münster gmbh`, which the search's fold never gives.
     assert_eq!(found("cafe munster").await, 0);
     assert_eq!(found("CAFÉ MÜNSTER").await, 0);
@@ -749,14 +751,7 @@ async fn the_trigram_index_starts_with_the_customers_already_there() {
     let app = TestApp::new(Backend::Sqlite).await;
     CustomerBuilder::new("quince.example").insert(&app).await;
     let db = app.store.reader();
-    // Back to before the index's migration.
-    let applied = Migrator::get_applied_migrations(db).await.unwrap();
-    let after = applied
-        .iter()
-        .rev()
-        .position(|m| m.name() == "m20261204_000001_customer_search")
-        .unwrap();
-    Migrator::down(db, Some(after as u32 + 1)).await.unwrap();
+    migrate_back_to_before(db, "m20261204_000001_customer_search").await;
     let tables = db
         .query_all_raw(sea_orm::Statement::from_string(
             sea_orm::DatabaseBackend::Sqlite,

@@ -14,7 +14,8 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Backend, CustomerBuilder, TestApp, assert_owner_tally_counts, customer_ids, postgres_url,
+    Backend, CustomerBuilder, TestApp, assert_owner_tally_counts, customer_ids,
+    migrate_back_to_before, postgres_url,
 };
 
 const SET_OWNER: &str = "mutation($input: SetRenewalOwnerInput!) { setRenewalOwner(input: $input) { userErrors { code } } }";
@@ -216,15 +217,8 @@ async fn the_owner_tally_counts_right_either_side_of_its_migration() {
     let app = TestApp::new(Backend::Postgres).await;
     let customers = customer_ids(&app, 6).await;
     let db = app.store.reader();
-    let applied = Migrator::get_applied_migrations(db).await.unwrap();
-    let since = applied
-        .iter()
-        .rev()
-        .position(|m| m.name() == "m20261206_000001_owner_tally_in_key_order")
-        .unwrap() as u32
-        + 1;
     // Undone: the row trigger gives three customers an owner.
-    Migrator::down(db, Some(since)).await.unwrap();
+    migrate_back_to_before(db, "m20261206_000001_owner_tally_in_key_order").await;
     let input = json!({ "customerIds": &customers[..3], "owner": { "party": "HUBSPOT" } });
     assert_eq!(
         user_errors(&app, SET_OWNER, input).await,

@@ -1,5 +1,6 @@
 //! The storage layer as configured: SQLite in WAL mode, foreign keys that keep
-//! tenants apart inside the database, and the MRR invariant of the demo data.
+//! tenants apart inside the database, checks that keep rows within the domain,
+//! and the MRR invariant of the demo data.
 
 use entity::{customer, partner, partner_user, renewal};
 use sea_orm::{
@@ -100,6 +101,87 @@ async fn stored_mrr_totals_equal_the_sums_over_product_renewals(backend: Backend
     assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 0);
     let renewals = renewal::Entity::find().all(db).await.unwrap();
     assert_eq!(renewals.len(), 2 * crate::helpers::CUSTOMERS as usize);
+}
+
+/// The database refuses rows the API could not show as the domain says,
+/// whoever writes them, on insert and on update (`migration`'s
+/// `domain_checks`): a status, owner party or currency code outside their
+/// values, an MRR change that is not the difference of the MRRs, a notified
+/// user without an override, a negative quantity. Rows within them pass.
+async fn the_database_refuses_rows_outside_the_domain(backend: Backend) {
+    let app = TestApp::with_customers(backend, 1).await;
+    let db = app.store.reader();
+    let run =
+        |sql: &str| db.execute_raw(Statement::from_string(app.store.backend(), sql.to_owned()));
+    let renewal = "UPDATE renewal SET {} WHERE id = (SELECT MIN(id) FROM renewal)";
+    let customer = "UPDATE customer SET {} WHERE id = (SELECT MIN(id) FROM customer)";
+    let user = "(SELECT MIN(u.id) FROM partner_user u WHERE u.partner_id = customer.partner_id)";
+    let copy = "INSERT INTO renewal (partner_id, customer_id, status, renewal_date, currency, \
+                options_url, current_mrr_minor, renewal_mrr_minor, mrr_change_minor) \
+                SELECT partner_id, customer_id, {}, renewal_date, {}, options_url, \
+                current_mrr_minor, renewal_mrr_minor, {} FROM renewal WHERE id = (SELECT MIN(id) FROM renewal)";
+    let fill = |template: &str, parts: &[&str]| {
+        parts
+            .iter()
+            .fold(template.to_owned(), |sql, part| sql.replacen("{}", part, 1))
+    };
+    let refused = [
+        fill(renewal, &["status = 'pending'"]),
+        fill(renewal, &["status = 'LAPSED'"]),
+        fill(renewal, &["currency = 'usd'"]),
+        fill(renewal, &["currency = 'US1'"]),
+        fill(renewal, &["currency = 'USDX'"]),
+        fill(renewal, &["currency = 'ÉUR'"]),
+        fill(renewal, &["mrr_change_minor = mrr_change_minor + 1"]),
+        fill(renewal, &["current_mrr_minor = current_mrr_minor + 1"]),
+        fill(customer, &["owner_party = 'partner'"]),
+        fill(
+            customer,
+            &[&format!(
+                "owner_party = NULL, owner_notify_user_id = {user}"
+            )],
+        ),
+        "UPDATE partner SET default_owner_party = 'NOBODY'".to_owned(),
+        "UPDATE product_renewal SET quantity = -1".to_owned(),
+        fill(copy, &["'LAPSED'", "currency", "mrr_change_minor"]),
+        fill(copy, &["status", "'usd'", "mrr_change_minor"]),
+        fill(copy, &["status", "currency", "mrr_change_minor - 1"]),
+    ];
+    for sql in &refused {
+        let error = run(sql).await.expect_err(sql).to_string().to_lowercase();
+        // PostgreSQL's `VARCHAR(3)` refuses a fourth letter by itself.
+        let checked = ["check constraint", "value too long"];
+        assert!(checked.iter().any(|c| error.contains(c)), "{sql}: {error}");
+    }
+    let accepted = [
+        fill(
+            renewal,
+            &["current_mrr_minor = current_mrr_minor + 1, mrr_change_minor = mrr_change_minor - 1"],
+        ),
+        fill(
+            renewal,
+            &["currency = 'JPY', status = 'CANCELLATION_REQUESTED'"],
+        ),
+        fill(
+            customer,
+            &[&format!(
+                "owner_party = 'PARTNER', owner_notify_user_id = {user}"
+            )],
+        ),
+        fill(
+            customer,
+            &["owner_party = 'HUBSPOT', owner_notify_user_id = NULL"],
+        ),
+        fill(
+            customer,
+            &["owner_party = NULL, owner_notify_user_id = NULL"],
+        ),
+        "UPDATE partner SET default_owner_party = 'PARTNER'".to_owned(),
+        "UPDATE product_renewal SET quantity = 0".to_owned(),
+    ];
+    for sql in &accepted {
+        run(sql).await.expect(sql);
+    }
 }
 
 /// On PostgreSQL, a statement is cancelled once it has run for as long as a
@@ -269,4 +351,5 @@ db_tests!(
     sqlite_runs_in_wal_mode_with_a_busy_timeout_and_foreign_keys,
     foreign_keys_keep_each_partners_rows_together,
     stored_mrr_totals_equal_the_sums_over_product_renewals,
+    the_database_refuses_rows_outside_the_domain,
 );

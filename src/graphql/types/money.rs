@@ -17,8 +17,8 @@ use crate::{
 pub enum Money {
     Valid(money::Money),
     /// A code that is not three uppercase letters: the minor units are shown
-    /// as they are. (The seeders write codes from a fixed list; the API writes
-    /// none. This is for a row written by other means.)
+    /// as they are. (The database refuses such a code since the migration
+    /// `domain_checks`; this is for a row stored before it.)
     Unknown {
         minor: i64,
         code: String,

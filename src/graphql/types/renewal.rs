@@ -119,7 +119,8 @@ impl Renewal {
     }
 
     fn status_value(&self) -> crate::domain::RenewalStatus {
-        // Statuses are written from the enum; an unknown one never requires action.
+        // The database refuses an unknown status since the migration
+        // `domain_checks`; one stored before it never requires action.
         self.row
             .status
             .parse()
