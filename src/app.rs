@@ -68,6 +68,8 @@ pub const DEMO_CUSTOMERS: u32 = 60;
 pub const DEMO_SEED: u64 = 42;
 /// The partner whose token `--demo` creates.
 pub const DEMO_PARTNER: &str = "northwind";
+/// The name of the token `--demo` creates (its `actor` in histories).
+pub const DEMO_TOKEN_NAME: &str = "demo";
 
 /// A bound, ready-to-serve application.
 pub struct App {
@@ -79,6 +81,9 @@ pub struct App {
     pub store: Store,
     /// The token created by `--demo`.
     pub demo_token: Option<String>,
+    /// Whether GraphiQL's page carries the demo token: only on a loopback
+    /// address.
+    pub graphiql_prefilled: bool,
 }
 
 /// The application's router over a store.
@@ -125,11 +130,17 @@ impl App {
         })
         .await?;
         let mut settings = config.settings;
-        if config.demo {
-            settings.demo_token = Some(prepare_demo(&store, settings.today).await?);
+        let demo_token = match config.demo {
+            true => Some(prepare_demo(&store, settings.today).await?),
+            false => None,
+        };
+        // GraphiQL's page is served to whoever asks: it carries the token
+        // only where nobody but this machine can ask.
+        let graphiql_prefilled = demo_token.is_some() && config.bind.ip().is_loopback();
+        if graphiql_prefilled {
+            settings.demo_token = demo_token.clone();
         }
         drop(starting);
-        let demo_token = settings.demo_token.clone();
         let header_timeout = settings.header_timeout;
         let shutdown_delay = settings.shutdown_delay;
         let draining = Draining::default();
@@ -142,6 +153,7 @@ impl App {
             draining,
             store,
             demo_token,
+            graphiql_prefilled,
         })
     }
 
@@ -269,7 +281,9 @@ pub async fn refresh_statistics_every(store: Store, interval: Duration) {
     }
 }
 
-/// Seeds an empty database and creates a token for the demo partner.
+/// Seeds an empty database and creates a token for the demo partner,
+/// revoking those of earlier starts: they were shown once, on a terminal
+/// since closed, and would otherwise pile up alive, all named alike.
 async fn prepare_demo(store: &Store, today: Today) -> anyhow::Result<String> {
     // Seeds a database without partners only.
     let data = seed::generate(DEMO_CUSTOMERS, DEMO_SEED, today.get());
@@ -278,11 +292,17 @@ async fn prepare_demo(store: &Store, today: Today) -> anyhow::Result<String> {
         .await
         .context("cannot seed the demo data")?;
     let token = store
-        .create_token(DEMO_PARTNER, "demo")
+        .create_token(DEMO_PARTNER, DEMO_TOKEN_NAME)
         .await?
         .with_context(|| {
             format!("the database has no partner `{DEMO_PARTNER}` for the demo token")
         })?;
+    let revoked = store
+        .revoke_tokens_named_before(DEMO_PARTNER, DEMO_TOKEN_NAME, token.id)
+        .await?;
+    if revoked > 0 {
+        tracing::info!(revoked, "revoked the demo tokens of earlier starts");
+    }
     Ok(token.secret)
 }
 

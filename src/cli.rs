@@ -1,12 +1,13 @@
 //! The `renewals` command line.
 
-use std::time::Duration;
+use std::{path::Path, str::FromStr, time::Duration};
 
 use anyhow::{Context, bail};
+use sea_orm::sqlx::sqlite::SqliteConnectOptions;
 
 use crate::{
     app::{App, ServeConfig, Settings, shutdown_signal},
-    config::{Cli, Command, SeedArgs, ServeArgs, Today, TokenCommand},
+    config::{Cli, Command, DEFAULT_DATABASE_URL, SeedArgs, ServeArgs, Today, TokenCommand},
     graphql,
     ratelimit::RateLimit,
     seed,
@@ -29,8 +30,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let database_url = args.db.database_url;
     let app = App::build(ServeConfig {
-        database_url: args.db.database_url,
+        database_url: database_url.clone(),
         bind: args.bind,
         demo: args.demo,
         pg_connections: args.pg_connections,
@@ -52,14 +54,26 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let address = app.local_addr()?;
     println!("Renewals API listening on http://{address}/graphql");
     if let Some(token) = &app.demo_token {
-        println!("GraphiQL (token prefilled): http://{address}/graphql");
-        println!("Demo token for `northwind`: {token}");
+        if app.graphiql_prefilled {
+            println!("GraphiQL (token prefilled): http://{address}/graphql");
+        } else {
+            println!(
+                "GraphiQL: http://{address}/graphql (not prefilled: {} is reachable from \
+                 other machines; paste `Bearer <token>` into its headers)",
+                address.ip()
+            );
+        }
+        println!("Demo token for `northwind` (earlier demo tokens are revoked): {token}");
         println!(
             "  curl -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\"
         );
         println!("       -d '{{\"query\":\"{{ viewer {{ name }} }}\"}}' http://{address}/graphql");
     } else {
-        println!("A partner's API token: renewals token create --partner <slug>");
+        let database = match database_url.as_str() {
+            DEFAULT_DATABASE_URL => String::new(),
+            url => format!(" --database-url '{}'", crate::app::redact(url)),
+        };
+        println!("A partner's API token: renewals token create{database} --partner <slug>");
     }
     app.serve(shutdown_signal()).await;
     Ok(())
@@ -88,7 +102,7 @@ async fn seed(args: SeedArgs) -> anyhow::Result<()> {
 async fn token(command: TokenCommand) -> anyhow::Result<()> {
     match command {
         TokenCommand::Create { db, partner, name } => {
-            let store = open(&db.database_url).await?;
+            let store = open_existing(&db.database_url).await?;
             let token = store
                 .create_token(&partner, &name)
                 .await?
@@ -96,7 +110,12 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
             println!("{}", token.secret);
         }
         TokenCommand::List { db, partner } => {
-            let store = open(&db.database_url).await?;
+            let store = open_existing(&db.database_url).await?;
+            if let Some(slug) = &partner
+                && store.partner_by_slug(slug).await?.is_none()
+            {
+                bail!("no partner has the slug `{slug}`");
+            }
             println!(
                 "{:>6}  {:<16} {:<20} {:<25} REVOKED",
                 "ID", "PARTNER", "NAME", "CREATED"
@@ -116,7 +135,7 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
             }
         }
         TokenCommand::Revoke { db, id } => {
-            let store = open(&db.database_url).await?;
+            let store = open_existing(&db.database_url).await?;
             if !store.revoke_token(id).await? {
                 bail!("no live token has the id {id}");
             }
@@ -124,6 +143,22 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// [`open`] a database that must exist: a SQLite URL's file is not created.
+/// (Tokens are made for the partners of a database served or seeded before:
+/// one made here would be for nobody.)
+async fn open_existing(url: &str) -> anyhow::Result<Store> {
+    if let Ok(options) = SqliteConnectOptions::from_str(url) {
+        let file = options.get_filename();
+        if file != Path::new(":memory:") && !file.exists() {
+            bail!(
+                "no database at {}: `renewals serve` or `renewals seed` creates it",
+                file.display()
+            );
+        }
+    }
+    open(url).await
 }
 
 async fn open(url: &str) -> anyhow::Result<Store> {

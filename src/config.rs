@@ -87,14 +87,14 @@ pub struct BenchSeedArgs {
     pub reseed: bool,
 }
 
+/// The database when none is named: a SQLite file in the working directory,
+/// created if missing.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://renewals.db?mode=rwc";
+
 #[derive(Debug, Args)]
 pub struct DatabaseArgs {
     /// Database URL: `sqlite://file.db?mode=rwc` or `postgres://user@host/db`.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "sqlite://renewals.db?mode=rwc"
-    )]
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     pub database_url: String,
 }
 

@@ -136,13 +136,32 @@ impl Store {
             .collect())
     }
 
+    /// Revokes the live tokens named `name` of the partner with this slug
+    /// created before the token `newer` (by id); how many.
+    pub async fn revoke_tokens_named_before(
+        &self,
+        partner_slug: &str,
+        name: &str,
+        newer: i64,
+    ) -> Result<u64, DbErr> {
+        let Some(partner) = self.partner_by_slug(partner_slug).await? else {
+            return Ok(0);
+        };
+        let result = api_token::Entity::update_many()
+            .col_expr(api_token::Column::RevokedAt, Expr::value(Utc::now()))
+            .filter(api_token::Column::PartnerId.eq(partner.id))
+            .filter(api_token::Column::Name.eq(name))
+            .filter(api_token::Column::Id.lt(newer))
+            .filter(api_token::Column::RevokedAt.is_null())
+            .exec(&self.write)
+            .await?;
+        Ok(result.rows_affected)
+    }
+
     /// Revokes a token; false if there is no live token with this id.
     pub async fn revoke_token(&self, id: i64) -> Result<bool, DbErr> {
         let result = api_token::Entity::update_many()
-            .col_expr(
-                api_token::Column::RevokedAt,
-                sea_orm::sea_query::Expr::value(Utc::now()),
-            )
+            .col_expr(api_token::Column::RevokedAt, Expr::value(Utc::now()))
             .filter(api_token::Column::Id.eq(id))
             .filter(api_token::Column::RevokedAt.is_null())
             .exec(&self.write)

@@ -116,6 +116,113 @@ fn seed_and_token_commands_manage_a_database() {
     );
 }
 
+/// Token commands work on a database served or seeded before: pointed at a
+/// SQLite file that is not there, they say so and create nothing (before,
+/// they created an empty database and said the partner did not exist).
+/// Listing an unknown partner's tokens is an error, as creating one is.
+#[test]
+fn token_commands_need_an_existing_database_and_partner() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("missing.db");
+    let url = format!("sqlite://{}?mode=rwc", file.display());
+    let db = ["--database-url", url.as_str()];
+    for command in [
+        &["token", "create", "--partner", "northwind"][..],
+        &["token", "list"],
+        &["token", "revoke", "1"],
+    ] {
+        let refused = renewals(&[command, &db].concat());
+        assert!(!refused.status.success(), "{command:?}");
+        let error = String::from_utf8_lossy(&refused.stderr);
+        assert!(error.contains("no database at"), "{command:?}: {error}");
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing created"
+    );
+
+    assert!(
+        renewals(&[&["seed", "--customers", "1"][..], &db].concat())
+            .status
+            .success()
+    );
+    let unknown = renewals(&[&["token", "list", "--partner", "nobody"][..], &db].concat());
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no partner has the slug `nobody`"));
+    let known = renewals(&[&["token", "list", "--partner", "northwind"][..], &db].concat());
+    assert!(known.status.success());
+}
+
+/// `serve --demo` again on its database makes a new token and revokes the
+/// one of the start before: it is not left alive, nameless among others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_demo_again_revokes_the_token_of_the_start_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}/demo.db?mode=rwc", dir.path().display());
+    let start = || async {
+        App::build(ServeConfig {
+            database_url: database_url.clone(),
+            bind: "127.0.0.1:0".parse().unwrap(),
+            demo: true,
+            pg_connections: renewals::store::PG_CONNECTIONS,
+            database_wait: std::time::Duration::ZERO,
+            settings: Settings::new(Today::Fixed(crate::helpers::today())),
+        })
+        .await
+        .unwrap()
+    };
+    let first = start().await;
+    let first_token = first.demo_token.clone().unwrap();
+    drop(first);
+    let second = start().await;
+    let second_token = second.demo_token.clone().unwrap();
+    let store = &second.store;
+    assert!(store.authenticate(&first_token).await.unwrap().is_none());
+    assert!(store.authenticate(&second_token).await.unwrap().is_some());
+    let live = store.list_tokens(Some("northwind")).await.unwrap();
+    let live: Vec<_> = live.iter().filter(|t| t.revoked_at.is_none()).collect();
+    assert_eq!(live.len(), 1, "{live:?}");
+}
+
+/// GraphiQL's page carries the demo token only when the server listens on a
+/// loopback address: on any other, whoever can reach it would get the token.
+/// The token is made all the same (`serve` prints it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphiql_carries_the_demo_token_only_on_a_loopback_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::build(ServeConfig {
+        database_url: format!("sqlite://{}/demo.db?mode=rwc", dir.path().display()),
+        bind: "0.0.0.0:0".parse().unwrap(),
+        demo: true,
+        pg_connections: renewals::store::PG_CONNECTIONS,
+        database_wait: std::time::Duration::ZERO,
+        settings: Settings::new(Today::Fixed(crate::helpers::today())),
+    })
+    .await
+    .unwrap();
+    assert!(!app.graphiql_prefilled);
+    let token = app.demo_token.clone().unwrap();
+    let port = app.local_addr().unwrap().port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.serve(async {
+        let _ = stopped.await;
+    }));
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let page = tokio::task::spawn_blocking(move || {
+        http(
+            address,
+            "GET /graphql HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\nConnection: close\r\n\r\n",
+        )
+    })
+    .await
+    .unwrap();
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(!page.contains(&token), "the page carries no token");
+    stop.send(()).unwrap();
+    server.await.unwrap();
+}
+
 fn http(address: std::net::SocketAddr, request: &str) -> String {
     let mut stream = TcpStream::connect(address).unwrap();
     stream
@@ -143,6 +250,7 @@ async fn serve_demo_answers_over_a_real_port_and_revoked_tokens_stop_working() {
     .unwrap();
     let address = app.local_addr().unwrap();
     let token = app.demo_token.clone().unwrap();
+    let app_prefilled = app.graphiql_prefilled;
     let store = app.store.clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.serve(async {
@@ -170,6 +278,7 @@ async fn serve_demo_answers_over_a_real_port_and_revoked_tokens_stop_working() {
     .await
     .unwrap();
     assert!(page.contains(&expected), "demo GraphiQL carries the token");
+    assert!(app_prefilled);
 
     let tokens = store.list_tokens(Some("northwind")).await.unwrap();
     assert!(store.revoke_token(tokens[0].id).await.unwrap());
