@@ -75,7 +75,9 @@ pub struct SetDefaultRenewalOwnerPayload {
 pub struct EndServicesInput {
     /// The customer's global ID.
     pub customer_id: ID,
-    /// Why the partner no longer services this customer (at most 2000 characters).
+    /// Why the partner no longer services this customer (at most 2000
+    /// characters, not counting the spaces around it, which are not kept; a
+    /// reason of spaces only is none).
     pub reason: Option<String>,
 }
 
@@ -88,25 +90,28 @@ pub struct EndServicesPayload {
     pub user_errors: Vec<UserError>,
 }
 
-/// The owner choice in an input, or the user error explaining why it is not one.
-fn owner_choice(input: RenewalOwnerInput, path: &[&str]) -> Result<OwnerChoice, UserError> {
-    let field = |name: &'static str| [path, &[name]].concat();
+/// The owner choice an input names, not yet checked (see [`validate_choice`]).
+fn owner_choice(input: RenewalOwnerInput) -> OwnerChoice {
     // An ID that is none of a partner user's names no row, as 0 does: the
     // store reports it unknown with whatever else it refuses.
     let notify_user_id = input
         .notify_user_id
         .map(|id| decode_as(&id, NodeKind::PartnerUser).unwrap_or(0));
-    validate_choice(OwnerChoice {
+    OwnerChoice {
         party: input.party.into(),
         notify_user_id,
-    })
-    .map_err(|err| match err {
+    }
+}
+
+/// The user error for an owner choice that breaks a rule, at `path`.
+fn invalid_choice(error: OwnerChoiceError, path: &[&str]) -> UserError {
+    match error {
         OwnerChoiceError::PartnerNeedsNotifyUser => UserError::new(
             UserErrorCode::NotifyUserRequired,
-            &field("notifyUserId"),
+            &[path, &["notifyUserId"]].concat(),
             "a PARTNER owner needs a notifyUserId",
         ),
-    })
+    }
 }
 
 fn unknown_notify_user(path: &[&str]) -> UserError {
@@ -167,13 +172,9 @@ impl Mutation {
                 )]));
             }
         };
-        let choice = match owner
-            .map(|o| owner_choice(o, &["input", "owner"]))
-            .transpose()
-        {
-            Ok(choice) => choice,
-            Err(user_error) => return Ok(SetRenewalOwnerPayload::failed(vec![user_error])),
-        };
+        // Checked by the store, which reports what is wrong with the owner
+        // with what is wrong with the customers.
+        let choice = owner.map(owner_choice);
         // As given, and each once for the store. An ID that is none of a
         // customer's names no row, as 0 does: the store reports it unknown
         // with whatever else it refuses.
@@ -216,30 +217,40 @@ impl Mutation {
                 .filter(|&index| ids.contains(&given[index]))
                 .collect()
         };
-        let user_errors = refused
-            .iter()
-            .flat_map(|reason| -> Vec<UserError> {
+        // In the order of the input: the customers by place, then the owner.
+        let owner_place = count;
+        let mut user_errors: Vec<(usize, UserError)> = refused
+            .into_iter()
+            .flat_map(|reason| -> Vec<(usize, UserError)> {
                 match reason {
-                    SetOwnerError::UnknownCustomers(missing) => {
-                        places(missing).into_iter().map(not_found_customer).collect()
-                    }
-                    SetOwnerError::ServicesEnded(ended) => places(ended)
+                    SetOwnerError::UnknownCustomers(missing) => places(&missing)
+                        .into_iter()
+                        .map(|index| (index, not_found_customer(index)))
+                        .collect(),
+                    SetOwnerError::ServicesEnded(ended) => places(&ended)
                         .into_iter()
                         .map(|index| {
-                            UserError::new(
+                            let error = UserError::new(
                                 UserErrorCode::ServicesEnded,
                                 &["input", "customerIds", &index.to_string()],
                                 "services for this customer have ended; its owner can no longer change",
-                            )
+                            );
+                            (index, error)
                         })
                         .collect(),
                     SetOwnerError::UnknownNotifyUser => {
-                        vec![unknown_notify_user(&["input", "owner"])]
+                        vec![(owner_place, unknown_notify_user(&["input", "owner"]))]
+                    }
+                    SetOwnerError::InvalidChoice(error) => {
+                        vec![(owner_place, invalid_choice(error, &["input", "owner"]))]
                     }
                 }
             })
             .collect();
-        Ok(SetRenewalOwnerPayload::failed(user_errors))
+        user_errors.sort_by_key(|(place, _)| *place);
+        Ok(SetRenewalOwnerPayload::failed(
+            user_errors.into_iter().map(|(_, error)| error).collect(),
+        ))
     }
 
     /// Sets the partner's default renewal owner, which applies to every customer
@@ -255,9 +266,9 @@ impl Mutation {
             partner: None,
             user_errors: vec![user_error],
         };
-        let choice = match owner_choice(input.owner, &["input", "owner"]) {
+        let choice = match validate_choice(owner_choice(input.owner)) {
             Ok(choice) => choice,
-            Err(user_error) => return Ok(failed(user_error)),
+            Err(error) => return Ok(failed(invalid_choice(error, &["input", "owner"]))),
         };
         let result = s
             .store
@@ -286,11 +297,13 @@ impl Mutation {
             customer: None,
             user_errors: vec![UserError::new(code, field, message)],
         };
-        if input
+        // Without the spaces around it; of spaces only, none.
+        let reason = input
             .reason
-            .as_ref()
-            .is_some_and(|r| r.chars().count() > MAX_REASON_LEN || r.contains('\0'))
-        {
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty());
+        if reason.is_some_and(|r| r.chars().count() > MAX_REASON_LEN || r.contains('\0')) {
             return Ok(failed(
                 UserErrorCode::InvalidInput,
                 &["input", "reason"],
@@ -311,7 +324,12 @@ impl Mutation {
         };
         let result = s
             .store
-            .end_services(s.partner_id(), customer_id, input.reason, &s.actor)
+            .end_services(
+                s.partner_id(),
+                customer_id,
+                reason.map(str::to_owned),
+                &s.actor,
+            )
             .await
             .map_err(Error::from)?;
         Ok(match result {

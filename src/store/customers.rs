@@ -12,7 +12,9 @@ use super::{
     failures::with_retries,
     partners::{PartnerLock, default_owner, is_partner_user, lock_partner},
 };
-use crate::domain::owner::{OwnerChoice, RenewalOwner, effective_owner};
+use crate::domain::owner::{
+    OwnerChoice, OwnerChoiceError, RenewalOwner, effective_owner, validate_choice,
+};
 
 /// Why an owner change was refused; nothing was written.
 #[derive(Debug, PartialEq, Eq)]
@@ -23,6 +25,8 @@ pub enum SetOwnerError {
     ServicesEnded(Vec<i64>),
     /// The notify user is not one of the partner's users.
     UnknownNotifyUser,
+    /// The owner breaks a rule of its own (see [`validate_choice`]).
+    InvalidChoice(OwnerChoiceError),
 }
 
 /// The customers whose owner was set, and their partner as of the change.
@@ -139,6 +143,9 @@ impl Store {
             && !is_partner_user(&txn, partner_id, user_id).await?
         {
             refused.push(SetOwnerError::UnknownNotifyUser);
+        }
+        if let Some(Err(error)) = choice.map(validate_choice) {
+            refused.push(SetOwnerError::InvalidChoice(error));
         }
         if !refused.is_empty() {
             return Ok(Err(refused));

@@ -478,8 +478,9 @@ async fn ending_services_removes_the_customer_from_upcoming_renewals(backend: Ba
         .await["setRenewalOwner"]
         .clone();
     assert_eq!(codes(&payload), ["SERVICES_ENDED"]);
-    // Every reason at once, in order: a malformed ID, an ended customer, an
-    // unknown one, and a notify user that is no partner user's.
+    // Every reason at once, in the order of the input: a malformed ID, an
+    // ended customer, an unknown one, and a notify user that is no partner
+    // user's.
     let unknown =
         renewals::graphql::ids::encode(renewals::graphql::ids::NodeKind::Customer, 987_654).0;
     let owner = json!({ "party": "PARTNER", "notifyUserId": customers[1] });
@@ -489,18 +490,32 @@ async fn ending_services_removes_the_customer_from_upcoming_renewals(backend: Ba
     let payload = app.data(SET_OWNER, json!({ "input": input })).await["setRenewalOwner"].clone();
     assert_eq!(
         codes(&payload),
-        ["NOT_FOUND", "NOT_FOUND", "SERVICES_ENDED", "NOT_FOUND"],
+        ["NOT_FOUND", "SERVICES_ENDED", "NOT_FOUND", "NOT_FOUND"],
         "{payload}"
     );
-    let fields = fields(&payload);
     assert_eq!(
-        fields,
+        fields(&payload),
         [
             &json!(["input", "customerIds", "0"]),
-            &json!(["input", "customerIds", "2"]),
             &json!(["input", "customerIds", "1"]),
+            &json!(["input", "customerIds", "2"]),
             &json!(["input", "owner", "notifyUserId"]),
         ]
+    );
+    assert_eq!(customer(&app, &customers[1]).await, before);
+    // A PARTNER owner without a notify user is reported with the customers'
+    // errors, not instead of them.
+    let input =
+        json!({ "customerIds": [id, unknown, customers[1]], "owner": { "party": "PARTNER" } });
+    let payload = app.data(SET_OWNER, json!({ "input": input })).await["setRenewalOwner"].clone();
+    assert_eq!(
+        codes(&payload),
+        ["SERVICES_ENDED", "NOT_FOUND", "NOTIFY_USER_REQUIRED"],
+        "{payload}"
+    );
+    assert_eq!(
+        fields(&payload)[2],
+        &json!(["input", "owner", "notifyUserId"])
     );
     assert_eq!(customer(&app, &customers[1]).await, before);
 
@@ -523,6 +538,20 @@ async fn ending_services_removes_the_customer_from_upcoming_renewals(backend: Ba
         customer(&app, &customers[1]).await["servicesEnded"],
         json!(false)
     );
+    // A reason is kept without the spaces around it; one of spaces only is
+    // no reason, as none given (before, `""` and `"   "` were stored).
+    let spaced = format!("  {} ", "y".repeat(2000));
+    for (id, given, kept) in [
+        (&customers[1], json!(spaced), json!("y".repeat(2000))),
+        (&customers[2], json!(" \t\n "), Value::Null),
+        (&customers[3], json!(""), Value::Null),
+    ] {
+        let input = json!({ "input": { "customerId": id, "reason": given } });
+        let payload = app.data(END, input).await["endServices"].clone();
+        assert_eq!(payload["customer"]["servicesEndReason"], kept, "{given}");
+        let history = customer(&app, id).await["history"]["nodes"].clone();
+        assert_eq!(history[0]["reason"], kept, "{given}");
+    }
 }
 
 /// A mutation selected twice under one response key runs once, its
