@@ -8,6 +8,7 @@ mod helpers;
 mod bad_input;
 mod bench;
 mod cli;
+mod docs;
 mod concurrency;
 mod connections;
 mod counts;

@@ -148,6 +148,9 @@ impl Customer {
 
     /// What happened to this customer, newest first, a page at a time:
     /// `first` (1 to 100; 20 when not given) events after the cursor `after`.
+    /// A change of the partner's default owner, which changes the owner of
+    /// every customer without an override of its own, is in the partner's
+    /// `history`, not here.
     #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn history(
         &self,

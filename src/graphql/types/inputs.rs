@@ -15,9 +15,10 @@ pub struct RenewalFilterInput {
     pub owner_party: Option<RenewalOwnerParty>,
     /// Only renewals whose effective owner notifies this partner user.
     pub notify_user_id: Option<ID>,
-    /// Case-insensitive text contained in the customer's domain or name, the
-    /// spaces around it left out (at most 200 characters without them; empty
-    /// matches every renewal).
+    /// Text contained in the customer's domain or name, whatever its case,
+    /// accents and width (`cafe munster` and `ＣＡＦＥ` find `Café Münster`),
+    /// the spaces around it left out (at most 200 characters without them;
+    /// empty matches every renewal).
     pub search: Option<String>,
     /// Only renewals in one of these statuses.
     pub status: Option<Vec<RenewalStatus>>,
