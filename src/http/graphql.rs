@@ -15,6 +15,8 @@ use crate::graphql::{Credentials, codes, json};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
+/// How every JSON answer is typed, GraphQL responses and HTTP-level refusals alike.
+pub(super) const JSON_UTF8: &str = "application/json; charset=utf-8";
 
 /// The media type of the response, chosen from the request's `Accept`.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -48,7 +50,7 @@ impl MediaType {
     fn header_value(self) -> HeaderValue {
         HeaderValue::from_static(match self {
             Self::GraphqlResponseJson => "application/graphql-response+json; charset=utf-8",
-            Self::Json => "application/json; charset=utf-8",
+            Self::Json => JSON_UTF8,
         })
     }
 }
@@ -205,6 +207,9 @@ pub async fn post_graphql(
         );
     }
     let has_query = json.get("query").is_some_and(serde_json::Value::is_string);
+    if !has_query && names_persisted_query(json.get("extensions")) {
+        return persisted_query_not_supported();
+    }
     match serde_json::from_value::<async_graphql::Request>(json) {
         Ok(request) if has_query => execute(&state, &headers, request, media).await,
         _ => problem(
@@ -276,6 +281,10 @@ pub async fn get_graphql(
         }
     };
     let Some(query) = query else {
+        let extensions = extensions.and_then(|e| serde_json::from_str(&e).ok());
+        if names_persisted_query(extensions.as_ref()) {
+            return persisted_query_not_supported();
+        }
         return problem(
             StatusCode::BAD_REQUEST,
             "BAD_REQUEST",
@@ -323,6 +332,22 @@ pub async fn get_graphql(
         );
     }
     execute(&state, &headers, request, media).await
+}
+
+/// Whether a request's `extensions` name a persisted query (Apollo's
+/// automatic persisted queries: a hash sent in place of the document).
+fn names_persisted_query(extensions: Option<&serde_json::Value>) -> bool {
+    extensions.is_some_and(|e| e.get("persistedQuery").is_some())
+}
+
+/// The answer to a persisted query sent without its document: the code
+/// Apollo's clients read to send the document from then on.
+fn persisted_query_not_supported() -> Response {
+    problem(
+        StatusCode::BAD_REQUEST,
+        "PERSISTED_QUERY_NOT_SUPPORTED",
+        "persisted queries are not supported; send the document in `query`",
+    )
 }
 
 /// Whether the operation a GET would run is a mutation. Unparseable documents are

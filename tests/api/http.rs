@@ -46,6 +46,21 @@ async fn requests_that_break_graphql_over_http_are_refused(backend: Backend) {
         (post("application/json", format!("[{query}]"), &app.token), StatusCode::BAD_REQUEST, "BATCH_NOT_SUPPORTED"),
         (post("application/json", "{\"query\": ", &app.token), StatusCode::BAD_REQUEST, "BAD_REQUEST"),
         (post("application/json", "{\"nope\": 1}", &app.token), StatusCode::BAD_REQUEST, "BAD_REQUEST"),
+        // Apollo's automatic persisted queries: a hash in place of the
+        // document. Its clients read this code and send documents from then on.
+        (
+            post("application/json", r#"{"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "ab"}}}"#, &app.token),
+            StatusCode::BAD_REQUEST,
+            "PERSISTED_QUERY_NOT_SUPPORTED",
+        ),
+        (
+            Request::get("/graphql?extensions=%7B%22persistedQuery%22%3A%7B%22version%22%3A1%2C%22sha256Hash%22%3A%22ab%22%7D%7D")
+                .header(header::AUTHORIZATION, format!("Bearer {}", app.token))
+                .body(Body::empty())
+                .unwrap(),
+            StatusCode::BAD_REQUEST,
+            "PERSISTED_QUERY_NOT_SUPPORTED",
+        ),
         (
             post("application/json", format!("{{\"query\": \"{}\"}}", "x".repeat(300 * 1024)), &app.token),
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -135,6 +150,12 @@ async fn requests_that_break_graphql_over_http_are_refused(backend: Backend) {
         assert_eq!(got, status, "{what}");
         let body = json_body(&body);
         assert_eq!(error_codes(&body), [code], "{what}: {body}");
+        // Typed as a GraphQL response is.
+        assert_eq!(
+            headers[header::CONTENT_TYPE],
+            "application/json; charset=utf-8",
+            "{what}"
+        );
         if status == StatusCode::METHOD_NOT_ALLOWED {
             assert_eq!(headers[header::ALLOW], "POST");
         }
