@@ -319,6 +319,18 @@ fn validation_code(message: &str) -> &'static str {
     }
 }
 
+/// The parser's syntax error in one line: `Syntax error at 1:18: expected
+/// selection`. It draws the place instead, over several lines, with the
+/// document's line in full (all of a document sent on one line).
+fn syntax_error_in_brief(message: &str) -> Option<String> {
+    let position = message.trim_start().strip_prefix("--> ")?.lines().next()?;
+    let expected = message.lines().last()?.trim_start().strip_prefix("= ")?;
+    let expected = expected
+        .replace("EOI", "the end of the document")
+        .replace('_', " ");
+    Some(format!("Syntax error at {position}: {expected}"))
+}
+
 #[async_graphql::async_trait::async_trait]
 impl Extension for GuardExtension {
     async fn parse_query(
@@ -346,6 +358,9 @@ impl Extension for GuardExtension {
                 codes::VALIDATION_FAILED => codes::PARSE_FAILED,
                 other => other,
             };
+            if let Some(brief) = syntax_error_in_brief(&e.message) {
+                e.message = brief;
+            }
             with_code(e, code)
         })
     }

@@ -482,3 +482,38 @@ async fn an_undeclared_variable_is_reported_once() {
         );
     }
 }
+
+/// A syntax error is told in one line, with where and what was expected
+/// (the parser drew the place over five lines, and the document's line in
+/// full: all of a document sent on one line); `locations` say where too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_syntax_error_is_told_in_one_line() {
+    let app = TestApp::with_customers(Backend::Sqlite, 1).await;
+    let padding = "x ".repeat(5_000);
+    let cases = [
+        (
+            "{ renewals { ".to_owned(),
+            "Syntax error at 1:14: expected selection",
+            (1, 14),
+        ),
+        (
+            "{ viewer { id } }}".to_owned(),
+            "Syntax error at 1:18: expected the end of the document or executable definition",
+            (1, 18),
+        ),
+        (
+            format!("query {{\n  viewer {{ {padding} name(: 1) }}\n}}"),
+            "Syntax error at 2:10018: expected name",
+            (2, 10018),
+        ),
+    ];
+    for (query, message, (line, column)) in cases {
+        let body = app.gql(&query, json!({})).await;
+        assert_eq!(error_codes(&body), ["GRAPHQL_PARSE_FAILED"], "{body}");
+        assert_eq!(body["errors"][0]["message"], json!(message), "{body}");
+        assert_eq!(
+            body["errors"][0]["locations"],
+            json!([{ "line": line, "column": column }])
+        );
+    }
+}
