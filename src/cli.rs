@@ -63,7 +63,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 address.ip()
             );
         }
-        println!("Demo token for `northwind` (earlier demo tokens are revoked): {token}");
+        println!("Demo token for `northwind`: {token}");
         println!(
             "  curl -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\"
         );
