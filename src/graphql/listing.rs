@@ -19,6 +19,7 @@ use super::{
     },
 };
 use crate::{
+    domain::money::Currency,
     error::Error,
     graphql::{
         eager::Eager,
@@ -83,6 +84,15 @@ fn store_filter(input: RenewalFilterInput) -> Result<RenewalFilter, Error> {
             return Err(Error::bad_input("search must not contain NUL characters"));
         }
     }
+    let currency = match &input.currency_code {
+        None => None,
+        // A code no renewal has simply matches nothing.
+        Some(code) => Some(Currency::parse(code).map_err(|_| {
+            Error::bad_input(
+                "currencyCode must be an ISO 4217 code: three capital letters, e.g. EUR",
+            )
+        })?),
+    };
     let notify_user_id = match &input.notify_user_id {
         None => None,
         // A well-formed ID that is not the partner's user simply matches nothing.
@@ -103,6 +113,7 @@ fn store_filter(input: RenewalFilterInput) -> Result<RenewalFilter, Error> {
         statuses: input
             .status
             .map(|list| list.into_iter().map(Into::into).collect()),
+        currency,
         deadline_from: d(input.deadline_from),
         deadline_to: d(input.deadline_to),
         renewal_date_from: d(input.renewal_date_from),

@@ -18,6 +18,7 @@ use super::{customer_search, inline, opaque, search_pattern};
 use crate::domain::{
     ActionWindow, OwnerParty, RenewalStatus,
     dates::{renewal_date_for_deadline, visible_renewal_dates},
+    money::Currency,
     owner::OwnerChoice,
     search,
 };
@@ -138,6 +139,7 @@ pub struct RenewalFilter {
     pub notify_user_id: Option<i64>,
     pub search: Option<String>,
     pub statuses: Option<Vec<RenewalStatus>>,
+    pub currency: Option<Currency>,
     pub deadline_from: Option<NaiveDate>,
     pub deadline_to: Option<NaiveDate>,
     pub renewal_date_from: Option<NaiveDate>,
@@ -273,6 +275,9 @@ impl RenewalList {
                 renewal(renewal::Column::Status)
                     .is_in(statuses.iter().map(|s| v(s.as_str().into()))),
             );
+        }
+        if let Some(currency) = &filter.currency {
+            all = all.add(renewal(renewal::Column::Currency).eq(v(currency.code().into())));
         }
         all
     }

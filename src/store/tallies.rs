@@ -27,7 +27,8 @@ impl RenewalList {
     ///   renewals minus the overrides that do not match.
     pub(super) fn tally(&self, backend: DatabaseBackend) -> Option<SelectStatement> {
         let filter = &self.filter;
-        if filter.search.is_some() {
+        // The tally counts by date, status and services, not by text or currency.
+        if filter.search.is_some() || filter.currency.is_some() {
             return None;
         }
         let (from, to) = self.renewal_dates();

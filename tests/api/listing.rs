@@ -213,6 +213,18 @@ async fn every_filter_matches_its_computed_expectation(backend: Backend) {
         ),
         (json!({"status": []}), false, Box::new(|_| false)),
         (
+            json!({"currencyCode": "EUR"}),
+            false,
+            Box::new(|c| c.renewal.currency == "EUR"),
+        ),
+        (
+            json!({"currencyCode": "JPY", "actionRequired": true, "includeEndedServices": true}),
+            true,
+            Box::new(|c| c.renewal.currency == "JPY" && requires_action(c)),
+        ),
+        // A code no renewal has matches nothing.
+        (json!({"currencyCode": "CHF"}), false, Box::new(|_| false)),
+        (
             json!({"deadlineFrom": window_from, "deadlineTo": window_to}),
             false,
             Box::new(move |c| in_window(dates::deadline(c.renewal.renewal_date))),
@@ -272,6 +284,11 @@ async fn every_filter_matches_its_computed_expectation(backend: Backend) {
     }
     // The filters are not vacuous: the interesting ones select something.
     assert!(!expected(&app, false, requires_action).is_empty());
+    assert!(
+        !expected(&app, true, |c| c.renewal.currency == "JPY"
+            && requires_action(c))
+        .is_empty()
+    );
     assert!(!expected(&app, false, |c| fold(&c.name).contains("cafe munster")).is_empty());
     assert!(!expected(&app, false, |c| fold(&c.name).contains("ostergaard aps")).is_empty());
     assert!(!expected(&app, false, |c| matches!(c.owner, Some((_, Some(0))))).is_empty());
@@ -428,6 +445,9 @@ async fn page_sizes_outside_1_to_100_are_bad_user_input(backend: Backend) {
         json!({"filter": {"renewalDateFrom": "2027-02-01", "renewalDateTo": "2027-01-01"}}),
         json!({"filter": {"search": "x".repeat(201)}}),
         json!({"filter": {"notifyUserId": "garbage"}}),
+        json!({"filter": {"currencyCode": "eur"}}),
+        json!({"filter": {"currencyCode": "EURO"}}),
+        json!({"filter": {"currencyCode": ""}}),
     ] {
         let body = app.gql(LIST, variables.clone()).await;
         assert_eq!(

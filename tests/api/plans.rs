@@ -47,6 +47,8 @@ fn cases() -> Vec<String> {
         "{deadlineFrom: \"2026-12-20\", deadlineTo: \"2027-01-20\"}",
         "{renewalDateFrom: \"2027-01-01\", renewalDateTo: \"2027-02-01\"}",
         "{includeEndedServices: true}",
+        r#"{currencyCode: "EUR"}"#,
+        r#"{actionRequired: true, currencyCode: "JPY"}"#,
     ];
     let orders = [
         "DEADLINE",
@@ -63,6 +65,10 @@ fn cases() -> Vec<String> {
     for order in orders {
         for direction in ["ASC", "DESC"] {
             let mut filters = vec!["{}", "{actionRequired: true}"];
+            if order.ends_with("MRR") || order == "MRR_CHANGE" {
+                // The MRR orders of one currency.
+                filters.push(r#"{actionRequired: true, currencyCode: "EUR"}"#);
+            }
             if order == "CUSTOMER_DOMAIN" {
                 // PostgreSQL's walk and its matching customers (`customer_walk`).
                 filters.push(r#"{search: "maple"}"#);

@@ -22,6 +22,10 @@ pub struct RenewalFilterInput {
     pub search: Option<String>,
     /// Only renewals in one of these statuses.
     pub status: Option<Vec<RenewalStatus>>,
+    /// Only renewals in this currency: an ISO 4217 code, e.g. `EUR`. The MRR
+    /// orders compare minor units whatever the currency; with this filter
+    /// they compare amounts of one currency.
+    pub currency_code: Option<String>,
     /// Deadline on or after this date.
     pub deadline_from: Option<Date>,
     /// Deadline on or before this date.
