@@ -154,24 +154,27 @@ fn token_commands_need_an_existing_database_and_partner() {
     assert!(known.status.success());
 }
 
+/// A demo server on the SQLite database at `database_url`, bound to `bind`.
+async fn demo_app(database_url: String, bind: &str) -> App {
+    App::build(ServeConfig {
+        database_url,
+        bind: bind.parse().unwrap(),
+        demo: true,
+        pg_connections: renewals::store::PG_CONNECTIONS,
+        database_wait: std::time::Duration::ZERO,
+        settings: Settings::new(Today::Fixed(crate::helpers::today())),
+    })
+    .await
+    .unwrap()
+}
+
 /// `serve --demo` again on its database makes a new token and revokes the
 /// one of the start before: it is not left alive, nameless among others.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_demo_again_revokes_the_token_of_the_start_before() {
     let dir = tempfile::tempdir().unwrap();
     let database_url = format!("sqlite://{}/demo.db?mode=rwc", dir.path().display());
-    let start = || async {
-        App::build(ServeConfig {
-            database_url: database_url.clone(),
-            bind: "127.0.0.1:0".parse().unwrap(),
-            demo: true,
-            pg_connections: renewals::store::PG_CONNECTIONS,
-            database_wait: std::time::Duration::ZERO,
-            settings: Settings::new(Today::Fixed(crate::helpers::today())),
-        })
-        .await
-        .unwrap()
-    };
+    let start = || demo_app(database_url.clone(), "127.0.0.1:0");
     let first = start().await;
     let first_token = first.demo_token.clone().unwrap();
     drop(first);
@@ -191,16 +194,8 @@ async fn serve_demo_again_revokes_the_token_of_the_start_before() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graphiql_carries_the_demo_token_only_on_a_loopback_address() {
     let dir = tempfile::tempdir().unwrap();
-    let app = App::build(ServeConfig {
-        database_url: format!("sqlite://{}/demo.db?mode=rwc", dir.path().display()),
-        bind: "0.0.0.0:0".parse().unwrap(),
-        demo: true,
-        pg_connections: renewals::store::PG_CONNECTIONS,
-        database_wait: std::time::Duration::ZERO,
-        settings: Settings::new(Today::Fixed(crate::helpers::today())),
-    })
-    .await
-    .unwrap();
+    let database_url = format!("sqlite://{}/demo.db?mode=rwc", dir.path().display());
+    let app = demo_app(database_url, "0.0.0.0:0").await;
     assert!(!app.graphiql_prefilled);
     let token = app.demo_token.clone().unwrap();
     let port = app.local_addr().unwrap().port();
@@ -238,16 +233,7 @@ fn http(address: std::net::SocketAddr, request: &str) -> String {
 async fn serve_demo_answers_over_a_real_port_and_revoked_tokens_stop_working() {
     let dir = tempfile::tempdir().unwrap();
     let database_url = format!("sqlite://{}/demo.db?mode=rwc", dir.path().display());
-    let app = App::build(ServeConfig {
-        database_url,
-        bind: "127.0.0.1:0".parse().unwrap(),
-        demo: true,
-        pg_connections: renewals::store::PG_CONNECTIONS,
-        database_wait: std::time::Duration::ZERO,
-        settings: Settings::new(Today::Fixed(crate::helpers::today())),
-    })
-    .await
-    .unwrap();
+    let app = demo_app(database_url, "127.0.0.1:0").await;
     let address = app.local_addr().unwrap();
     let token = app.demo_token.clone().unwrap();
     let app_prefilled = app.graphiql_prefilled;
