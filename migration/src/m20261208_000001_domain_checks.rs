@@ -10,7 +10,7 @@
 //!
 //! PostgreSQL: `CHECK` constraints, `NOT VALID`: rows already stored are not
 //! checked (a database holding such a row still migrates), every row written
-//! from now on is. SQLite cannot add a constraint to a table; triggers check
+//! from now on is (an old row that breaks a check, once it is updated). SQLite cannot add a constraint to a table; triggers check
 //! each row written instead. The MRR totals (each the sum over the renewal's
 //! product renewals) span two tables and stay unchecked.
 
