@@ -62,6 +62,20 @@ impl Loaders {
     }
 }
 
+impl Loaders {
+    /// Forgets everything loaded so far: a mutation's payload reads what the
+    /// mutations before it in the operation wrote, not what their payloads
+    /// read before.
+    pub fn forget_all(&self) {
+        self.customers.clear::<i64>();
+        self.users.clear::<i64>();
+        self.products.clear::<i64>();
+        self.product_renewals.clear::<i64>();
+        self.customer_renewals.clear::<i64>();
+        self.customer_history.clear::<HistoryKey>();
+    }
+}
+
 /// The row a loader holds for `key`, if there is one.
 pub async fn row_of<L, V>(loader: &Loads<L>, key: i64) -> Result<Option<V>, Error>
 where

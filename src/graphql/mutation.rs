@@ -153,6 +153,7 @@ impl Mutation {
         #[graphql(desc = "The customers and their new owner.")] input: SetRenewalOwnerInput,
     ) -> Result<SetRenewalOwnerPayload> {
         let s = session(ctx)?;
+        s.loaders.forget_all();
         let count = input.customer_ids.len();
         if !(1..=MAX_CUSTOMERS_PER_CHANGE).contains(&count) {
             return Ok(SetRenewalOwnerPayload::failed(vec![UserError::new(
@@ -262,6 +263,7 @@ impl Mutation {
         #[graphql(desc = "The new default owner.")] input: SetDefaultRenewalOwnerInput,
     ) -> Result<SetDefaultRenewalOwnerPayload> {
         let s = session(ctx)?;
+        s.loaders.forget_all();
         let failed = |user_error| SetDefaultRenewalOwnerPayload {
             partner: None,
             user_errors: vec![user_error],
@@ -293,6 +295,7 @@ impl Mutation {
         #[graphql(desc = "The customer, and why.")] input: EndServicesInput,
     ) -> Result<EndServicesPayload> {
         let s = session(ctx)?;
+        s.loaders.forget_all();
         let failed = |code, field: &[&str], message: &str| EndServicesPayload {
             customer: None,
             user_errors: vec![UserError::new(code, field, message)],

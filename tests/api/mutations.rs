@@ -820,3 +820,49 @@ db_tests!(
     the_default_owner_applies_to_customers_without_an_override,
     ending_services_removes_the_customer_from_upcoming_renewals,
 );
+
+/// Mutations run one after the other (GraphQL §6.2.2), and each payload
+/// reads what the mutations before it wrote: before, the second payload was
+/// given the history and owner the first one had read, from the request's
+/// loaders.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payload_reads_what_the_mutations_before_it_wrote() {
+    let app = TestApp::with_customers(Backend::Sqlite, 3).await;
+    let id = crate::helpers::customer_ids(&app, 1).await.remove(0);
+    let data = app
+        .data(
+            r#"mutation($id: ID!) {
+                 a: setRenewalOwner(input: {customerIds: [$id], owner: {party: HUBSPOT}}) {
+                   customers { renewalOwner { isDefault } history(first: 1) { nodes { kind } } }
+                 }
+                 b: setRenewalOwner(input: {customerIds: [$id], owner: null}) {
+                   customers { renewalOwner { isDefault } history(first: 2) { nodes { kind } } }
+                 }
+                 c: endServices(input: {customerId: $id, reason: "moved"}) {
+                   customer { history(first: 1) { nodes { kind reason } } renewals { customer { servicesEnded } } }
+                 }
+               }"#,
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        data["a"]["customers"][0]["renewalOwner"]["isDefault"],
+        json!(false)
+    );
+    assert_eq!(
+        data["b"]["customers"][0]["renewalOwner"]["isDefault"],
+        json!(true)
+    );
+    assert_eq!(
+        data["b"]["customers"][0]["history"]["nodes"],
+        json!([{ "kind": "OWNER_CHANGED" }, { "kind": "OWNER_CHANGED" }])
+    );
+    let ended = &data["c"]["customer"];
+    assert_eq!(
+        ended["history"]["nodes"],
+        json!([{ "kind": "SERVICES_ENDED", "reason": "moved" }])
+    );
+    for renewal in ended["renewals"].as_array().unwrap() {
+        assert_eq!(renewal["customer"]["servicesEnded"], json!(true));
+    }
+}
