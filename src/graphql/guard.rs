@@ -32,7 +32,7 @@ use async_graphql::{
     extensions::{
         Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
     },
-    parser::types::ExecutableDocument,
+    parser::types::{DocumentOperations, ExecutableDocument},
 };
 use quick_cache::sync::Cache;
 use sha2::{Digest, Sha256};
@@ -62,6 +62,10 @@ pub struct Ticket {
     session: OnceLock<Session>,
     /// The parsed document, for the checks async-graphql's validation lacks.
     document: OnceLock<Arc<ExecutableDocument>>,
+    /// The operation to run, as named by the request.
+    operation_name: Option<String>,
+    /// The variables the request gives `null`.
+    null_variables: Vec<String>,
 }
 
 /// Marks a request that validates every operation of its document and runs
@@ -79,7 +83,53 @@ impl Ticket {
             throttle: Mutex::default(),
             session: OnceLock::default(),
             document: OnceLock::default(),
+            operation_name: request.operation_name.clone(),
+            null_variables: request
+                .variables
+                .iter()
+                .filter(|(_, value)| matches!(value, Value::Null))
+                .map(|(name, _)| name.to_string())
+                .collect(),
         }
+    }
+
+    /// The errors of the variables given `null` that the operation to run
+    /// declares of a non-null type, default or none (§6.1.2: the request
+    /// fails). async-graphql passed `null` on for `$n: Int! = 1`.
+    fn nulls_for_non_null_variables(&self, document: &ExecutableDocument) -> Vec<ServerError> {
+        let operation = match (&document.operations, &self.operation_name) {
+            (DocumentOperations::Single(operation), _) => operation,
+            (DocumentOperations::Multiple(operations), Some(name)) => {
+                match operations.get(name.as_str()) {
+                    Some(operation) => operation,
+                    None => return Vec::new(),
+                }
+            }
+            (DocumentOperations::Multiple(_), None) => return Vec::new(),
+        };
+        operation
+            .node
+            .variable_definitions
+            .iter()
+            .filter(|variable| {
+                let variable = &variable.node;
+                !variable.var_type.node.nullable
+                    && self
+                        .null_variables
+                        .iter()
+                        .any(|n| n == variable.name.node.as_str())
+            })
+            .map(|variable| {
+                let message = format!(
+                    "Variable \"${}\" of non-null type \"{}\" must not be null",
+                    variable.node.name.node, variable.node.var_type.node
+                );
+                with_code(
+                    ServerError::new(message, Some(variable.pos)),
+                    "BAD_USER_INPUT",
+                )
+            })
+            .collect()
     }
 
     /// Keeps the request's parsed document, for validation.
@@ -388,6 +438,12 @@ impl Extension for GuardExtension {
                             .into_iter()
                             .map(|e| with_code(e, codes::VALIDATION_FAILED))
                             .collect());
+                    }
+                    if let Some(ticket) = ticket.filter(|_| !whole) {
+                        let errors = ticket.nulls_for_non_null_variables(document);
+                        if !errors.is_empty() {
+                            return Err(errors);
+                        }
                     }
                 }
                 let result = next.run(ctx).await;

@@ -517,3 +517,56 @@ async fn a_syntax_error_is_told_in_one_line() {
         );
     }
 }
+
+/// A variable of a non-null type given `null` fails the request (§6.1.2),
+/// default or none; a nullable one takes it, over its default. Before,
+/// `$n: Int! = 1` given `null` ran, as if no `first` had been given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn null_for_a_non_null_variable_is_refused() {
+    let app = TestApp::with_customers(Backend::Sqlite, 3).await;
+    let refused = [
+        (
+            "query($n: Int! = 1) { renewals(first: $n) { totalCount } }",
+            "n",
+            "must not be null",
+        ),
+        (
+            "query($n: Int!) { renewals(first: $n) { totalCount } }",
+            "n",
+            "is required",
+        ),
+        (
+            "query($b: Boolean! = true) { viewer { name @include(if: $b) } }",
+            "b",
+            "must not be null",
+        ),
+    ];
+    for (query, name, says) in refused {
+        let before = app.store.statement_count();
+        let body = app.gql(query, json!({ name: null })).await;
+        assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{query}: {body}");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{query}: {body}");
+        assert!(body.get("data").is_none(), "{query}: {body}");
+        assert_eq!(
+            app.store.statement_count(),
+            before,
+            "{query} ran statements"
+        );
+    }
+    // Nullable: `null` is a value, and `first: null` is no `first`.
+    let data = app
+        .data(
+            "query($n: Int = 1) { renewals(first: $n) { nodes { id } } }",
+            json!({ "n": null }),
+        )
+        .await;
+    assert!(data["renewals"]["nodes"].as_array().unwrap().len() > 1);
+    // Only the operation run counts.
+    let document = "query A($n: Int!) { renewals(first: $n) { totalCount } } \
+                    query B($n: Int) { renewals(first: $n) { totalCount } }";
+    let body = app
+        .post_body(json!({ "query": document, "operationName": "B", "variables": { "n": null } }))
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+}
