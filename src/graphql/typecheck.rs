@@ -16,6 +16,11 @@
 //!   with different owners, one through a fragment).
 //! - **Fields under one key merge** elsewhere (§5.3.2 again): in
 //!   [`overlaps`](super::overlaps).
+//! - **`__typename` is a field like the others** (§5.4.1, §5.3.3, §5.7):
+//!   async-graphql's rules pass over it, and ran `__typename(x: 1) @foo
+//!   @skip(if: "no") { y }`. Its arguments, selections and directives are
+//!   checked here. (A variable used only in its directives is still taken for
+//!   unused by async-graphql's rule, which refuses the document.)
 //! - **An input object names each field once** (§5.6.3, "Input Object Field
 //!   Uniqueness"): async-graphql's parser keeps one of `{ status: [PENDING],
 //!   status: [RENEWED] }` and says nothing. The parsed document no longer
@@ -27,7 +32,7 @@ use std::collections::HashSet;
 use async_graphql::{
     Name, Pos, Positioned, ServerError,
     parser::types::{
-        BaseType, Directive, DocumentOperations, ExecutableDocument, InlineFragment,
+        BaseType, Directive, DocumentOperations, ExecutableDocument, Field, InlineFragment,
         OperationDefinition, OperationType, Selection, SelectionSet, Type, VariableDefinition,
     },
     registry::{MetaInputValue, MetaType, MetaTypeName, Registry},
@@ -164,6 +169,9 @@ impl<'a> Walk<'a, '_> {
     fn selection_set(&mut self, set: &'a SelectionSet, parent: &'a str) {
         for selection in &set.items {
             match &selection.node {
+                Selection::Field(field) if field.node.name.node == "__typename" => {
+                    self.typename(field, parent);
+                }
                 Selection::Field(field) => {
                     let field = &field.node;
                     self.directives(&field.directives);
@@ -204,6 +212,104 @@ impl<'a> Walk<'a, '_> {
                 }
             }
         }
+    }
+
+    /// A `__typename`, which async-graphql's rules pass over: it takes no
+    /// arguments and no selections, and directives the schema has, meant for
+    /// fields, each once, with the arguments they take, of their types, and
+    /// variables the operation defines.
+    fn typename(&mut self, field: &'a Positioned<Field>, parent: &str) {
+        let field = &field.node;
+        for (name, _) in &field.arguments {
+            self.refuse(
+                format!(
+                    "Unknown argument \"{}\" on field \"__typename\" of type \"{parent}\"",
+                    name.node
+                ),
+                name.pos,
+            );
+        }
+        if !field.selection_set.node.items.is_empty() {
+            self.refuse(
+                "Field \"__typename\" of type \"String!\" must not have a selection: it has no \
+                 subfields"
+                    .to_owned(),
+                field.selection_set.pos,
+            );
+        }
+        let mut seen = HashSet::new();
+        for directive in &field.directives {
+            let (name, pos) = (directive.node.name.node.as_str(), directive.pos);
+            let Some(meta) = self.registry.directives.get(name) else {
+                self.refuse(format!("Unknown directive \"@{name}\""), pos);
+                continue;
+            };
+            // (The locations' type is not exported: told by name.)
+            if !meta.locations.iter().any(|l| format!("{l:?}") == "FIELD") {
+                self.refuse(
+                    format!("Directive \"@{name}\" may not be used on a field"),
+                    pos,
+                );
+            }
+            if !meta.is_repeatable && !seen.insert(name) {
+                self.refuse(
+                    format!("Directive \"@{name}\" may not be used more than once on a field"),
+                    pos,
+                );
+            }
+            for (argument, value) in &directive.node.arguments {
+                let Some(input) = meta.args.get(argument.node.as_str()) else {
+                    self.refuse(
+                        format!(
+                            "Unknown argument \"{}\" on directive \"@{name}\"",
+                            argument.node
+                        ),
+                        argument.pos,
+                    );
+                    continue;
+                };
+                match &value.node {
+                    Value::Variable(variable)
+                        if !self.variables.iter().any(|v| v.node.name.node == *variable) =>
+                    {
+                        self.refuse(
+                            format!("Variable \"${variable}\" is not defined"),
+                            value.pos,
+                        );
+                    }
+                    literal if !boolean_fits(literal, &input.ty) => self.refuse(
+                        format!(
+                            "Invalid value for argument \"{}\", expected type \"{}\"",
+                            argument.node, input.ty
+                        ),
+                        value.pos,
+                    ),
+                    _ => {}
+                }
+            }
+            for (argument, input) in &meta.args {
+                let given = directive
+                    .node
+                    .arguments
+                    .iter()
+                    .any(|(n, _)| n.node == *argument);
+                if !given && input.ty.ends_with('!') && input.default_value.is_none() {
+                    self.refuse(
+                        format!(
+                            "Directive \"@{name}\" argument \"{argument}\" of type \"{}\" is \
+                             required, but it was not provided",
+                            input.ty
+                        ),
+                        pos,
+                    );
+                }
+            }
+        }
+        self.directives(&field.directives);
+    }
+
+    fn refuse(&mut self, message: String, pos: Pos) {
+        self.errors.push(ServerError::new(message, Some(pos)));
     }
 
     fn directives(&mut self, directives: &[Positioned<Directive>]) {
@@ -294,6 +400,17 @@ impl<'a> Walk<'a, '_> {
             }
             _ => {}
         }
+    }
+}
+
+/// Whether a literal `value` fits the argument type `ty`, if that is a
+/// Boolean (`@skip` and `@include` take one); a variable is checked apart.
+fn boolean_fits(value: &Value, ty: &str) -> bool {
+    match (ty, value) {
+        ("Boolean!" | "Boolean", Value::Boolean(_) | Value::Variable(_)) => true,
+        ("Boolean", Value::Null) => true,
+        ("Boolean!" | "Boolean", _) => false,
+        _ => true,
     }
 }
 

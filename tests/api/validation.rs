@@ -570,3 +570,61 @@ async fn null_for_a_non_null_variable_is_refused() {
         .await;
     assert!(body.get("errors").is_none(), "{body}");
 }
+
+/// `__typename` is validated as any field is (async-graphql's rules pass
+/// over it, and ran each of these): no arguments, no selections, directives
+/// the schema has, each once, with their arguments, of their types, and
+/// variables the operation defines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typename_is_validated_like_any_field() {
+    let app = TestApp::with_customers(Backend::Sqlite, 1).await;
+    for (query, says) in [
+        (
+            "{ viewer { __typename(x: 1) name } }",
+            "Unknown argument \"x\"",
+        ),
+        (
+            "{ viewer { __typename { y } } }",
+            "must not have a selection",
+        ),
+        (
+            "{ renewals(first: 1) { nodes { __typename @foo id } } }",
+            "Unknown directive \"@foo\"",
+        ),
+        (
+            "{ viewer { __typename @skip name } }",
+            "argument \"if\" of type \"Boolean!\" is required",
+        ),
+        (
+            "{ viewer { __typename @skip(if: \"no\") } }",
+            "expected type \"Boolean!\"",
+        ),
+        (
+            "{ viewer { __typename @skip(if: false, unless: true) } }",
+            "Unknown argument \"unless\"",
+        ),
+        (
+            "{ viewer { __typename @skip(if: false) @skip(if: false) } }",
+            "more than once",
+        ),
+        (
+            "{ __typename @include(if: $x) viewer { name } }",
+            "Variable \"$x\" is not defined",
+        ),
+        (
+            "{ viewer { __typename @deprecated } }",
+            "may not be used on a field",
+        ),
+        ("mutation { __typename(x: 1) }", "Unknown argument \"x\""),
+    ] {
+        refused_by_validation(&app, query, json!({}), says).await;
+    }
+    // Within the rules, it answers.
+    let data = app
+        .data(
+            "{ viewer { __typename @include(if: true) t: __typename @skip(if: true) } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(data, json!({ "viewer": { "__typename": "Partner" } }));
+}
