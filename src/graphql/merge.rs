@@ -23,7 +23,8 @@ use super::{
 
 /// Merges each field selected again under the same response key, with the
 /// same arguments and directives, into its first selection in the same
-/// set (GraphQL §6.3.2, CollectFields: a response key's fields run once).
+/// set (GraphQL §6.3.2, CollectFields: a response key's fields run once);
+/// below an operation's root, only with no fragment between them.
 /// async-graphql ran each of them, and merged their answers: a mutation
 /// selected twice ran twice (`endServices` ended a customer, then reported
 /// it `ALREADY_ENDED`, in one payload). A fragment spread again alike is
@@ -45,11 +46,13 @@ pub fn merge_repeated_fields(document: &mut ExecutableDocument) {
         a.fragment_name.node == b.fragment_name.node
             && same_directives(&a.directives, &b.directives)
     }
-    fn merge(set: &mut SelectionSet) {
+    fn merge(set: &mut SelectionSet, root: bool) {
         // The kept selections by response key (fragments by name), at most
-        // MAX_ALIKE each: comparing every selection with every other was
-        // quadratic in a set's size.
-        let mut kept: HashMap<Name, Vec<usize>> = HashMap::new();
+        // MAX_ALIKE each, with how many fragments were kept before them:
+        // comparing every selection with every other was quadratic in a
+        // set's size.
+        let mut kept: HashMap<Name, Vec<(usize, usize)>> = HashMap::new();
+        let mut fragments = 0;
         for item in std::mem::take(&mut set.items) {
             let key = match &item.node {
                 Selection::Field(field) => Some(field.node.response_key().node.clone()),
@@ -63,10 +66,21 @@ pub fn merge_repeated_fields(document: &mut ExecutableDocument) {
                 }
                 _ => false,
             };
+            // Below the root, a field is not merged across a fragment: the
+            // fragment may select its key too, and the merged selections
+            // would answer in another order than selected (§6.3.2).
+            let adjacent = |before: usize| {
+                root || before == fragments || !matches!(item.node, Selection::Field(_))
+            };
             let first = key
                 .as_ref()
                 .and_then(|key| kept.get(key))
-                .and_then(|indexes| indexes.iter().copied().find(|index| like(index)));
+                .and_then(|indexes| {
+                    indexes
+                        .iter()
+                        .find(|(index, before)| adjacent(*before) && like(index))
+                        .map(|(index, _)| *index)
+                });
             match (first, item.node) {
                 (Some(index), Selection::Field(field)) => {
                     if let Selection::Field(kept) = &mut set.items[index].node {
@@ -81,8 +95,11 @@ pub fn merge_repeated_fields(document: &mut ExecutableDocument) {
                     if let Some(key) = key {
                         let indexes = kept.entry(key).or_default();
                         if indexes.len() < MAX_ALIKE {
-                            indexes.push(set.items.len());
+                            indexes.push((set.items.len(), fragments));
                         }
+                    }
+                    if !matches!(node, Selection::Field(_)) {
+                        fragments += 1;
                     }
                     set.items.push(Positioned::new(node, item.pos));
                 }
@@ -90,9 +107,9 @@ pub fn merge_repeated_fields(document: &mut ExecutableDocument) {
         }
         for item in &mut set.items {
             match &mut item.node {
-                Selection::Field(field) => merge(&mut field.node.selection_set.node),
+                Selection::Field(field) => merge(&mut field.node.selection_set.node, false),
                 Selection::InlineFragment(fragment) => {
-                    merge(&mut fragment.node.selection_set.node);
+                    merge(&mut fragment.node.selection_set.node, false);
                 }
                 Selection::FragmentSpread(_) => {}
             }
@@ -100,10 +117,10 @@ pub fn merge_repeated_fields(document: &mut ExecutableDocument) {
     }
     inline_root_fragments(document);
     for operation in operations_mut(&mut document.operations) {
-        merge(&mut operation.node.selection_set.node);
+        merge(&mut operation.node.selection_set.node, true);
     }
     for fragment in document.fragments.values_mut() {
-        merge(&mut fragment.node.selection_set.node);
+        merge(&mut fragment.node.selection_set.node, false);
     }
 }
 

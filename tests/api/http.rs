@@ -524,6 +524,43 @@ async fn fields_come_back_in_the_order_selected(backend: Backend) {
         );
     }
 
+    // A field selected again after a fragment that selects it too merges
+    // its selections in the order selected (§6.3.2): `name`, then the
+    // fragment's `id`, then `domain`. Before, the fields around the fragment
+    // were merged first, and `id` came last; in the server's own writer
+    // (`renewals.nodes`) and in async-graphql's (a payload, `viewer`) alike.
+    let merged = [
+        (
+            "{ renewals(first: 1) { nodes { customer { name } ... on Renewal { customer { id } } \
+             customer { domain } } } }",
+            vec!["name", "id", "domain"],
+        ),
+        (
+            "{ viewer { defaultRenewalOwner { party } ...P defaultRenewalOwner { notifyUser { id } } } } \
+             fragment P on Partner { defaultRenewalOwner { isDefault } }",
+            vec!["party", "isDefault", "notifyUser"],
+        ),
+        (
+            "{ renewals(first: 1) { edges { cursor } ... on RenewalConnection { edges { node { id } } } \
+             edges { a: cursor } } }",
+            vec!["cursor", "node", "a"],
+        ),
+    ];
+    for (query, keys) in merged {
+        let body = json!({ "query": query }).to_string();
+        let (_, _, bytes) = app.send(post("application/json", body, &app.token)).await;
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(!text.contains("\"errors\""), "{text}");
+        let at = |key: &str| {
+            text.find(&format!("\"{key}\":"))
+                .unwrap_or_else(|| panic!("no {key}: {text}"))
+        };
+        assert!(
+            keys.windows(2).all(|pair| at(pair[0]) < at(pair[1])),
+            "{query}: {text}"
+        );
+    }
+
     // A selection that `@skip`/`@include` leave out takes no place: a key
     // comes where it is first selected and runs (§6.3.2, CollectFields).
     let query = "query($no: Boolean = false) { viewer @include(if: $no) { id } \
