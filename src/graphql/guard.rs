@@ -168,6 +168,12 @@ impl Ticket {
         errors.dedup_by(|a, b| {
             a.message == b.message && a.locations == b.locations && a.path == b.path
         });
+        // One error per field (§6.4.4): a field selected in two places, one
+        // through a fragment, runs in each, and failed in each.
+        let mut failed = std::collections::HashSet::new();
+        errors.retain(|e| {
+            e.path.is_empty() || failed.insert(serde_json::to_string(&e.path).unwrap_or_default())
+        });
         if errors.len() > MAX_ERRORS {
             let left_out = errors.len() - (MAX_ERRORS - 1);
             errors.truncate(MAX_ERRORS - 1);
