@@ -282,6 +282,16 @@ impl RenewalList {
         all
     }
 
+    /// Whether the filter leaves no renewal to list, whatever the data: no
+    /// date of the window (bounds outside it, or reversed), or no status.
+    /// Such a list is answered without a statement: PostgreSQL walked half a
+    /// million customers in domain order to find nothing in a reversed date
+    /// range (3.3 s at a million renewals).
+    pub(super) fn matches_nothing(&self) -> bool {
+        let (from, to) = self.scanned_dates();
+        from > to || self.filter.statuses.as_ref().is_some_and(Vec::is_empty)
+    }
+
     /// The range of renewal dates a list statement reads: [`renewal_dates`],
     /// narrowed to the action window for `actionRequired: true`. One range
     /// rather than two over the same column: the dashboard's page cost

@@ -88,6 +88,13 @@ impl Store {
                 total: None,
             });
         }
+        if list.matches_nothing() {
+            return Ok(RenewalPage {
+                rows: Vec::new(),
+                has_more: false,
+                total: with_total.then_some(0),
+            });
+        }
         let backend = self.backend();
         let (mut results, total) = if list.walks_customers(backend) {
             let stretch = Stretch::from_page(page, direction);
@@ -262,6 +269,9 @@ impl Store {
     /// the window, whatever the number of renewals), else by counting them.
     #[tracing::instrument(level = "debug", skip_all, fields(partner_id = list.partner_id))]
     pub async fn renewal_count(&self, list: &RenewalList) -> Result<u64, DbErr> {
+        if list.matches_nothing() {
+            return Ok(0);
+        }
         let Some(tally) = list.tally(self.backend()) else {
             return self.renewal_count_exact(list).await;
         };
@@ -276,6 +286,9 @@ impl Store {
     /// [`Store::renewal_count`] by counting the matching renewals (any filter).
     #[tracing::instrument(level = "debug", skip_all, fields(partner_id = list.partner_id))]
     pub async fn renewal_count_exact(&self, list: &RenewalList) -> Result<u64, DbErr> {
+        if list.matches_nothing() {
+            return Ok(0);
+        }
         let customers = self.search_customers(list, false).await?;
         list.select(self.backend(), false, customers)
             .count(&self.read)

@@ -493,7 +493,49 @@ async fn postgres_plans_each_search_for_its_words() {
     assert!(seen > 0, "no search statement prepared");
 }
 
+/// A list no renewal can be in, whatever the data (dates outside the
+/// window, reversed by the window, or no status), is answered without a
+/// statement beyond the token's: PostgreSQL took 3.3 s at a million
+/// renewals to find nothing in a reversed range.
+async fn a_list_that_can_hold_nothing_reads_nothing(backend: Backend) {
+    let app = TestApp::with_customers(backend, 5).await;
+    let query = "query($f: RenewalFilter, $o: RenewalOrder, $last: Int) { renewals(filter: $f, orderBy: $o, last: $last) { totalCount nodes { id } pageInfo { hasNextPage hasPreviousPage } } }";
+    for filter in [
+        json!({ "renewalDateFrom": "2020-01-01", "renewalDateTo": "2020-01-31" }),
+        json!({ "deadlineFrom": "2099-06-01" }),
+        json!({ "renewalDateTo": "2001-01-01", "includeEndedServices": true }),
+        // Within the window, but before the action window's first date
+        // (a renewal whose deadline has not passed is 45 days away or more).
+        json!({ "actionRequired": true, "renewalDateTo": crate::helpers::today() + chrono::Days::new(44) }),
+        json!({ "status": [] }),
+    ] {
+        for (order, last) in [
+            (json!(null), json!(null)),
+            (
+                json!({ "field": "CUSTOMER_DOMAIN", "direction": "DESC" }),
+                json!(5),
+            ),
+        ] {
+            let before = app.store.statement_count();
+            let data = app
+                .data(query, json!({ "f": filter, "o": order, "last": last }))
+                .await;
+            assert_eq!(
+                app.store.statement_count() - before,
+                1,
+                "{filter}: the token's only"
+            );
+            assert_eq!(
+                data["renewals"],
+                json!({ "totalCount": 0, "nodes": [], "pageInfo": { "hasNextPage": false, "hasPreviousPage": false } }),
+                "{filter}"
+            );
+        }
+    }
+}
+
 db_tests!(
+    a_list_that_can_hold_nothing_reads_nothing,
     a_page_costs_the_same_statements_for_1_10_and_100_renewals,
     a_page_through_its_customers_costs_the_same_statements_for_1_10_and_50,
     the_action_required_dashboard_costs_at_most_6_statements_for_10_50_and_100_renewals,
