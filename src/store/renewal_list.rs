@@ -6,7 +6,7 @@
 //! so each list is an index range scan over `(partner_id, …, id)`.
 
 use chrono::{Datelike, NaiveDate};
-use entity::{customer, renewal};
+use entity::{customer, partner_user, renewal};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseBackend, EntityTrait, JoinType, Order, QueryFilter,
     QuerySelect, QueryTrait, RelationTrait, Select,
@@ -261,7 +261,25 @@ impl RenewalList {
             if self.default_owner.notify_user_id == Some(user_id) {
                 notified = notified.add(customer::Column::OwnerParty.is_null());
             }
-            all = all.add(notified);
+            // The partner's user, checked once before any row is read (an
+            // uncorrelated condition: both databases test it first): for
+            // another's, or none, SQLite read every customer of the window
+            // to find nothing (1.9 s at a million renewals).
+            let users_own = Expr::exists(
+                sea_orm::sea_query::Query::select()
+                    .expr(Expr::val(1))
+                    .from(partner_user::Entity)
+                    .and_where(
+                        Expr::col((partner_user::Entity, partner_user::Column::Id))
+                            .eq(v(user_id.into())),
+                    )
+                    .and_where(
+                        Expr::col((partner_user::Entity, partner_user::Column::PartnerId))
+                            .eq(v(self.partner_id.into())),
+                    )
+                    .to_owned(),
+            );
+            all = all.add(notified).add(users_own);
         }
         if let Some(text) = filter.search.as_deref() {
             all = all.add(like_search(backend, text));

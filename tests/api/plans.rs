@@ -28,7 +28,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::helpers::{Backend, TestDb, db_tests, explain};
+use crate::helpers::{Backend, TestDb, db_tests, explain, tuples};
 
 const RENEWALS: u64 = 20_000;
 
@@ -385,6 +385,41 @@ async fn postgres_walks_the_window_for_one_users_page() {
     assert!(pages.len() >= users.len(), "{} pages prepared", pages.len());
     for (sql, plan) in pages {
         assert!(!plan.contains("Seq Scan on customer"), "{plan}\n{sql}");
+    }
+}
+
+/// A page of the renewals notifying a user who is not the partner's (another
+/// partner's, or nobody's) reads no row: the user is checked once, first
+/// (PostgreSQL's `One-Time Filter`), before any renewal or customer. It read
+/// every customer of the window to find nothing: 184 ms on PostgreSQL and
+/// 1.9 s on SQLite at a million renewals (SQLite's plan tells no such
+/// filter; the same statement there took 0.012 s instead of 0.85 by hand).
+#[tokio::test]
+async fn postgres_checks_a_notified_user_before_reading_any_row() {
+    if crate::helpers::postgres_url().is_none() {
+        return;
+    }
+    let (_db, store, router, token) = benchmark_db(Backend::Postgres).await;
+    let nobody =
+        renewals::graphql::ids::encode(renewals::graphql::ids::NodeKind::PartnerUser, 987_654).0;
+    let query = format!(
+        r#"{{ renewals(first: 50, filter: {{notifyUserId: "{nobody}"}}) {{ nodes {{ id }} }} }}"#
+    );
+    let (sql, body) = the_statement_on(&store, &router, &token, &query, "renewal").await;
+    assert_eq!(body["data"]["renewals"]["nodes"], json!([]), "{body}");
+    let explain = format!("EXPLAIN (ANALYZE, FORMAT TEXT) {sql}");
+    let plan: Vec<String> = tuples::<(String,)>(store.reader(), &explain)
+        .await
+        .into_iter()
+        .map(|(line,)| line)
+        .collect();
+    let plan = plan.join("\n");
+    assert!(plan.contains("One-Time Filter"), "{plan}");
+    for line in plan
+        .lines()
+        .filter(|l| l.contains(" Scan ") && !l.contains("partner_user"))
+    {
+        assert!(line.contains("never executed"), "{line}\n{plan}");
     }
 }
 
