@@ -43,6 +43,9 @@ fn cases() -> Vec<String> {
         r#"{notifyUserId: "UGFydG5lclVzZXI6Mg"}"#,
         r#"{search: "maple"}"#,
         r#"{actionRequired: true, search: "maple"}"#,
+        // Shorter than a trigram: no index finds it.
+        r#"{search: "ma"}"#,
+        r#"{actionRequired: true, search: "%"}"#,
         "{status: [CONFIRMED, RENEWED]}",
         "{deadlineFrom: \"2026-12-20\", deadlineTo: \"2027-01-20\"}",
         "{renewalDateFrom: \"2027-01-01\", renewalDateTo: \"2027-02-01\"}",
