@@ -10,9 +10,10 @@
 //!
 //! PostgreSQL: `CHECK` constraints, `NOT VALID`: rows already stored are not
 //! checked (a database holding such a row still migrates), every row written
-//! from now on is (an old row that breaks a check, once it is updated). SQLite cannot add a constraint to a table; triggers check
-//! each row written instead. The MRR totals (each the sum over the renewal's
-//! product renewals) span two tables and stay unchecked.
+//! from now on is (an old row that breaks a check, once it is updated).
+//! SQLite cannot add a constraint to a table; triggers check each row written
+//! instead. The MRR totals (each the sum over the renewal's product renewals)
+//! span two tables and stay unchecked.
 
 use sea_orm_migration::{prelude::*, sea_orm::DatabaseBackend};
 

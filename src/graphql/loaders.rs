@@ -60,9 +60,7 @@ impl Loaders {
             customer_history: loader(CustomerHistoryLoader(scope)),
         }
     }
-}
 
-impl Loaders {
     /// Forgets everything loaded so far: a mutation's payload reads what the
     /// mutations before it in the operation wrote, not what their payloads
     /// read before.
