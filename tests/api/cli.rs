@@ -204,18 +204,23 @@ async fn graphiql_carries_the_demo_token_only_on_a_loopback_address() {
         let _ = stopped.await;
     }));
     let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let page = tokio::task::spawn_blocking(move || {
+    let page = graphiql_page(address).await;
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(!page.contains(&token), "the page carries no token");
+    stop.send(()).unwrap();
+    server.await.unwrap();
+}
+
+/// The page a browser gets at `/graphql` from the server at `address`.
+async fn graphiql_page(address: std::net::SocketAddr) -> String {
+    tokio::task::spawn_blocking(move || {
         http(
             address,
             "GET /graphql HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\nConnection: close\r\n\r\n",
         )
     })
     .await
-    .unwrap();
-    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
-    assert!(!page.contains(&token), "the page carries no token");
-    stop.send(()).unwrap();
-    server.await.unwrap();
+    .unwrap()
 }
 
 fn http(address: std::net::SocketAddr, request: &str) -> String {
@@ -255,14 +260,7 @@ async fn serve_demo_answers_over_a_real_port_and_revoked_tokens_stop_working() {
     assert!(response.contains(r#""slug":"northwind""#), "{response}");
 
     let expected = format!("Bearer {token}");
-    let page = tokio::task::spawn_blocking(move || {
-        http(
-            address,
-            "GET /graphql HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\nConnection: close\r\n\r\n",
-        )
-    })
-    .await
-    .unwrap();
+    let page = graphiql_page(address).await;
     assert!(page.contains(&expected), "demo GraphiQL carries the token");
     assert!(app_prefilled);
 
