@@ -298,13 +298,29 @@ fn today_is_the_servers_utc_date_in_any_time_zone() {
             .stderr(Stdio::null())
             .spawn()
             .expect("run renewals serve");
-        let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
-        let mut after = |prefix: &str| {
-            lines
-                .by_ref()
-                .map_while(Result::ok)
-                .find_map(|line| line.strip_prefix(prefix).map(str::to_owned))
-                .unwrap_or_else(|| panic!("no line {prefix:?}"))
+        // Lines read on a thread of their own, waited for at most 60 s: a
+        // line that never comes fails the test rather than hanging it.
+        let (sender, lines) = std::sync::mpsc::channel();
+        let stdout = server.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut after = |prefix: &str| loop {
+            match lines.recv_timeout(Duration::from_secs(60)) {
+                Ok(line) => {
+                    if let Some(rest) = line.strip_prefix(prefix) {
+                        break rest.to_owned();
+                    }
+                }
+                Err(_) => {
+                    server.kill().ok();
+                    panic!("no line {prefix:?}");
+                }
+            }
         };
         let address = after("Renewals API listening on http://");
         let address = address.trim_end_matches("/graphql").parse().unwrap();
