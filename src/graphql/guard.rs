@@ -32,7 +32,7 @@ use async_graphql::{
     extensions::{
         Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
     },
-    parser::types::{DocumentOperations, ExecutableDocument},
+    parser::types::ExecutableDocument,
 };
 use quick_cache::sync::Cache;
 use sha2::{Digest, Sha256};
@@ -91,45 +91,6 @@ impl Ticket {
                 .map(|(name, _)| name.to_string())
                 .collect(),
         }
-    }
-
-    /// The errors of the variables given `null` that the operation to run
-    /// declares of a non-null type, default or none (§6.1.2: the request
-    /// fails). async-graphql passed `null` on for `$n: Int! = 1`.
-    fn nulls_for_non_null_variables(&self, document: &ExecutableDocument) -> Vec<ServerError> {
-        let operation = match (&document.operations, &self.operation_name) {
-            (DocumentOperations::Single(operation), _) => operation,
-            (DocumentOperations::Multiple(operations), Some(name)) => {
-                match operations.get(name.as_str()) {
-                    Some(operation) => operation,
-                    None => return Vec::new(),
-                }
-            }
-            (DocumentOperations::Multiple(_), None) => return Vec::new(),
-        };
-        operation
-            .node
-            .variable_definitions
-            .iter()
-            .filter(|variable| {
-                let variable = &variable.node;
-                !variable.var_type.node.nullable
-                    && self
-                        .null_variables
-                        .iter()
-                        .any(|n| n == variable.name.node.as_str())
-            })
-            .map(|variable| {
-                let message = format!(
-                    "Variable \"${}\" of non-null type \"{}\" must not be null",
-                    variable.node.name.node, variable.node.var_type.node
-                );
-                with_code(
-                    ServerError::new(message, Some(variable.pos)),
-                    "BAD_USER_INPUT",
-                )
-            })
-            .collect()
     }
 
     /// Keeps the request's parsed document, for validation.
@@ -446,9 +407,16 @@ impl Extension for GuardExtension {
                             .collect());
                     }
                     if let Some(ticket) = ticket.filter(|_| !whole) {
-                        let errors = ticket.nulls_for_non_null_variables(document);
+                        let errors = typecheck::nulls_for_non_null_variables(
+                            document,
+                            ticket.operation_name.as_deref(),
+                            &ticket.null_variables,
+                        );
                         if !errors.is_empty() {
-                            return Err(errors);
+                            return Err(errors
+                                .into_iter()
+                                .map(|e| with_code(e, "BAD_USER_INPUT"))
+                                .collect());
                         }
                     }
                 }

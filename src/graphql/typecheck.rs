@@ -21,6 +21,9 @@
 //!   @skip(if: "no") { y }`. Its arguments, selections and directives are
 //!   checked here. (A variable used only in its directives is still taken for
 //!   unused by async-graphql's rule, which refuses the document.)
+//! - **A variable of a non-null type is not `null`** (§6.1.2), even with a
+//!   default: [`nulls_for_non_null_variables`], which reads the request's
+//!   values and so is checked apart.
 //! - **An input object names each field once** (§5.6.3, "Input Object Field
 //!   Uniqueness"): async-graphql's parser keeps one of `{ status: [PENDING],
 //!   status: [RENEWED] }` and says nothing. The parsed document no longer
@@ -69,6 +72,42 @@ pub fn check(registry: &Registry, document: &ExecutableDocument) -> Vec<ServerEr
     errors.extend(super::overlaps::check(registry, document));
     errors.sort_by_key(|error| error.locations.first().map(|pos| (pos.line, pos.column)));
     errors
+}
+
+/// The errors of the variables the request gives `null` (`nulls`) that the
+/// operation it runs (`operation_name`) declares of a non-null type, default
+/// or none: the request fails (§6.1.2, CoerceVariableValues). async-graphql
+/// passed `null` on for `$n: Int! = 1`.
+pub fn nulls_for_non_null_variables(
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+    nulls: &[String],
+) -> Vec<ServerError> {
+    let operation = match (&document.operations, operation_name) {
+        (DocumentOperations::Single(operation), _) => operation,
+        (DocumentOperations::Multiple(operations), Some(name)) => match operations.get(name) {
+            Some(operation) => operation,
+            None => return Vec::new(),
+        },
+        (DocumentOperations::Multiple(_), None) => return Vec::new(),
+    };
+    operation
+        .node
+        .variable_definitions
+        .iter()
+        .filter(|variable| {
+            let variable = &variable.node;
+            !variable.var_type.node.nullable
+                && nulls.iter().any(|n| n == variable.name.node.as_str())
+        })
+        .map(|variable| {
+            let message = format!(
+                "Variable \"${}\" of non-null type \"{}\" must not be null",
+                variable.node.name.node, variable.node.var_type.node
+            );
+            ServerError::new(message, Some(variable.pos))
+        })
+        .collect()
 }
 
 /// The operations of `document`, each with its root type (if the schema has
