@@ -14,6 +14,7 @@ mod nulls;
 mod order;
 mod overlaps;
 mod query;
+mod refusals;
 mod rewrite;
 mod scalars;
 mod session;
@@ -37,10 +38,11 @@ use async_graphql::{
 use crate::error::Error;
 use documents::{Documents, Unparsed};
 use eager::WriteJson;
-pub use guard::{Credentials, Guard, MAX_ERRORS, Ticket, codes};
+pub use guard::{Credentials, Guard, MAX_ERRORS, Ticket};
 pub use listing::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_SEARCH_LEN};
 pub use mutation::{MAX_CUSTOMERS_PER_CHANGE, MAX_REASON_LEN, Mutation};
 pub use query::{MAX_NODES, Query};
+pub use refusals::codes;
 pub use session::Session;
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -97,12 +99,12 @@ impl Api {
             Ok(parsed) => Some(parsed),
             Err(Unparsed::Syntax) => None,
             Err(Unparsed::TooDeep) => {
-                return ticket.finish(Response::from_errors(vec![guard::nested_too_deep()]));
+                return ticket.finish(Response::from_errors(vec![refusals::nested_too_deep()]));
             }
         };
         if let Some(parsed) = parsed {
             if parsed.fields_spread > MAX_FIELDS_SPREAD {
-                return ticket.finish(Response::from_errors(vec![guard::too_many_fields()]));
+                return ticket.finish(Response::from_errors(vec![refusals::too_many_fields()]));
             }
             let several = parsed.document.operations.iter().nth(1).is_some();
             let invalid = parsed.refused.clone().or_else(|| {
@@ -111,7 +113,7 @@ impl Api {
                     .then(|| ("Operation name required in request.".to_owned(), None))
             });
             if let Some((message, at)) = invalid {
-                return ticket.finish(Response::from_errors(vec![guard::invalid_document(
+                return ticket.finish(Response::from_errors(vec![refusals::invalid_document(
                     message, at,
                 )]));
             }
@@ -128,7 +130,7 @@ impl Api {
             {
                 let error =
                     Error::bad_input(format!("variable ${name} is required: give it a value"));
-                return ticket.finish(Response::from_errors(vec![guard::request_error(error)]));
+                return ticket.finish(Response::from_errors(vec![refusals::request_error(error)]));
             }
             documents::fill_defaults(&parsed.document, operation, &mut request.variables);
             if parsed.writes_json {
